@@ -1,0 +1,490 @@
+//! The text form: one readable line per network or block, used in every message, on the
+//! command line and in zoo records.
+//!
+//! Network: `[1x28x28] conv3x3:16 bn relu maxpool2x2/2 conv5x5:24 tanh -> 10`
+//! Block:   `conv3x3*1.5 bn relu maxpool3x3`
+//!
+//! - `conv{W}x{H}:{C}` a conv to C channels (`*{r}` in a block: a width ratio), `maxpool{W}x{H}`,
+//!   `avgpool{W}x{H}`; a square kernel may be written `conv3`. `/S` sets the stride. Padding is
+//!   "same" for stride 1 and "valid" above; `@same` / `@valid` overrides it.
+//! - `relu`, `sigmoid`, `tanh`, `bn`.
+//! - `[C x H x W]` is the input, `-> N` the head to N classes.
+
+use thiserror::Error;
+
+use crate::generator::{Block, BlockLayer, ChannelRatio};
+use crate::ir::{Kernel, Layer, Network, Padding, Shape};
+
+/// A text-form error pointing at a 1-based character column of the input.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("column {column}: {message}")]
+pub struct TextError {
+    /// 1-based column of the offending character.
+    pub column: usize,
+    /// What is wrong there.
+    pub message: String,
+}
+
+impl TextError {
+    /// The input line with a caret under the offending column, for terminal output.
+    pub fn render(&self, source: &str) -> String {
+        let pad = " ".repeat(self.column.saturating_sub(1));
+        format!("{source}\n{pad}^ {}", self.message)
+    }
+}
+
+fn layer_to_string(layer: &Layer) -> String {
+    let window =
+        |name: &str, kernel: Kernel, stride: u32, padding: Padding, channels: Option<u32>| {
+            let mut s = format!("{name}{}x{}", kernel.width, kernel.height);
+            if let Some(c) = channels {
+                s.push_str(&format!(":{c}"));
+            }
+            if stride != 1 {
+                s.push_str(&format!("/{stride}"));
+            }
+            if padding != Padding::default_for_stride(stride) {
+                s.push_str(match padding {
+                    Padding::Same => "@same",
+                    Padding::Valid => "@valid",
+                });
+            }
+            s
+        };
+    match *layer {
+        Layer::Conv {
+            kernel,
+            out_channels,
+            stride,
+            padding,
+        } => window("conv", kernel, stride, padding, Some(out_channels)),
+        Layer::MaxPool {
+            kernel,
+            stride,
+            padding,
+        } => window("maxpool", kernel, stride, padding, None),
+        Layer::AvgPool {
+            kernel,
+            stride,
+            padding,
+        } => window("avgpool", kernel, stride, padding, None),
+        other => other.kind().word().to_string(),
+    }
+}
+
+/// Prints a network's body layers without input and head (for messages about a part).
+pub fn layers_to_string(layers: &[Layer]) -> String {
+    layers
+        .iter()
+        .map(layer_to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Prints one layer in the text form.
+pub fn layer_text(layer: &Layer) -> String {
+    layer_to_string(layer)
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] ", self.input)?;
+        if !self.layers.is_empty() {
+            write!(f, "{} ", layers_to_string(&self.layers))?;
+        }
+        write!(f, "-> {}", self.classes)
+    }
+}
+
+impl std::fmt::Display for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<String> = self
+            .layers
+            .iter()
+            .map(|layer| match *layer {
+                BlockLayer::Conv { kernel, ratio } => format!("conv{kernel}x{kernel}*{ratio}"),
+                BlockLayer::MaxPool { kernel } => format!("maxpool{kernel}x{kernel}"),
+                BlockLayer::AvgPool { kernel } => format!("avgpool{kernel}x{kernel}"),
+                other => other.kind().word().to_string(),
+            })
+            .collect();
+        write!(f, "{}", words.join(" "))
+    }
+}
+
+/// A word of the input with its 1-based starting column.
+#[derive(Debug, Clone, Copy)]
+struct Word<'a> {
+    text: &'a str,
+    column: usize,
+}
+
+fn words(source: &str) -> Vec<Word<'_>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut column = 0;
+    let mut start_column = 0;
+    for (byte, ch) in source.char_indices() {
+        column += 1;
+        if ch.is_whitespace() {
+            if let Some(s) = start.take() {
+                out.push(Word {
+                    text: &source[s..byte],
+                    column: start_column,
+                });
+            }
+        } else if start.is_none() {
+            start = Some(byte);
+            start_column = column;
+        }
+    }
+    if let Some(s) = start {
+        out.push(Word {
+            text: &source[s..],
+            column: start_column,
+        });
+    }
+    out
+}
+
+/// A cursor over one word, tracking the column for errors.
+struct Cursor<'a> {
+    word: Word<'a>,
+    offset: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(word: Word<'a>) -> Self {
+        Cursor { word, offset: 0 }
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.word.text[self.offset..]
+    }
+
+    fn column(&self) -> usize {
+        self.word.column + self.word.text[..self.offset].chars().count()
+    }
+
+    fn error(&self, message: impl Into<String>) -> TextError {
+        TextError {
+            column: self.column(),
+            message: message.into(),
+        }
+    }
+
+    fn eat(&mut self, prefix: &str) -> bool {
+        if self.rest().starts_with(prefix) {
+            self.offset += prefix.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn number(&mut self, what: &str) -> Result<u32, TextError> {
+        let digits = self
+            .rest()
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return Err(self.error(format!("expected {what} (a whole number)")));
+        }
+        let text = &self.rest()[..digits];
+        let value = text
+            .parse::<u32>()
+            .map_err(|_| self.error(format!("{what} {text} is too large")))?;
+        self.offset += digits;
+        Ok(value)
+    }
+
+    fn decimal(&mut self, what: &str) -> Result<(&'a str, usize), TextError> {
+        let len = self
+            .rest()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .count();
+        if len == 0 {
+            return Err(self.error(format!("expected {what} (a number such as 1.5)")));
+        }
+        let column = self.column();
+        let text = &self.rest()[..len];
+        self.offset += len;
+        Ok((text, column))
+    }
+
+    fn kernel(&mut self) -> Result<Kernel, TextError> {
+        let width = self.number("kernel size")?;
+        let height = if self.eat("x") {
+            self.number("kernel height")?
+        } else {
+            width
+        };
+        Ok(Kernel { width, height })
+    }
+
+    fn finish(&self) -> Result<(), TextError> {
+        if self.rest().is_empty() {
+            Ok(())
+        } else {
+            Err(self.error(format!("unexpected `{}`", self.rest())))
+        }
+    }
+}
+
+/// Whether a conv word carries absolute channels (`:C`, networks) or a ratio (`*r`, blocks).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Width {
+    Absolute,
+    Ratio,
+}
+
+enum Parsed {
+    Layer(Layer),
+    BlockConv { kernel: Kernel, ratio: ChannelRatio },
+}
+
+const LAYER_WORDS: &str = "conv, maxpool, avgpool, relu, sigmoid, tanh or bn";
+
+fn parse_layer(word: Word<'_>, width: Width) -> Result<Parsed, TextError> {
+    let mut cursor = Cursor::new(word);
+    for (name, layer) in [
+        ("relu", Layer::Relu),
+        ("sigmoid", Layer::Sigmoid),
+        ("tanh", Layer::Tanh),
+        ("bn", Layer::BatchNorm),
+    ] {
+        if word.text == name {
+            return Ok(Parsed::Layer(layer));
+        }
+    }
+    let kind = if cursor.eat("conv") {
+        "conv"
+    } else if cursor.eat("maxpool") {
+        "maxpool"
+    } else if cursor.eat("avgpool") {
+        "avgpool"
+    } else {
+        return Err(cursor.error(format!(
+            "unknown layer `{}`: expected {LAYER_WORDS}",
+            word.text
+        )));
+    };
+    let kernel = cursor.kernel()?;
+    let mut ratio = None;
+    let mut channels = None;
+    if kind == "conv" {
+        match width {
+            Width::Absolute => {
+                if !cursor.eat(":") {
+                    return Err(cursor
+                        .error("expected `:` and the conv's output channels, as in conv3x3:16"));
+                }
+                channels = Some(cursor.number("output channels")?);
+            }
+            Width::Ratio => {
+                if !cursor.eat("*") {
+                    return Err(
+                        cursor.error("expected `*` and the conv's width ratio, as in conv3x3*1.5")
+                    );
+                }
+                let (text, column) = cursor.decimal("width ratio")?;
+                let quarters = text
+                    .parse::<f64>()
+                    .ok()
+                    .map(|r| r * 4.0)
+                    .filter(|q| q.fract() == 0.0 && *q >= 0.0 && *q <= 1e6)
+                    .and_then(|q| ChannelRatio::from_quarters(q as u32));
+                ratio = Some(quarters.ok_or_else(|| TextError {
+                    column,
+                    message: format!(
+                        "width ratio {text} is not one of 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3"
+                    ),
+                })?);
+            }
+        }
+    }
+    let stride = if cursor.eat("/") {
+        cursor.number("stride")?
+    } else {
+        1
+    };
+    let mut padding = Padding::default_for_stride(stride);
+    if cursor.eat("@") {
+        if cursor.eat("same") {
+            padding = Padding::Same;
+        } else if cursor.eat("valid") {
+            padding = Padding::Valid;
+        } else {
+            return Err(cursor.error("expected `same` or `valid` after `@`"));
+        }
+    }
+    cursor.finish()?;
+    if let Some(ratio) = ratio {
+        if stride != 1 || padding != Padding::Same || !kernel.is_square() {
+            return Err(TextError {
+                column: word.column,
+                message: "a block conv is square with stride 1 and same padding".into(),
+            });
+        }
+        return Ok(Parsed::BlockConv { kernel, ratio });
+    }
+    Ok(Parsed::Layer(match kind {
+        "conv" => Layer::Conv {
+            kernel,
+            out_channels: channels.unwrap_or(0),
+            stride,
+            padding,
+        },
+        "maxpool" => Layer::MaxPool {
+            kernel,
+            stride,
+            padding,
+        },
+        _ => Layer::AvgPool {
+            kernel,
+            stride,
+            padding,
+        },
+    }))
+}
+
+fn parse_input(word: Word<'_>) -> Result<Shape, TextError> {
+    let mut cursor = Cursor::new(word);
+    if !cursor.eat("[") {
+        return Err(cursor.error("a network starts with its input shape, as in [1x28x28]"));
+    }
+    let channels = cursor.number("input channels")?;
+    if !cursor.eat("x") {
+        return Err(cursor.error("expected `x` between input channels and height"));
+    }
+    let height = cursor.number("input height")?;
+    if !cursor.eat("x") {
+        return Err(cursor.error("expected `x` between input height and width"));
+    }
+    let width = cursor.number("input width")?;
+    if !cursor.eat("]") {
+        return Err(cursor.error("expected `]` after the input shape"));
+    }
+    cursor.finish()?;
+    Ok(Shape::new(channels, height, width))
+}
+
+/// Parses a network line. Only syntax is checked here; call [`Network::analyze`] for shapes.
+pub fn parse_network(source: &str) -> Result<Network, TextError> {
+    let all = words(source);
+    let Some((&first, rest)) = all.split_first() else {
+        return Err(TextError {
+            column: 1,
+            message: "empty network: expected [C x H x W] layers... -> classes".into(),
+        });
+    };
+    let input = parse_input(first)?;
+    let arrow = rest.iter().position(|w| w.text == "->");
+    let Some(arrow) = arrow else {
+        let column = source.chars().count() + 1;
+        return Err(TextError {
+            column,
+            message: "expected `-> N` (the head's class count) at the end".into(),
+        });
+    };
+    let mut layers = Vec::with_capacity(arrow);
+    for &word in &rest[..arrow] {
+        match parse_layer(word, Width::Absolute)? {
+            Parsed::Layer(layer) => layers.push(layer),
+            Parsed::BlockConv { .. } => ratio_in_network_error(word)?,
+        }
+    }
+    let after = &rest[arrow + 1..];
+    let Some(&classes_word) = after.first() else {
+        let column = rest[arrow].column + 2;
+        return Err(TextError {
+            column,
+            message: "expected the class count after `->`".into(),
+        });
+    };
+    let mut cursor = Cursor::new(classes_word);
+    let classes = cursor.number("class count")?;
+    cursor.finish()?;
+    if let Some(extra) = after.get(1) {
+        return Err(TextError {
+            column: extra.column,
+            message: format!("unexpected `{}` after the head", extra.text),
+        });
+    }
+    Ok(Network {
+        input,
+        layers,
+        classes,
+    })
+}
+
+fn ratio_in_network_error(word: Word<'_>) -> Result<(), TextError> {
+    Err(TextError {
+        column: word.column,
+        message: "a network conv takes channels (`:16`), not a ratio".into(),
+    })
+}
+
+/// Parses a block line (relative widths, stride 1, same padding).
+pub fn parse_block(source: &str) -> Result<Block, TextError> {
+    let all = words(source);
+    if all.is_empty() {
+        return Err(TextError {
+            column: 1,
+            message: "empty block".into(),
+        });
+    }
+    let mut layers = Vec::with_capacity(all.len());
+    for word in all {
+        let layer = match parse_layer(word, Width::Ratio)? {
+            Parsed::BlockConv { kernel, ratio } => BlockLayer::Conv {
+                kernel: kernel.width,
+                ratio,
+            },
+            Parsed::Layer(layer) => match layer {
+                Layer::MaxPool {
+                    kernel,
+                    stride: 1,
+                    padding: Padding::Same,
+                } if kernel.is_square() => BlockLayer::MaxPool {
+                    kernel: kernel.width,
+                },
+                Layer::AvgPool {
+                    kernel,
+                    stride: 1,
+                    padding: Padding::Same,
+                } if kernel.is_square() => BlockLayer::AvgPool {
+                    kernel: kernel.width,
+                },
+                Layer::Relu => BlockLayer::Relu,
+                Layer::Sigmoid => BlockLayer::Sigmoid,
+                Layer::Tanh => BlockLayer::Tanh,
+                Layer::BatchNorm => BlockLayer::BatchNorm,
+                _ => {
+                    return Err(TextError {
+                        column: word.column,
+                        message: "a block pool is square with stride 1 and same padding".into(),
+                    });
+                }
+            },
+        };
+        layers.push(layer);
+    }
+    Ok(Block { layers })
+}
+
+impl std::str::FromStr for Network {
+    type Err = TextError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_network(s)
+    }
+}
+
+impl std::str::FromStr for Block {
+    type Err = TextError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_block(s)
+    }
+}

@@ -1,0 +1,7 @@
+//! Peephole's libtorch side: compiles IR networks to tch modules, trains them under a
+//! protocol, builds the zoo, and exports ONNX.
+
+pub mod data;
+pub mod module;
+pub mod train;
+pub mod zoo;
