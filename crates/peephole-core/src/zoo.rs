@@ -84,6 +84,14 @@ impl ZooRecord {
                 self.curve.len()
             ));
         }
+        // serde_json writes a non-finite number as `null`, which no reader accepts back: a
+        // writer that let it through would durably store a record nobody can read.
+        if !self.wall_seconds.is_finite() {
+            return Err(format!(
+                "wall_seconds = {} is not a finite number",
+                self.wall_seconds
+            ));
+        }
         if self.ulc.len() != self.network.layers.len() {
             return Err(format!(
                 "{} ULC codes for {} layers",
@@ -183,10 +191,13 @@ pub fn read_zoo_from(reader: impl Read) -> std::io::Result<ZooContents> {
         let text = match std::str::from_utf8(&buffer) {
             Ok(text) => text.trim(),
             Err(e) => {
-                contents.bad_lines.push(BadLine {
-                    line,
-                    reason: format!("not UTF-8: {e}"),
-                });
+                // An interrupted write can cut a multi-byte character in half: still torn.
+                let reason = if torn {
+                    format!("torn last line (an interrupted write): not UTF-8: {e}")
+                } else {
+                    format!("not UTF-8: {e}")
+                };
+                contents.bad_lines.push(BadLine { line, reason });
                 continue;
             }
         };

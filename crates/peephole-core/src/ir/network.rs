@@ -150,20 +150,26 @@ impl Analysis {
     /// Widest channel count anywhere in the network (input included); the generator's compute
     /// filter bounds it.
     pub fn max_channels(&self) -> u32 {
+        // `features` is the input itself when there are no body layers; with layers, the
+        // first layer's input is the network input.
         self.layers
             .iter()
-            .map(|l| l.output.channels)
-            .fold(0, u32::max)
+            .flat_map(|l| [l.input.channels, l.output.channels])
+            .fold(self.features.channels, u32::max)
     }
 }
 
 fn out_extent(input: u32, kernel: u32, stride: u32, padding: Padding) -> Option<u32> {
     let (before, after) = padding.before_after(kernel);
-    let padded = input + before + after;
+    // In u64: a padded extent near u32::MAX would overflow u32 (a panic in debug builds).
+    let padded = u64::from(input) + u64::from(before) + u64::from(after);
+    let kernel = u64::from(kernel);
     if padded < kernel {
         return None;
     }
-    Some((padded - kernel) / stride + 1)
+    // The output is never wider than the input (same padding keeps it at stride 1, valid
+    // shrinks it), so it always fits back in a u32.
+    u32::try_from((padded - kernel) / u64::from(stride) + 1).ok()
 }
 
 impl Network {
@@ -224,7 +230,10 @@ impl Network {
                         .ok_or_else(overflow)?;
                     let positions = u64::from(output.width) * u64::from(output.height);
                     let layer_macs = weights.checked_mul(positions).ok_or_else(overflow)?;
-                    (weights + u64::from(out_channels), layer_macs)
+                    let layer_params = weights
+                        .checked_add(u64::from(out_channels))
+                        .ok_or_else(overflow)?;
+                    (layer_params, layer_macs)
                 }
                 Layer::BatchNorm => (2 * u64::from(current.channels), 0),
                 _ => (0, 0),
@@ -240,11 +249,22 @@ impl Network {
             current = output;
         }
         let head = u64::from(current.channels) * u64::from(self.classes);
+        // The head is not a layer of its own; an overflow there is blamed on the last body
+        // layer (the one feeding the head), which only huge layers can cause: with no body
+        // layers, C*classes + classes < 2^64 for any u32 values.
+        let head_overflow = || ShapeError::Overflow {
+            layer: self.layers.len().saturating_sub(1),
+        };
+        let params = params
+            .checked_add(head)
+            .and_then(|p| p.checked_add(u64::from(self.classes)))
+            .ok_or_else(head_overflow)?;
+        let macs = macs.checked_add(head).ok_or_else(head_overflow)?;
         Ok(Analysis {
             layers,
             features: current,
-            params: params + head + u64::from(self.classes),
-            macs: macs + head,
+            params,
+            macs,
         })
     }
 }

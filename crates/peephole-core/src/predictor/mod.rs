@@ -1,0 +1,10 @@
+//! The Peephole predictor: its weights, its model card, and inference on ULC sequences.
+
+mod card;
+pub mod native;
+mod weights;
+
+pub use card::{MethodMetrics, ModelCard, PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo};
+pub use weights::{
+    EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights, PredictorWeights,
+};

@@ -1,0 +1,337 @@
+//! Predictor inference on the exported ONNX model with tract (pure Rust): what the lint, the
+//! command line and search call. Hostile or mismatched model files give typed errors.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use prost::Message;
+use thiserror::Error;
+use tract_onnx::prelude::*;
+
+use super::card::{ModelCard, PREDICTOR_FORMAT};
+use crate::ir::{Network, ShapeError};
+use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
+
+/// Metadata key of the format name (kept equal to the exporter's).
+pub const META_FORMAT: &str = "peephole.format";
+/// Metadata key of the model card JSON (kept equal to the exporter's).
+pub const META_CARD: &str = "peephole.card";
+/// Largest model file accepted; the default model is a few MB, so anything far larger is
+/// not a predictor and is refused before parsing.
+pub const MAX_MODEL_BYTES: usize = 256 << 20;
+/// Longest ULC sequence accepted; generated networks have at most 46 layers.
+pub const MAX_SEQUENCE: usize = 512;
+
+/// Why a predictor could not be loaded or could not answer.
+#[derive(Debug, Error)]
+pub enum PredictorError {
+    /// The model file could not be read.
+    #[error("predictor model {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not an ONNX model.
+    #[error("predictor model {source_name}: not an ONNX model ({reason})")]
+    NotOnnx {
+        /// Where the bytes came from.
+        source_name: String,
+        /// Decoder's message.
+        reason: String,
+    },
+    /// An ONNX model, but not a Peephole predictor of a format this build reads.
+    #[error("predictor model {source_name}: {reason}")]
+    NotPredictor {
+        /// Where the bytes came from.
+        source_name: String,
+        /// What is missing or different.
+        reason: String,
+    },
+    /// A predictor for another ULC version.
+    #[error("predictor model {source_name} reads {found}, this build encodes networks with {expected}")]
+    UlcVersion {
+        /// Where the bytes came from.
+        source_name: String,
+        /// The model's version.
+        found: String,
+        /// This build's version.
+        expected: &'static str,
+    },
+    /// tract could not build or run the model.
+    #[error("predictor model {source_name}: inference failed: {reason}")]
+    Inference {
+        /// Where the bytes came from.
+        source_name: String,
+        /// tract's message.
+        reason: String,
+    },
+    /// The network is invalid.
+    #[error("the network cannot be encoded: {0}")]
+    Network(#[from] ShapeError),
+    /// The codes are not valid ULC v1.
+    #[error("invalid ULC sequence: {0}")]
+    Codes(#[from] UlcDecodeError),
+    /// Empty or overlong sequence.
+    #[error("a ULC sequence of {length} layers is outside 1..={MAX_SEQUENCE}")]
+    Length {
+        /// Its length.
+        length: usize,
+    },
+    /// Epoch outside the protocol's range.
+    #[error("epoch {epoch} is outside the model's range 1..={epochs} (protocol {protocol})")]
+    Epoch {
+        /// Requested epoch.
+        epoch: u32,
+        /// The protocol's epochs.
+        epochs: u32,
+        /// The protocol.
+        protocol: String,
+    },
+    /// The model answered with a non-finite number.
+    #[error("the predictor returned a non-finite value for this input")]
+    NotFinite,
+}
+
+/// Something about an input the model did not see in training; the prediction stands but is
+/// less trustworthy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RangeNote {
+    /// The sequence is shorter or longer than every training network's.
+    Length {
+        /// Its length.
+        length: usize,
+        /// Training range.
+        seen: (usize, usize),
+    },
+    /// A field value never seen in training.
+    UnseenCode {
+        /// Layer index.
+        layer: usize,
+        /// Field name.
+        field: &'static str,
+        /// The value.
+        value: u8,
+    },
+}
+
+impl std::fmt::Display for RangeNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RangeNote::Length { length, seen } => write!(
+                f,
+                "{length} layers is outside the {}..={} layers of the networks the model was trained on",
+                seen.0, seen.1
+            ),
+            RangeNote::UnseenCode { layer, field, value } => {
+                write!(f, "layer {layer}: {field} = {value} never occurs in the model's training networks")
+            }
+        }
+    }
+}
+
+/// One prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Mean predicted accuracy of the ensemble.
+    pub mean: f64,
+    /// Standard deviation across members: how much the members disagree.
+    pub spread: f64,
+    /// Notes on inputs outside the training ranges.
+    pub notes: Vec<RangeNote>,
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A loaded predictor: the ONNX model, its card, and compiled plans per input shape.
+pub struct Predictor {
+    source_name: String,
+    model: InferenceModel,
+    card: ModelCard,
+    plans: Mutex<HashMap<(usize, usize), Plan>>,
+}
+
+impl std::fmt::Debug for Predictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predictor").field("source", &self.source_name).field("card", &self.card.name).finish()
+    }
+}
+
+/// The default model, trained on the committed zoo; embedded so the lint works offline with
+/// zero configuration.
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/default.onnx");
+
+impl Predictor {
+    /// The embedded default predictor.
+    pub fn embedded() -> Result<Self, PredictorError> {
+        Self::from_bytes(EMBEDDED_MODEL, "<embedded default>")
+    }
+
+    /// Loads a model file.
+    pub fn from_path(path: &Path) -> Result<Self, PredictorError> {
+        let io = |source| PredictorError::Io { path: path.into(), source };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_MODEL_BYTES as u64 {
+            return Err(PredictorError::NotPredictor {
+                source_name: path.display().to_string(),
+                reason: format!("{size} bytes is larger than any predictor ({MAX_MODEL_BYTES} bytes at most)"),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Loads a model from bytes; `source_name` names them in errors.
+    pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<Self, PredictorError> {
+        let name = source_name.to_string();
+        if bytes.len() > MAX_MODEL_BYTES {
+            return Err(PredictorError::NotPredictor {
+                source_name: name,
+                reason: format!("{} bytes is larger than any predictor", bytes.len()),
+            });
+        }
+        let proto = tract_onnx::pb::ModelProto::decode(bytes)
+            .map_err(|e| PredictorError::NotOnnx { source_name: name.clone(), reason: e.to_string() })?;
+        let meta = |key: &str| proto.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.clone());
+        let not_predictor = |reason: String| PredictorError::NotPredictor { source_name: name.clone(), reason };
+        let format = meta(META_FORMAT).ok_or_else(|| not_predictor(format!("no `{META_FORMAT}` metadata: not a Peephole predictor")))?;
+        if format != PREDICTOR_FORMAT {
+            return Err(not_predictor(format!("format {format}, this build reads {PREDICTOR_FORMAT}")));
+        }
+        let card_json = meta(META_CARD).ok_or_else(|| not_predictor(format!("no `{META_CARD}` metadata")))?;
+        let card: ModelCard =
+            serde_json::from_str(&card_json).map_err(|e| not_predictor(format!("its model card is malformed: {e}")))?;
+        if card.ulc_version != ULC_VERSION {
+            return Err(PredictorError::UlcVersion { source_name: name, found: card.ulc_version, expected: ULC_VERSION });
+        }
+        if card.epochs == 0 || card.ranges.accuracy_percentiles.is_empty() {
+            return Err(not_predictor("its model card has no epochs or no accuracy percentiles".into()));
+        }
+        let inference = |reason: String| PredictorError::Inference { source_name: name.clone(), reason };
+        // tract may panic on adversarial graphs; a lint must never take the build down.
+        let model = std::panic::catch_unwind(|| tract_onnx::onnx().model_for_proto_model(&proto))
+            .map_err(|_| inference("tract panicked while reading the graph".into()))?
+            .map_err(|e| inference(format!("{e:#}")))?;
+        let predictor = Predictor { source_name: name, model, card, plans: Mutex::new(HashMap::new()) };
+        // Build one plan now so a broken graph fails at load time, not at first use.
+        predictor.plan(1, 1)?;
+        Ok(predictor)
+    }
+
+    /// The model card: protocol, ranges, metrics.
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    fn plan(&self, batch: usize, length: usize) -> Result<Plan, PredictorError> {
+        if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(&(batch, length)).cloned()) {
+            return Ok(plan);
+        }
+        let inference = |reason: String| PredictorError::Inference { source_name: self.source_name.clone(), reason };
+        let model = self.model.clone();
+        let built = std::panic::catch_unwind(move || -> TractResult<Plan> {
+            let plan = model
+                .with_input_fact(0, InferenceFact::dt_shape(i64::datum_type(), tvec![batch, length, 4]))?
+                .with_input_fact(1, InferenceFact::dt_shape(i64::datum_type(), tvec![batch]))?
+                .into_optimized()?
+                .into_runnable()?;
+            Ok(plan)
+        })
+        .map_err(|_| inference("tract panicked while compiling the graph".into()))?
+        .map_err(|e| inference(format!("{e:#}")))?;
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert((batch, length), built.clone());
+        }
+        Ok(built)
+    }
+
+    fn check_epoch(&self, epoch: u32) -> Result<(), PredictorError> {
+        if epoch == 0 || epoch > self.card.epochs {
+            return Err(PredictorError::Epoch { epoch, epochs: self.card.epochs, protocol: self.card.protocol.clone() });
+        }
+        Ok(())
+    }
+
+    /// Notes for an input outside what the model saw.
+    pub fn range_notes(&self, codes: &[UlcCode]) -> Vec<RangeNote> {
+        let ranges = &self.card.ranges;
+        let mut notes = Vec::new();
+        let (low, high) = ranges.sequence_length;
+        if codes.len() < low || codes.len() > high {
+            notes.push(RangeNote::Length { length: codes.len(), seen: ranges.sequence_length });
+        }
+        for (layer, code) in codes.iter().enumerate() {
+            for ((field, value), seen) in ["TY", "KW", "KH", "CH"].into_iter().zip(code.fields()).zip(&ranges.codes_seen) {
+                if !seen.contains(&value) {
+                    notes.push(RangeNote::UnseenCode { layer, field, value });
+                }
+            }
+        }
+        notes
+    }
+
+    /// Predicts the accuracy of a network after `epoch` (1-based).
+    pub fn predict(&self, network: &Network, epoch: u32) -> Result<Prediction, PredictorError> {
+        let encoding = encode(network)?;
+        self.predict_codes(&encoding.codes, epoch)
+    }
+
+    /// Predicts the final-epoch accuracy of a network.
+    pub fn predict_final(&self, network: &Network) -> Result<Prediction, PredictorError> {
+        self.predict(network, self.card.epochs)
+    }
+
+    /// Predicts from a ULC sequence.
+    pub fn predict_codes(&self, codes: &[UlcCode], epoch: u32) -> Result<Prediction, PredictorError> {
+        let mut out = self.predict_batch(&[(codes, epoch)])?;
+        out.pop().ok_or(PredictorError::NotFinite)
+    }
+
+    /// Predicts many sequences at once (grouped by length internally, since the model takes
+    /// unpadded sequences); results are in input order.
+    pub fn predict_batch(&self, items: &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError> {
+        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (index, (codes, epoch)) in items.iter().enumerate() {
+            if codes.is_empty() || codes.len() > MAX_SEQUENCE {
+                return Err(PredictorError::Length { length: codes.len() });
+            }
+            validate(codes)?;
+            self.check_epoch(*epoch)?;
+            groups.entry(codes.len()).or_default().push(index);
+        }
+        let mut results: Vec<Option<Prediction>> = vec![None; items.len()];
+        let inference = |reason: String| PredictorError::Inference { source_name: self.source_name.clone(), reason };
+        for (length, members) in groups {
+            let plan = self.plan(members.len(), length)?;
+            let mut codes = Vec::with_capacity(members.len() * length * 4);
+            let mut epochs = Vec::with_capacity(members.len());
+            for &i in &members {
+                codes.extend(items[i].0.iter().flat_map(|c| c.fields()).map(i64::from));
+                epochs.push(i64::from(items[i].1));
+            }
+            let codes = tract_ndarray::Array3::from_shape_vec((members.len(), length, 4), codes)
+                .map_err(|e| inference(e.to_string()))?;
+            let epochs = tract_ndarray::Array1::from_vec(epochs);
+            let outputs = plan
+                .run(tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()])
+                .map_err(|e| inference(format!("{e:#}")))?;
+            let mean = outputs[0].to_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
+            let spread = outputs[1].to_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
+            for (k, &i) in members.iter().enumerate() {
+                let (m, s) = (f64::from(mean[[k]]), f64::from(spread[[k]]));
+                if !m.is_finite() || !s.is_finite() {
+                    return Err(PredictorError::NotFinite);
+                }
+                results[i] = Some(Prediction { mean: m, spread: s, notes: self.range_notes(items[i].0) });
+            }
+        }
+        results.into_iter().map(|r| r.ok_or(PredictorError::NotFinite)).collect()
+    }
+
+    /// Where a predicted accuracy falls among the training zoo's networks (percent).
+    pub fn zoo_percentile(&self, accuracy: f64) -> f64 {
+        self.card.ranges.percentile_of(accuracy)
+    }
+}
