@@ -1,0 +1,23 @@
+//! Peephole's one ONNX writer: a small graph builder over the prost-generated ONNX protobuf
+//! types that tract ships, and the export of a trained [`peephole_core::Network`].
+//!
+//! The format lives apart from the algorithms (core) and from libtorch (train): a trained
+//! network reaches this crate as plain named `f32` tensors through [`WeightSource`], and the
+//! predictor exporter reuses [`OnnxGraph`] for its LSTM.
+
+mod error;
+mod graph;
+mod network;
+pub mod predictor;
+
+pub use error::OnnxError;
+pub use graph::{Attribute, Dim, ElemType, IR_VERSION, Node, OPSET, OnnxGraph, PRODUCER_NAME};
+pub use network::{
+    BATCH_DIM, BATCH_NORM_EPSILON, HEAD_PATH, INPUT_NAME, LAYERS_PATH, METADATA_KIND,
+    METADATA_NETWORK, NETWORK_KIND, OUTPUT_NAME, Weight, WeightSource, WeightSpec, export_network,
+    network_graph, weight_specs,
+};
+
+/// The prost-generated ONNX protobuf types, re-exported so callers can inspect a model
+/// without depending on tract themselves.
+pub use tract_onnx::pb;

@@ -1,0 +1,220 @@
+//! Exports a Peephole predictor (an ensemble of embedding + LSTM + MLP members) to ONNX, with
+//! its model card in the metadata so the file alone says what it predicts and what it saw.
+//!
+//! Contract of the exported model (`peephole-predictor-v1`):
+//! - input `codes`: int64 `[batch, length, 4]`, ULC v1 codes `(TY, KW, KH, CH)`. Every
+//!   sequence of one call has the same length (no padding): callers group by length.
+//! - input `epoch`: int64 `[batch]`, the 1-based epoch whose accuracy is asked for.
+//! - outputs `mean` and `std`: f32 `[batch]`, the ensemble's mean predicted accuracy and the
+//!   members' (population) standard deviation.
+//! - metadata `peephole.format`, `peephole.protocol`, `peephole.ulc_version`, `peephole.epochs`
+//!   and `peephole.card` (the model card as JSON).
+//!
+//! ONNX's LSTM orders gates i, o, f, c where PyTorch (and [`MemberWeights`]) use i, f, g, o;
+//! its bias input is `concat(b_ih, b_hh)`. The reordering happens here, once.
+
+use peephole_core::predictor::{LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PREDICTOR_FORMAT, PredictorWeights};
+
+use crate::error::OnnxError;
+use crate::graph::{Dim, ElemType, Node, OnnxGraph};
+
+/// Metadata key of the format name.
+pub const META_FORMAT: &str = "peephole.format";
+/// Metadata key of the protocol name.
+pub const META_PROTOCOL: &str = "peephole.protocol";
+/// Metadata key of the ULC version.
+pub const META_ULC_VERSION: &str = "peephole.ulc_version";
+/// Metadata key of the protocol's epoch count.
+pub const META_EPOCHS: &str = "peephole.epochs";
+/// Metadata key of the model card JSON.
+pub const META_CARD: &str = "peephole.card";
+
+/// Reorders PyTorch's `[i; f; g; o]` gate blocks (rows of `4H x n`) to ONNX's `[i; o; f; c]`.
+fn onnx_gate_order(rows: &[f32], hidden: usize) -> Vec<f32> {
+    let block = rows.len() / 4;
+    debug_assert_eq!(block % hidden, 0);
+    let gate = |g: usize| &rows[g * block..(g + 1) * block];
+    [gate(0), gate(3), gate(1), gate(2)].concat()
+}
+
+fn add_matrix(graph: &mut OnnxGraph, name: &str, matrix: &Matrix) -> Result<(), OnnxError> {
+    graph.add_initializer(name, &[matrix.rows, matrix.cols], matrix.data.clone())
+}
+
+fn add_linear(graph: &mut OnnxGraph, prefix: &str, input: &str, layer: &Linear, output: &str) -> Result<(), OnnxError> {
+    add_matrix(graph, &format!("{prefix}.weight"), &layer.weight)?;
+    graph.add_initializer(format!("{prefix}.bias"), &[layer.bias.len()], layer.bias.clone())?;
+    graph.add_node(
+        Node::new("Gemm")
+            .named(prefix)
+            .input(input)
+            .input(format!("{prefix}.weight"))
+            .input(format!("{prefix}.bias"))
+            .output(output)
+            .attr("transB", 1i64),
+    )
+}
+
+/// Adds one member's subgraph; returns the name of its `[batch, 1]` accuracy output.
+fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale: (f32, f32)) -> Result<String, OnnxError> {
+    let p = format!("m{index}");
+    let hidden = LSTM_HIDDEN;
+    for (table, matrix) in [
+        ("type_embedding", &member.type_embedding),
+        ("kernel_embedding", &member.kernel_embedding),
+        ("channel_embedding", &member.channel_embedding),
+        ("epoch_embedding", &member.epoch_embedding),
+    ] {
+        add_matrix(graph, &format!("{p}.{table}"), matrix)?;
+    }
+    // Per-layer features: the four fields embedded and concatenated, [batch, length, 160].
+    let tables = ["type_embedding", "kernel_embedding", "kernel_embedding", "channel_embedding"];
+    let mut embedded = Vec::new();
+    for (field, table) in tables.iter().enumerate() {
+        let out = format!("{p}.field{field}");
+        graph.add_node(
+            Node::new("Gather")
+                .named(out.clone())
+                .input(format!("{p}.{table}"))
+                .input(format!("field{field}"))
+                .output(out.clone())
+                .attr("axis", 0i64),
+        )?;
+        embedded.push(out);
+    }
+    let mut concat = Node::new("Concat").named(format!("{p}.features")).output(format!("{p}.features")).attr("axis", 2i64);
+    for e in &embedded {
+        concat = concat.input(e.clone());
+    }
+    graph.add_node(concat)?;
+    graph.add_node(
+        Node::new("Transpose")
+            .named(format!("{p}.time_major"))
+            .input(format!("{p}.features"))
+            .output(format!("{p}.time_major"))
+            .attr("perm", [1i64, 0, 2]),
+    )?;
+    // LSTM weights in ONNX layout: W [1, 4H, in], R [1, 4H, H], B [1, 8H], gates i, o, f, c.
+    let w = onnx_gate_order(&member.lstm_w_ih.data, hidden);
+    let r = onnx_gate_order(&member.lstm_w_hh.data, hidden);
+    let b = [onnx_gate_order(&member.lstm_b_ih, hidden), onnx_gate_order(&member.lstm_b_hh, hidden)].concat();
+    graph.add_initializer(format!("{p}.lstm.W"), &[1, 4 * hidden, member.lstm_w_ih.cols], w)?;
+    graph.add_initializer(format!("{p}.lstm.R"), &[1, 4 * hidden, hidden], r)?;
+    graph.add_initializer(format!("{p}.lstm.B"), &[1, 8 * hidden], b)?;
+    // The epoch embedding, [batch, 40]; also the source of a [batch, H] zero state, because
+    // tract needs explicit initial states when the batch is symbolic.
+    graph.add_node(
+        Node::new("Gather")
+            .named(format!("{p}.epoch"))
+            .input(format!("{p}.epoch_embedding"))
+            .input("epoch")
+            .output(format!("{p}.epoch"))
+            .attr("axis", 0i64),
+    )?;
+    let epoch_dim = member.epoch_embedding.cols;
+    graph.add_initializer(format!("{p}.zero_state"), &[epoch_dim, hidden], vec![0.0; epoch_dim * hidden])?;
+    graph.add_node(
+        Node::new("MatMul")
+            .named(format!("{p}.zeros"))
+            .input(format!("{p}.epoch"))
+            .input(format!("{p}.zero_state"))
+            .output(format!("{p}.zeros"))
+    )?;
+    graph.add_node(
+        Node::new("Unsqueeze")
+            .named(format!("{p}.initial"))
+            .input(format!("{p}.zeros"))
+            .input("axes0")
+            .output(format!("{p}.initial")),
+    )?;
+    graph.add_node(
+        Node::new("LSTM")
+            .named(format!("{p}.lstm"))
+            .input(format!("{p}.time_major"))
+            .input(format!("{p}.lstm.W"))
+            .input(format!("{p}.lstm.R"))
+            .input(format!("{p}.lstm.B"))
+            .input("")
+            .input(format!("{p}.initial"))
+            .input(format!("{p}.initial"))
+            .output("")
+            .output(format!("{p}.h"))
+            .attr("hidden_size", hidden as i64)
+            .attr("direction", "forward"),
+    )?;
+    graph.add_node(
+        Node::new("Squeeze")
+            .named(format!("{p}.structure"))
+            .input(format!("{p}.h"))
+            .input("axes0")
+            .output(format!("{p}.structure")),
+    )?;
+    graph.add_node(
+        Node::new("Concat")
+            .named(format!("{p}.mlp_in"))
+            .input(format!("{p}.structure"))
+            .input(format!("{p}.epoch"))
+            .output(format!("{p}.mlp_in"))
+            .attr("axis", 1i64),
+    )?;
+    add_linear(graph, &format!("{p}.hidden1"), &format!("{p}.mlp_in"), &member.mlp[0], &format!("{p}.hidden1"))?;
+    graph.add_node(Node::new("Relu").named(format!("{p}.relu1")).input(format!("{p}.hidden1")).output(format!("{p}.relu1")))?;
+    add_linear(graph, &format!("{p}.hidden2"), &format!("{p}.relu1"), &member.mlp[1], &format!("{p}.hidden2"))?;
+    graph.add_node(Node::new("Relu").named(format!("{p}.relu2")).input(format!("{p}.hidden2")).output(format!("{p}.relu2")))?;
+    add_linear(graph, &format!("{p}.output"), &format!("{p}.relu2"), &member.mlp[2], &format!("{p}.raw"))?;
+    graph.add_initializer(format!("{p}.std"), &[1], vec![scale.1])?;
+    graph.add_initializer(format!("{p}.mean"), &[1], vec![scale.0])?;
+    graph.add_node(Node::new("Mul").named(format!("{p}.scaled")).input(format!("{p}.raw")).input(format!("{p}.std")).output(format!("{p}.scaled")))?;
+    let out = format!("{p}.accuracy");
+    graph.add_node(Node::new("Add").named(out.clone()).input(format!("{p}.scaled")).input(format!("{p}.mean")).output(out.clone()))?;
+    Ok(out)
+}
+
+/// Builds the ONNX graph of a predictor with its card.
+pub fn predictor_graph(weights: &PredictorWeights, card: &ModelCard) -> Result<OnnxGraph, OnnxError> {
+    if weights.members.is_empty() {
+        return Err(OnnxError::Invalid { reason: "a predictor needs at least one ensemble member".into() });
+    }
+    let mut graph = OnnxGraph::new(card.name.clone());
+    graph.set_doc(format!("Peephole predictor for protocol {} ({} members)", card.protocol, weights.members.len()));
+    graph.add_input("codes", ElemType::I64, [Dim::from("batch"), Dim::from("length"), Dim::Fixed(4)])?;
+    graph.add_input("epoch", ElemType::I64, [Dim::from("batch")])?;
+    graph.add_i64_initializer("axes0", &[1], vec![0])?;
+    for field in 0..4 {
+        graph.add_i64_initializer(format!("index{field}"), &[], vec![field as i64])?;
+        graph.add_node(
+            Node::new("Gather")
+                .named(format!("field{field}"))
+                .input("codes")
+                .input(format!("index{field}"))
+                .output(format!("field{field}"))
+                .attr("axis", 2i64),
+        )?;
+    }
+    let mut members = Node::new("Concat").named("members").output("members").attr("axis", 1i64);
+    for (index, member) in weights.members.iter().enumerate() {
+        let out = add_member(&mut graph, index, member, (weights.target_mean, weights.target_std))?;
+        members = members.input(out);
+    }
+    graph.add_node(members)?;
+    graph.add_node(Node::new("ReduceMean").named("mean").input("members").output("mean").attr("axes", [1i64]).attr("keepdims", 0i64))?;
+    graph.add_node(Node::new("ReduceMean").named("mean_kept").input("members").output("mean_kept").attr("axes", [1i64]).attr("keepdims", 1i64))?;
+    graph.add_node(Node::new("Sub").named("deviation").input("members").input("mean_kept").output("deviation"))?;
+    graph.add_node(Node::new("Mul").named("squared").input("deviation").input("deviation").output("squared"))?;
+    graph.add_node(Node::new("ReduceMean").named("variance").input("squared").output("variance").attr("axes", [1i64]).attr("keepdims", 0i64))?;
+    graph.add_node(Node::new("Sqrt").named("std").input("variance").output("std"))?;
+    graph.add_output("mean", ElemType::F32, [Dim::from("batch")])?;
+    graph.add_output("std", ElemType::F32, [Dim::from("batch")])?;
+    let card_json = serde_json::to_string(card).map_err(|e| OnnxError::Invalid { reason: format!("model card: {e}") })?;
+    graph.add_metadata(META_FORMAT, PREDICTOR_FORMAT)?;
+    graph.add_metadata(META_PROTOCOL, card.protocol.clone())?;
+    graph.add_metadata(META_ULC_VERSION, card.ulc_version.clone())?;
+    graph.add_metadata(META_EPOCHS, card.epochs.to_string())?;
+    graph.add_metadata(META_CARD, card_json)?;
+    Ok(graph)
+}
+
+/// Exports a predictor to ONNX bytes.
+pub fn export_predictor(weights: &PredictorWeights, card: &ModelCard) -> Result<Vec<u8>, OnnxError> {
+    predictor_graph(weights, card)?.to_bytes()
+}
