@@ -1,1 +1,48 @@
-fn main() {}
+//! `cargo xtask`: every job a maintainer reruns, one module per command. Heavy work (libtorch)
+//! runs in other binaries that this one builds and calls, so `cargo xtask --help` stays fast.
+
+mod cargo;
+mod eval;
+mod sample;
+mod setup;
+mod test;
+mod zoo;
+mod zoo_stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Peephole maintainer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what training and the tests need: the Python venv with torch==2.11.0 and
+    /// onnxruntime==1.31.1, and Debian's Fashion-MNIST. Idempotent.
+    Setup(setup::Args),
+    /// Set up, then run every test of the workspace.
+    Test(test::Args),
+    /// Print networks drawn by generator v1 (text form, ULC, MACs, params).
+    Sample(sample::Args),
+    /// Generate and train a zoo under a protocol (resumable; calls peephole-train).
+    Zoo(zoo::Args),
+    /// Print the paper's Table 2 for a zoo file, and a histogram of final accuracies.
+    ZooStats(zoo_stats::Args),
+    /// Compare a predictor with the baselines on its held-out networks: the paper's Table 3
+    /// (markdown), eval.json and scatter.png (Figure 5).
+    Eval(eval::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Setup(args) => setup::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Sample(args) => sample::run(&args),
+        Command::Zoo(args) => zoo::run(&args),
+        Command::ZooStats(args) => zoo_stats::run(&args),
+        Command::Eval(args) => eval::run(&args),
+    }
+}
