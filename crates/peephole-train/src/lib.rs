@@ -2,6 +2,8 @@
 //! protocol, builds the zoo, and exports ONNX.
 
 pub mod data;
+pub mod export;
 pub mod module;
+pub mod predictor;
 pub mod train;
 pub mod zoo;

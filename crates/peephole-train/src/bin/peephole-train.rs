@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use peephole_core::protocol::Protocol;
 use peephole_train::data::load_protocol_data;
+use peephole_train::predictor::build::{build_predictor, load_zoos, write_predictor};
+use peephole_train::predictor::train::{FitOptions, FitProgress, Supervision};
 use peephole_train::train::{device_name, train_network};
 use peephole_train::zoo::{Shard, ZooJob, run_zoo};
 use tch::Device;
@@ -46,6 +48,38 @@ enum Command {
         #[arg(long, default_value = "0/1")]
         shard: Shard,
     },
+    /// Train the Peephole predictor on zoo files and export it to ONNX with its model card.
+    TrainPredictor {
+        /// Zoo files (one protocol).
+        #[arg(long = "zoo", required = true, num_args = 1..)]
+        zoo: Vec<PathBuf>,
+        /// Output model, e.g. models/fmnist-budget-v1.onnx (the card goes beside it).
+        #[arg(long)]
+        out: PathBuf,
+        /// Supervise on the final epoch (the paper) or on every epoch of the curve.
+        #[arg(long, value_enum, default_value = "final")]
+        supervision: Supervision,
+        /// Ensemble members.
+        #[arg(long, default_value_t = 5)]
+        ensemble: usize,
+        /// Seed of the split and the members.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 400)]
+        max_epochs: usize,
+        #[arg(long, default_value_t = 40)]
+        patience: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        learning_rate: f64,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 0.2)]
+        test_fraction: f64,
+        #[arg(long, default_value_t = 0.15)]
+        validation_fraction: f64,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
     /// Train one network given in the text form and print its curve.
     TrainOne {
         network: String,
@@ -56,6 +90,30 @@ enum Command {
         #[arg(long, default_value = "auto")]
         device: String,
     },
+}
+
+/// A progress bar over members x epochs for predictor training.
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+    max_epochs: usize,
+}
+
+impl BarProgress {
+    fn new(members: usize, max_epochs: usize) -> Self {
+        let bar = indicatif::ProgressBar::new((members * max_epochs) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} member {msg}  {elapsed_precise}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        BarProgress { bar, max_epochs }
+    }
+}
+
+impl FitProgress for BarProgress {
+    fn epoch(&self, member: usize, epoch: usize, validation_mse: f64, best: f64) {
+        self.bar.set_position((member * self.max_epochs + epoch + 1) as u64);
+        self.bar.set_message(format!("{} epoch {}: val MSE {validation_mse:.5} (best {best:.5})", member + 1, epoch + 1));
+    }
 }
 
 fn parse_device(name: &str) -> anyhow::Result<Device> {
@@ -116,6 +174,58 @@ fn main() -> anyhow::Result<()> {
                 shard,
             };
             run_zoo(&job)
+        }
+        Command::TrainPredictor {
+            zoo,
+            out,
+            supervision,
+            ensemble,
+            seed,
+            max_epochs,
+            patience,
+            learning_rate,
+            batch_size,
+            test_fraction,
+            validation_fraction,
+            device,
+        } => {
+            anyhow::ensure!(ensemble >= 1, "--ensemble must be at least 1");
+            let device = parse_device(&device)?;
+            tch::set_num_threads(cores as i32);
+            let loaded = load_zoos(&zoo)?;
+            let options = FitOptions {
+                supervision,
+                ensemble,
+                seed,
+                test_fraction,
+                validation_fraction,
+                max_epochs,
+                patience,
+                learning_rate,
+                batch_size,
+                epochs: loaded.protocol.epochs,
+                device,
+            };
+            let name = out.file_stem().and_then(|s| s.to_str()).unwrap_or("predictor").to_string();
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let progress = BarProgress::new(ensemble, max_epochs);
+            let (weights, card, _split) =
+                build_predictor(&loaded, &name, &options, test_fraction, validation_fraction, command, &progress)?;
+            progress.bar.finish_and_clear();
+            let card_path = write_predictor(&out, &weights, &card)?;
+            println!("wrote {} and {}", out.display(), card_path.display());
+            println!(
+                "split: {} train, {} validation, {} held-out networks",
+                card.split.train, card.split.validation, card.split.test
+            );
+            for m in &card.metrics {
+                let r = &m.report;
+                println!(
+                    "held-out {}: MSE {:.5}  Kendall tau {:.3}  R2 {:.3}  Spearman {:.3}  (n = {})",
+                    m.method, r.mse, r.kendall_tau, r.r2, r.spearman, r.n
+                );
+            }
+            Ok(())
         }
         Command::TrainOne {
             network,
