@@ -211,7 +211,7 @@ impl Predictor {
         }
         let inference = |reason: String| PredictorError::Inference { source_name: name.clone(), reason };
         // tract may panic on adversarial graphs; a lint must never take the build down.
-        let model = std::panic::catch_unwind(|| tract_onnx::onnx().model_for_proto_model(&proto))
+        let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tract_onnx::onnx().model_for_proto_model(&proto)))
             .map_err(|_| inference("tract panicked while reading the graph".into()))?
             .map_err(|e| inference(format!("{e:#}")))?;
         let predictor = Predictor { source_name: name, model, card, plans: Mutex::new(HashMap::new()) };
@@ -231,14 +231,15 @@ impl Predictor {
         }
         let inference = |reason: String| PredictorError::Inference { source_name: self.source_name.clone(), reason };
         let model = self.model.clone();
-        let built = std::panic::catch_unwind(move || -> TractResult<Plan> {
+        // The model is a private clone, so nothing observes it after a panic.
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || -> TractResult<Plan> {
             let plan = model
                 .with_input_fact(0, InferenceFact::dt_shape(i64::datum_type(), tvec![batch, length, 4]))?
                 .with_input_fact(1, InferenceFact::dt_shape(i64::datum_type(), tvec![batch]))?
                 .into_optimized()?
                 .into_runnable()?;
             Ok(plan)
-        })
+        }))
         .map_err(|_| inference("tract panicked while compiling the graph".into()))?
         .map_err(|e| inference(format!("{e:#}")))?;
         if let Ok(mut plans) = self.plans.lock() {
@@ -317,8 +318,8 @@ impl Predictor {
             let outputs = plan
                 .run(tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()])
                 .map_err(|e| inference(format!("{e:#}")))?;
-            let mean = outputs[0].to_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
-            let spread = outputs[1].to_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
+            let mean = outputs[0].to_plain_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
+            let spread = outputs[1].to_plain_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
             for (k, &i) in members.iter().enumerate() {
                 let (m, s) = (f64::from(mean[[k]]), f64::from(spread[[k]]));
                 if !m.is_finite() || !s.is_finite() {

@@ -1,0 +1,85 @@
+//! The tract-backed `Predictor` on the embedded default model: it loads, answers for real zoo
+//! networks, gives the same answer in a mixed batch as one by one, and refuses bad models and
+//! bad inputs with typed errors.
+
+use peephole_core::predictor::{META_CARD, Predictor, PredictorError};
+use peephole_core::ulc::UlcCode;
+use peephole_core::zoo::read_zoo;
+use prost::Message;
+
+fn zoo_codes(count: usize) -> Vec<Vec<UlcCode>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/zoo/fmnist-budget-v1.jsonl");
+    let zoo = read_zoo(&path).expect("the committed zoo reads");
+    zoo.records.into_iter().take(count).map(|r| r.ulc).collect()
+}
+
+#[test]
+fn the_embedded_model_predicts_every_zoo_network_within_the_accuracy_range() {
+    let predictor = Predictor::embedded().expect("embedded model loads");
+    let card = predictor.card();
+    assert_eq!(card.protocol, "fmnist-budget-v1");
+    for codes in zoo_codes(12) {
+        for epoch in [1, card.epochs] {
+            let p = predictor.predict_codes(&codes, epoch).expect("predicts");
+            assert!((-0.1..=1.1).contains(&p.mean), "mean {} out of range", p.mean);
+            assert!(p.spread >= 0.0 && p.spread < 0.5, "spread {}", p.spread);
+        }
+    }
+}
+
+#[test]
+fn a_mixed_length_batch_matches_one_by_one() {
+    let predictor = Predictor::embedded().unwrap();
+    let sequences = zoo_codes(10);
+    let epochs = predictor.card().epochs;
+    let items: Vec<(&[UlcCode], u32)> =
+        sequences.iter().enumerate().map(|(i, c)| (c.as_slice(), 1 + (i as u32 % epochs))).collect();
+    let lengths: std::collections::HashSet<usize> = sequences.iter().map(Vec::len).collect();
+    assert!(lengths.len() > 1, "the test needs sequences of different lengths");
+    let batch = predictor.predict_batch(&items).unwrap();
+    for ((codes, epoch), together) in items.iter().zip(&batch) {
+        let alone = predictor.predict_codes(codes, *epoch).unwrap();
+        assert!((alone.mean - together.mean).abs() < 1e-5, "{} vs {}", alone.mean, together.mean);
+        assert!((alone.spread - together.spread).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn epochs_outside_the_protocol_are_typed_errors() {
+    let predictor = Predictor::embedded().unwrap();
+    let codes = &zoo_codes(1)[0];
+    for epoch in [0, predictor.card().epochs + 1] {
+        let error = predictor.predict_codes(codes, epoch).unwrap_err();
+        assert!(matches!(error, PredictorError::Epoch { .. }), "{error}");
+        assert!(error.to_string().contains("fmnist-budget-v1"));
+    }
+    assert!(matches!(predictor.predict_codes(&[], 1), Err(PredictorError::Length { length: 0 })));
+}
+
+#[test]
+fn truncated_and_foreign_bytes_are_errors_not_panics() {
+    let bytes = peephole_core::predictor::EMBEDDED_MODEL;
+    for cut in [0, 1, 100, bytes.len() / 2, bytes.len() - 1] {
+        let result = Predictor::from_bytes(&bytes[..cut], "cut.onnx");
+        let error = result.expect_err("a truncated model must not load");
+        assert!(error.to_string().contains("cut.onnx"), "{error}");
+    }
+    let error = Predictor::from_bytes(b"not a model at all", "text.onnx").unwrap_err();
+    assert!(error.to_string().contains("text.onnx"), "{error}");
+}
+
+#[test]
+fn a_model_for_another_ulc_version_is_refused() {
+    let mut proto = tract_onnx::pb::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
+    let card = proto.metadata_props.iter_mut().find(|p| p.key == META_CARD).expect("card metadata");
+    card.value = card.value.replace("\"ulc-v1\"", "\"ulc-v2\"");
+    let error = Predictor::from_bytes(&proto.encode_to_vec(), "v2.onnx").unwrap_err();
+    assert!(matches!(error, PredictorError::UlcVersion { .. }), "{error}");
+    assert!(error.to_string().contains("ulc-v2"), "{error}");
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let error = Predictor::from_path(std::path::Path::new("/nonexistent/model.onnx")).unwrap_err();
+    assert!(error.to_string().contains("/nonexistent/model.onnx"), "{error}");
+}
