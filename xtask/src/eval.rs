@@ -15,7 +15,7 @@ use peephole_core::baselines::{
     BaselineOptions, FittedBaselines, Method, RidgeSelection, Scale, SvrSelection, features,
 };
 use peephole_core::metrics;
-use peephole_core::predictor::{MethodMetrics, ModelCard};
+use peephole_core::predictor::{MethodMetrics, ModelCard, Predictor};
 use peephole_core::zoo::{ZooRecord, read_zoo};
 use serde::Serialize;
 
@@ -134,10 +134,25 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
 
 /// Loads a predictor model. Interim: the tract runtime is not exported yet.
 fn load_model(path: &Path) -> anyhow::Result<(ModelCard, Box<dyn FinalPredictor>)> {
-    bail!(
-        "{}: this build cannot load predictor models yet (peephole_core::predictor::Predictor is not exported); use --card",
-        path.display()
-    )
+    let predictor = Predictor::from_path(path)?;
+    Ok((predictor.card().clone(), Box::new(predictor)))
+}
+
+impl FinalPredictor for Predictor {
+    fn predict_final(&self, networks: &[&ZooRecord]) -> anyhow::Result<Vec<FinalPrediction>> {
+        let epochs = self.card().epochs;
+        let items: Vec<(&[peephole_core::ulc::UlcCode], u32)> =
+            networks.iter().map(|record| (record.ulc.as_slice(), epochs)).collect();
+        let predictions = self.predict_batch(&items)?;
+        Ok(predictions
+            .into_iter()
+            .map(|p| FinalPrediction {
+                mean: p.mean,
+                spread: p.spread,
+                notes: p.notes.iter().map(ToString::to_string).collect(),
+            })
+            .collect())
+    }
 }
 
 /// The held-out networks (in the card's order) and the baselines' training networks.

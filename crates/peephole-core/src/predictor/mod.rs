@@ -1,5 +1,6 @@
 //! The Peephole predictor: its weights, its model card, and inference on ULC sequences.
 
+pub mod advice;
 mod card;
 pub mod native;
 mod runtime;

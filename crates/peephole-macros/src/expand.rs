@@ -1,0 +1,319 @@
+//! Code generation: reads only checked IR and writes the user's type, its constants and the
+//! warnings. On error it still writes the type with placeholder values (thiserror's
+//! fallback), so code using `LeNet::ULC` does not bury the real error under follow-ups.
+
+use peephole_core::ulc::UlcCode;
+use peephole_core::{Kernel, Layer, Padding};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::quote;
+use syn::Attribute;
+
+use crate::ast::{Declaration, NetworkDecl};
+use crate::lower::{self, Lowered};
+use crate::options::ATTRIBUTE;
+use crate::{check, predict, warning};
+
+/// Which macro is expanding: the two share everything but the predictor's check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `network!`: declaration and rule lints, no model.
+    Declare,
+    /// `peephole_check!`: also the predictor's verdict.
+    Check,
+}
+
+/// Expands a whole `network!` or `peephole_check!` call: each network on its own, so one bad
+/// network does not stop the others from being generated and checked.
+pub(crate) fn declaration(declaration: &Declaration, mode: Mode) -> TokenStream {
+    if declaration.networks.is_empty() {
+        return syn::Error::new(
+            Span::call_site(),
+            "expected a network, as in `pub struct LeNet: [1, 28, 28] -> 10 { conv(5x5, 6), \
+             relu }`",
+        )
+        .to_compile_error();
+    }
+    declaration
+        .networks
+        .iter()
+        .map(|network| match network {
+            Ok(decl) => self::network(decl, mode),
+            Err(error) => error.to_compile_error(),
+        })
+        .collect()
+}
+
+fn network(decl: &NetworkDecl, mode: Mode) -> TokenStream {
+    match lower::network(decl).and_then(|lowered| predictor_options_fit(&lowered, mode).map(|()| lowered)) {
+        Ok(lowered) => {
+            let items = items(decl, Some(&lowered));
+            let with_predictor = mode == Mode::Check;
+            let warnings = match check::diagnose(&lowered, with_predictor) {
+                Ok(warnings) => warning::emit(&warnings, &cfgs(&decl.attrs)),
+                Err(error) => error.to_compile_error(),
+            };
+            let tracking = if with_predictor { predict::tracking(&lowered) } else { TokenStream::new() };
+            quote! { #items #warnings #tracking }
+        }
+        Err(error) => {
+            let fallback = items(decl, None);
+            let error = error.to_compile_error();
+            quote! { #fallback #error }
+        }
+    }
+}
+
+/// `min_accuracy` and `model` configure the predictor, which only `peephole_check!` runs;
+/// under `network!` they would silently do nothing, so they are errors there.
+fn predictor_options_fit(lowered: &Lowered, mode: Mode) -> syn::Result<()> {
+    if mode == Mode::Check {
+        return Ok(());
+    }
+    let options = &lowered.predictor;
+    let span = match (&options.min_accuracy, &options.model) {
+        (Some((_, literal)), _) => literal.span(),
+        (None, Some(literal)) => literal.span(),
+        (None, None) => return Ok(()),
+    };
+    Err(syn::Error::new(
+        span,
+        "`min_accuracy` and `model` configure the predictor, which only runs under \
+         `peephole::peephole_check!`; use that macro instead of `network!`",
+    ))
+}
+
+/// `#[cfg]`s of the declaration, repeated on every generated item so they come and go together.
+fn cfgs(attrs: &[Attribute]) -> Vec<&Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+}
+
+/// The type, its inherent constants and its `DeclaredNetwork` impl. `None` writes
+/// placeholders after an error (never seen at run time: the build fails).
+fn items(decl: &NetworkDecl, lowered: Option<&Lowered>) -> TokenStream {
+    let NetworkDecl {
+        attrs, vis, name, ..
+    } = decl;
+    let passed: Vec<&Attribute> = attrs
+        .iter()
+        .filter(|a| !a.path().is_ident(ATTRIBUTE))
+        .collect();
+    let cfgs = cfgs(attrs);
+    let name_text = name.to_string();
+    let values = match lowered {
+        Some(lowered) => Values::of(lowered),
+        None => Values::placeholder(),
+    };
+    let Values {
+        input: [channels, height, width],
+        classes,
+        layers,
+        codes,
+        text,
+        params,
+        macs,
+    } = values;
+    let summary = lowered.map(|l| {
+        let separator = attrs
+            .iter()
+            .any(|a| a.path().is_ident("doc"))
+            .then(|| quote!(#[doc = ""]));
+        let line = format!(
+            " `{}`: {} parameters, {} multiply-accumulates per image (declared with \
+             `peephole::network!`).",
+            l.network, l.analysis.params, l.analysis.macs
+        );
+        quote! { #separator #[doc = #line] }
+    });
+    quote! {
+        #(#passed)*
+        #summary
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        #vis struct #name;
+
+        #(#cfgs)*
+        impl #name {
+            /// The network's name as declared, for messages and reports.
+            pub const NAME: &'static str = #name_text;
+            /// Shape of one input image (channels, height, width).
+            pub const INPUT: ::peephole::Shape = ::peephole::Shape::new(#channels, #height, #width);
+            /// Classes predicted by the implied head (global average pool + linear).
+            pub const CLASSES: u32 = #classes;
+            /// Body layers in order; the head is implied and not listed.
+            pub const LAYERS: &'static [::peephole::Layer] = &[#(#layers),*];
+            /// One Unified Layer Code (v1) per body layer: what the accuracy predictor reads.
+            /// Computed at build time from the declaration.
+            pub const ULC: &'static [::peephole::ulc::UlcCode] = &[#(#codes),*];
+            /// The one-line text form (`peephole::Network`'s `Display`), for logs and tools.
+            pub const TEXT: &'static str = #text;
+            /// Trainable parameters of body and head.
+            pub const PARAMS: u64 = #params;
+            /// Multiply-accumulates per image of body and head.
+            pub const MACS: u64 = #macs;
+
+            /// The network as peephole's IR, to analyse, encode or train it.
+            pub fn network() -> ::peephole::Network {
+                <Self as ::peephole::DeclaredNetwork>::network()
+            }
+        }
+
+        #(#cfgs)*
+        impl ::peephole::DeclaredNetwork for #name {
+            const NAME: &'static str = Self::NAME;
+            const INPUT: ::peephole::Shape = Self::INPUT;
+            const CLASSES: u32 = Self::CLASSES;
+            const LAYERS: &'static [::peephole::Layer] = Self::LAYERS;
+            const ULC: &'static [::peephole::ulc::UlcCode] = Self::ULC;
+            const TEXT: &'static str = Self::TEXT;
+            const PARAMS: u64 = Self::PARAMS;
+            const MACS: u64 = Self::MACS;
+        }
+    }
+}
+
+/// The constant values of a network as tokens.
+struct Values {
+    input: [Literal; 3],
+    classes: Literal,
+    layers: Vec<TokenStream>,
+    codes: Vec<TokenStream>,
+    text: String,
+    params: Literal,
+    macs: Literal,
+}
+
+impl Values {
+    fn of(lowered: &Lowered) -> Self {
+        let network = &lowered.network;
+        Values {
+            input: [
+                Literal::u32_unsuffixed(network.input.channels),
+                Literal::u32_unsuffixed(network.input.height),
+                Literal::u32_unsuffixed(network.input.width),
+            ],
+            classes: Literal::u32_unsuffixed(network.classes),
+            layers: network.layers.iter().map(layer).collect(),
+            codes: lowered.encoding.codes.iter().map(code).collect(),
+            text: network.to_string(),
+            params: Literal::u64_unsuffixed(lowered.analysis.params),
+            macs: Literal::u64_unsuffixed(lowered.analysis.macs),
+        }
+    }
+
+    fn placeholder() -> Self {
+        let zero = || Literal::u32_unsuffixed(0);
+        Values {
+            input: [zero(), zero(), zero()],
+            classes: zero(),
+            layers: Vec::new(),
+            codes: Vec::new(),
+            text: String::new(),
+            params: zero(),
+            macs: zero(),
+        }
+    }
+}
+
+fn layer(layer: &Layer) -> TokenStream {
+    let kernel = |k: Kernel| {
+        let (width, height) = (
+            Literal::u32_unsuffixed(k.width),
+            Literal::u32_unsuffixed(k.height),
+        );
+        quote!(::peephole::Kernel { width: #width, height: #height })
+    };
+    let padding = |p: Padding| match p {
+        Padding::Same => quote!(::peephole::Padding::Same),
+        Padding::Valid => quote!(::peephole::Padding::Valid),
+    };
+    match *layer {
+        Layer::Conv {
+            kernel: k,
+            out_channels,
+            stride,
+            padding: p,
+        } => {
+            let (k, p) = (kernel(k), padding(p));
+            let out_channels = Literal::u32_unsuffixed(out_channels);
+            let stride = Literal::u32_unsuffixed(stride);
+            quote!(::peephole::Layer::Conv {
+                kernel: #k, out_channels: #out_channels, stride: #stride, padding: #p
+            })
+        }
+        Layer::MaxPool {
+            kernel: k,
+            stride,
+            padding: p,
+        } => {
+            let (k, p) = (kernel(k), padding(p));
+            let stride = Literal::u32_unsuffixed(stride);
+            quote!(::peephole::Layer::MaxPool { kernel: #k, stride: #stride, padding: #p })
+        }
+        Layer::AvgPool {
+            kernel: k,
+            stride,
+            padding: p,
+        } => {
+            let (k, p) = (kernel(k), padding(p));
+            let stride = Literal::u32_unsuffixed(stride);
+            quote!(::peephole::Layer::AvgPool { kernel: #k, stride: #stride, padding: #p })
+        }
+        Layer::Relu => quote!(::peephole::Layer::Relu),
+        Layer::Sigmoid => quote!(::peephole::Layer::Sigmoid),
+        Layer::Tanh => quote!(::peephole::Layer::Tanh),
+        Layer::BatchNorm => quote!(::peephole::Layer::BatchNorm),
+    }
+}
+
+fn code(code: &UlcCode) -> TokenStream {
+    let [ty, kw, kh, ch] = code.fields().map(Literal::u8_unsuffixed);
+    quote!(::peephole::ulc::UlcCode { ty: #ty, kw: #kw, kh: #kh, ch: #ch })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(source: &str) -> String {
+        let decl: Declaration = syn::parse_str(source).expect("parses");
+        declaration(&decl, Mode::Declare).to_string()
+    }
+
+    #[test]
+    fn expansion_is_valid_rust_with_computed_constants() {
+        let out = expand(
+            "/// Docs.
+             pub struct LeNet: [1, 28, 28] -> 10 { conv(5x5, 6), relu, maxpool(2, stride = 2) }",
+        );
+        syn::parse_str::<syn::File>(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert!(out.contains("pub struct LeNet"));
+        assert!(
+            out.contains(r#"TEXT : & 'static str = "[1x28x28] conv5x5:6 relu maxpool2x2/2 -> 10""#)
+        );
+        assert!(
+            out.contains("UlcCode { ty : 1 , kw : 5 , kh : 5 , ch : 8 }"),
+            "{out}"
+        );
+        // conv 1 -> 6 channels is outside ULC's ratio range: a warning is emitted.
+        assert!(out.contains("deprecated"));
+    }
+
+    #[test]
+    fn errors_keep_the_type_and_report_every_network() {
+        let out = expand(
+            "struct A: [1, 8, 8] -> 10 { conv(3, 0) }
+             struct B: [1, 8, 8] -> 10 { dropout }
+             struct C [1, 8, 8] -> 10 { relu }
+             struct D: [1, 8, 8] -> 10 { relu }",
+        );
+        syn::parse_str::<syn::File>(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+        for name in ["struct A", "struct B", "struct D"] {
+            assert!(out.contains(name), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn an_empty_call_is_an_error() {
+        assert!(expand("").contains("compile_error"));
+    }
+}
