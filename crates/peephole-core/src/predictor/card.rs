@@ -2,6 +2,7 @@
 //! model and inside it, so a prediction can say where it stands and refuse what it never saw.
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::metrics::Report;
 
@@ -69,13 +70,17 @@ impl Ranges {
         100.0
     }
 
-    /// The accuracy at a percentile (0 to 100), interpolated.
+    /// The accuracy at a percentile (0 to 100), interpolated. A percentile outside 0..=100 is
+    /// clamped, and NaN (a threshold nobody could mean) reads as 0, the most lenient, so a
+    /// threshold built from it is a number every comparison sees, never a NaN that no
+    /// prediction is ever below.
     pub fn accuracy_at(&self, percentile: f64) -> f64 {
         let p = &self.accuracy_percentiles;
         if p.is_empty() {
             return f64::NAN;
         }
-        let position = (percentile.clamp(0.0, 100.0) / 100.0) * (p.len() - 1) as f64;
+        let percentile = if percentile.is_nan() { 0.0 } else { percentile.clamp(0.0, 100.0) };
+        let position = (percentile / 100.0) * (p.len() - 1) as f64;
         let low = position.floor() as usize;
         let high = (low + 1).min(p.len() - 1);
         p[low] + (p[high] - p[low]) * (position - low as f64)
@@ -118,4 +123,97 @@ pub struct ModelCard {
     pub metrics: Vec<MethodMetrics>,
     /// Command that reproduces the model.
     pub command: String,
+}
+
+/// Why a model card cannot be trusted to describe its model: the predictor refuses such a
+/// model rather than answer with numbers the card cannot place.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CardError {
+    /// No epoch would be a valid input.
+    #[error("has no epochs")]
+    NoEpochs,
+    /// Percentiles of predictions could not be computed.
+    #[error("has no accuracy percentiles")]
+    NoPercentiles,
+    /// A stored percentile is not an accuracy.
+    #[error("has accuracy percentile {index} = {value}, which is not an accuracy in [0, 1]")]
+    PercentileNotAccuracy {
+        /// Its position in the list.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// The percentiles go down somewhere, so interpolating between them could leave the
+    /// range of accuracies (found by the `card` fuzz target).
+    #[error("has accuracy percentiles that decrease at position {index}")]
+    UnsortedPercentiles {
+        /// Position of the first value smaller than the one before it.
+        index: usize,
+    },
+}
+
+impl ModelCard {
+    /// Checks what inference relies on; the predictor calls it when it loads a model.
+    pub fn check(&self) -> Result<(), CardError> {
+        if self.epochs == 0 {
+            return Err(CardError::NoEpochs);
+        }
+        let percentiles = &self.ranges.accuracy_percentiles;
+        if percentiles.is_empty() {
+            return Err(CardError::NoPercentiles);
+        }
+        if let Some((index, &value)) = percentiles.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
+            return Err(CardError::PercentileNotAccuracy { index, value });
+        }
+        if let Some(index) = percentiles.windows(2).position(|pair| pair[1] < pair[0]) {
+            return Err(CardError::UnsortedPercentiles { index: index + 1 });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(percentiles: &[f64]) -> Ranges {
+        Ranges { sequence_length: (1, 40), codes_seen: Default::default(), accuracy_percentiles: percentiles.to_vec() }
+    }
+
+    // Found by the `card` fuzz target: `clamp` passes NaN through, and a NaN threshold is one
+    // no prediction is ever below, so every network would pass.
+    #[test]
+    fn a_nan_percentile_reads_as_the_lowest_accuracy_not_nan() {
+        let r = ranges(&[0.2, 0.5, 0.9]);
+        assert_eq!(r.accuracy_at(f64::NAN), 0.2);
+        assert_eq!(r.accuracy_at(-3.0), 0.2);
+        assert_eq!(r.accuracy_at(1e9), 0.9);
+        assert!((r.accuracy_at(50.0) - 0.5).abs() < 1e-12);
+    }
+
+    fn card(percentiles: &[f64]) -> ModelCard {
+        let mut card: ModelCard = serde_json::from_str(include_str!("../../models/default.card.json")).unwrap();
+        card.ranges.accuracy_percentiles = percentiles.to_vec();
+        card
+    }
+
+    // Found by the `card` fuzz target: with percentiles [0.9, 0.1] a card was accepted and
+    // `accuracy_at` answered 0.1 for the 0th percentile, outside the card's own range.
+    #[test]
+    fn cards_with_decreasing_or_non_accuracy_percentiles_are_refused() {
+        assert_eq!(card(&[0.9, 0.1]).check(), Err(CardError::UnsortedPercentiles { index: 1 }));
+        assert_eq!(card(&[0.1, 1.5]).check(), Err(CardError::PercentileNotAccuracy { index: 1, value: 1.5 }));
+        assert_eq!(card(&[-0.0, 0.0, 1.0]).check(), Ok(()));
+        assert_eq!(card(&[]).check(), Err(CardError::NoPercentiles));
+    }
+
+    #[test]
+    fn an_accepted_card_places_every_accuracy_between_0_and_100() {
+        let card = card(&[0.1, 0.1, 0.5, 0.9]);
+        card.check().unwrap();
+        for accuracy in [f64::NEG_INFINITY, -1.0, 0.1, 0.3, 0.95, f64::INFINITY, f64::NAN] {
+            let percentile = card.ranges.percentile_of(accuracy);
+            assert!((0.0..=100.0).contains(&percentile), "{accuracy} -> {percentile}");
+        }
+    }
 }

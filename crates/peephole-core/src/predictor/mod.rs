@@ -2,11 +2,15 @@
 
 pub mod advice;
 mod card;
+pub mod fast;
 pub mod native;
 mod runtime;
+pub mod screen;
 mod weights;
 
-pub use card::{MethodMetrics, ModelCard, PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo};
+pub use card::{CardError, MethodMetrics, ModelCard, PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo};
+pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
+pub use weights::WeightsError;
 pub use weights::{
     EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights, PredictorWeights,
 };

@@ -77,3 +77,281 @@ pub struct PredictorWeights {
     /// See `target_mean`.
     pub target_std: f32,
 }
+
+/// Why an ONNX file could not be read back into [`PredictorWeights`].
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The bytes are not an ONNX model.
+    #[error("predictor weights from {source_name}: not an ONNX model ({reason})")]
+    NotOnnx {
+        /// Where the bytes came from.
+        source_name: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// An ONNX model, but not a Peephole predictor of the format this build reads.
+    #[error("predictor weights from {source_name}: {reason}")]
+    NotPredictor {
+        /// Where the bytes came from.
+        source_name: String,
+        /// What is missing or different.
+        reason: String,
+    },
+    /// An initializer the exporter always writes is absent.
+    #[error("predictor weights from {source_name}: initializer `{name}` is missing")]
+    MissingInitializer {
+        /// Where the bytes came from.
+        source_name: String,
+        /// The initializer's name.
+        name: String,
+    },
+    /// An initializer holds something other than inline f32 data.
+    #[error("predictor weights from {source_name}: initializer `{name}` {reason}")]
+    BadInitializer {
+        /// Where the bytes came from.
+        source_name: String,
+        /// The initializer's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An initializer's shape does not fit the rest of the member.
+    #[error("predictor weights from {source_name}: initializer `{name}` has shape {found:?}, expected {expected}")]
+    Shape {
+        /// Where the bytes came from.
+        source_name: String,
+        /// The initializer's name.
+        name: String,
+        /// Its dims.
+        found: Vec<i64>,
+        /// What fits.
+        expected: String,
+    },
+    /// Members disagree on the output scaling the exporter writes identically into each.
+    #[error(
+        "predictor weights from {source_name}: member {member} scales its output by ({mean}, {std}), member 0 by ({first_mean}, {first_std})"
+    )]
+    InconsistentScale {
+        /// Where the bytes came from.
+        source_name: String,
+        /// The disagreeing member.
+        member: usize,
+        /// Its target mean.
+        mean: f32,
+        /// Its target std.
+        std: f32,
+        /// Member 0's target mean.
+        first_mean: f32,
+        /// Member 0's target std.
+        first_std: f32,
+    },
+}
+
+/// ONNX's LSTM gate blocks `[i; o; f; c]` back to PyTorch's `[i; f; g; o]`: the inverse of
+/// the exporter's reorder (`peephole-onnx`'s `onnx_gate_order`).
+fn torch_gate_order(rows: &[f32]) -> Vec<f32> {
+    let block = rows.len() / 4;
+    let gate = |g: usize| &rows[g * block..(g + 1) * block];
+    [gate(0), gate(2), gate(3), gate(1)].concat()
+}
+
+/// The initializers of one decoded model, by name, with the error context to read them.
+struct Initializers<'a> {
+    source_name: &'a str,
+    tensors: std::collections::HashMap<&'a str, &'a tract_onnx::pb::TensorProto>,
+}
+
+impl Initializers<'_> {
+    fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// The dims and f32 values of `name`, checked against `expected` dims.
+    fn read(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, WeightsError> {
+        let source_name = self.source_name.to_string();
+        let tensor = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| WeightsError::MissingInitializer { source_name: source_name.clone(), name: name.into() })?;
+        let bad = |reason: String| WeightsError::BadInitializer {
+            source_name: source_name.clone(),
+            name: name.into(),
+            reason,
+        };
+        if tensor.data_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
+            return Err(bad(format!("has ONNX data type {}, not float", tensor.data_type)));
+        }
+        if !tensor.external_data.is_empty() || tensor.data_location == Some(1) {
+            return Err(bad("keeps its data in an external file".into()));
+        }
+        let dims_match = tensor.dims.len() == expected.len()
+            && tensor.dims.iter().zip(expected).all(|(&d, &e)| usize::try_from(d) == Ok(e));
+        if !dims_match {
+            return Err(WeightsError::Shape {
+                source_name,
+                name: name.into(),
+                found: tensor.dims.clone(),
+                expected: format!("{expected:?}"),
+            });
+        }
+        let count: usize = expected.iter().product();
+        let values: Vec<f32> = if tensor.raw_data.is_empty() {
+            tensor.float_data.clone()
+        } else {
+            tensor
+                .raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        if values.len() != count || (!tensor.raw_data.is_empty() && tensor.raw_data.len() != 4 * count) {
+            return Err(bad(format!("holds {} values for {count} elements", values.len())));
+        }
+        Ok(values)
+    }
+
+    /// The dims of `name`, for tensors whose extent the file decides (vocabularies, widths).
+    fn dims(&self, name: &str) -> Result<Vec<usize>, WeightsError> {
+        let tensor = self.tensors.get(name).ok_or_else(|| WeightsError::MissingInitializer {
+            source_name: self.source_name.to_string(),
+            name: name.into(),
+        })?;
+        tensor
+            .dims
+            .iter()
+            .map(|&d| usize::try_from(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| WeightsError::Shape {
+                source_name: self.source_name.to_string(),
+                name: name.into(),
+                found: tensor.dims.clone(),
+                expected: "non-negative dims".into(),
+            })
+    }
+
+    /// A `rows x cols` matrix whose row count the file decides and whose width is `cols`.
+    fn matrix(&self, name: &str, cols: usize) -> Result<Matrix, WeightsError> {
+        let dims = self.dims(name)?;
+        let rows = match dims.as_slice() {
+            [rows, c] if *c == cols && *rows > 0 => *rows,
+            _ => {
+                return Err(WeightsError::Shape {
+                    source_name: self.source_name.to_string(),
+                    name: name.into(),
+                    found: dims.iter().map(|&d| d as i64).collect(),
+                    expected: format!("[rows, {cols}]"),
+                });
+            }
+        };
+        let data = self.read(name, &[rows, cols])?;
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// A Gemm layer `{prefix}.weight` (`out x in`) and `{prefix}.bias`; `out` is decided by
+    /// the file unless given.
+    fn linear(&self, prefix: &str, inputs: usize, outputs: Option<usize>) -> Result<Linear, WeightsError> {
+        let name = format!("{prefix}.weight");
+        let weight = self.matrix(&name, inputs)?;
+        if let Some(out) = outputs
+            && weight.rows != out
+        {
+            return Err(WeightsError::Shape {
+                source_name: self.source_name.to_string(),
+                name,
+                found: vec![weight.rows as i64, weight.cols as i64],
+                expected: format!("[{out}, {inputs}]"),
+            });
+        }
+        let bias = self.read(&format!("{prefix}.bias"), &[weight.rows])?;
+        Ok(Linear { weight, bias })
+    }
+
+    fn scalar(&self, name: &str) -> Result<f32, WeightsError> {
+        Ok(self.read(name, &[1])?[0])
+    }
+}
+
+impl PredictorWeights {
+    /// Reads the weights back out of a model written by `peephole-onnx`'s
+    /// `export_predictor`, so the native scorers run exactly the model that tract and
+    /// onnxruntime run (one file, no side-car weights). `source_name` names the bytes in
+    /// errors.
+    ///
+    /// Member `i`'s tensors are the initializers `m{i}.*`; the LSTM's gates are put back in
+    /// PyTorch order and its bias `[b_ih; b_hh]` split; the output scaling (`m{i}.mean`,
+    /// `m{i}.std`) must be the same in every member.
+    pub fn from_onnx_bytes(bytes: &[u8], source_name: &str) -> Result<Self, WeightsError> {
+        use prost::Message;
+
+        let name = source_name.to_string();
+        if bytes.len() > super::runtime::MAX_MODEL_BYTES {
+            return Err(WeightsError::NotPredictor {
+                source_name: name,
+                reason: format!("{} bytes is larger than any predictor", bytes.len()),
+            });
+        }
+        let proto = tract_onnx::pb::ModelProto::decode(bytes)
+            .map_err(|e| WeightsError::NotOnnx { source_name: name.clone(), reason: e.to_string() })?;
+        let not_predictor = |reason: String| WeightsError::NotPredictor { source_name: name.clone(), reason };
+        let format = proto.metadata_props.iter().find(|p| p.key == super::runtime::META_FORMAT).map(|p| p.value.as_str());
+        match format {
+            Some(super::card::PREDICTOR_FORMAT) => {}
+            Some(other) => {
+                return Err(not_predictor(format!("format {other}, this build reads {}", super::card::PREDICTOR_FORMAT)));
+            }
+            None => return Err(not_predictor(format!("no `{}` metadata: not a Peephole predictor", super::runtime::META_FORMAT))),
+        }
+        let graph = proto.graph.as_ref().ok_or_else(|| not_predictor("the model has no graph".into()))?;
+        let init = Initializers {
+            source_name,
+            tensors: graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect(),
+        };
+        let mut members = Vec::new();
+        let mut scale: Option<(f32, f32)> = None;
+        while init.has(&format!("m{}.lstm.W", members.len())) {
+            let index = members.len();
+            let p = format!("m{index}");
+            let type_embedding = init.matrix(&format!("{p}.type_embedding"), EMBEDDING_DIM)?;
+            let kernel_embedding = init.matrix(&format!("{p}.kernel_embedding"), EMBEDDING_DIM)?;
+            let channel_embedding = init.matrix(&format!("{p}.channel_embedding"), EMBEDDING_DIM)?;
+            let epoch_embedding = init.matrix(&format!("{p}.epoch_embedding"), EMBEDDING_DIM)?;
+            let gates = 4 * LSTM_HIDDEN;
+            let w = init.read(&format!("{p}.lstm.W"), &[1, gates, LAYER_FEATURES])?;
+            let r = init.read(&format!("{p}.lstm.R"), &[1, gates, LSTM_HIDDEN])?;
+            let b = init.read(&format!("{p}.lstm.B"), &[1, 2 * gates])?;
+            let mlp_in = LSTM_HIDDEN + EMBEDDING_DIM;
+            let hidden1 = init.linear(&format!("{p}.hidden1"), mlp_in, None)?;
+            let hidden2 = init.linear(&format!("{p}.hidden2"), hidden1.weight.rows, None)?;
+            let output = init.linear(&format!("{p}.output"), hidden2.weight.rows, Some(1))?;
+            let member_scale = (init.scalar(&format!("{p}.mean"))?, init.scalar(&format!("{p}.std"))?);
+            match scale {
+                None => scale = Some(member_scale),
+                Some(first) if first.0.to_bits() != member_scale.0.to_bits() || first.1.to_bits() != member_scale.1.to_bits() => {
+                    return Err(WeightsError::InconsistentScale {
+                        source_name: name,
+                        member: index,
+                        mean: member_scale.0,
+                        std: member_scale.1,
+                        first_mean: first.0,
+                        first_std: first.1,
+                    });
+                }
+                Some(_) => {}
+            }
+            members.push(MemberWeights {
+                type_embedding,
+                kernel_embedding,
+                channel_embedding,
+                lstm_w_ih: Matrix { rows: gates, cols: LAYER_FEATURES, data: torch_gate_order(&w) },
+                lstm_w_hh: Matrix { rows: gates, cols: LSTM_HIDDEN, data: torch_gate_order(&r) },
+                lstm_b_ih: torch_gate_order(&b[..gates]),
+                lstm_b_hh: torch_gate_order(&b[gates..]),
+                epoch_embedding,
+                mlp: [hidden1, hidden2, output],
+            });
+        }
+        let (target_mean, target_std) =
+            scale.ok_or_else(|| WeightsError::MissingInitializer { source_name: name.clone(), name: "m0.lstm.W".into() })?;
+        Ok(PredictorWeights { members, target_mean, target_std })
+    }
+}

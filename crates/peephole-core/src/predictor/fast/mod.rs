@@ -1,0 +1,755 @@
+//! The native fast path: scores many ULC sequences at once with the predictor's weights,
+//! for search and benchmarks, where the generic ONNX runtimes spend most of their time on
+//! work this model does not need.
+//!
+//! Three changes to the algorithm, not just to the library:
+//! - **Input projection by table.** An LSTM input is four embedded fields, so `W_ih x` is a
+//!   sum of four rows of precomputed tables (each embedding table times its slice of `W_ih`,
+//!   biases folded into the type table). That is half of the LSTM's multiply-adds gone; per
+//!   call, the few distinct codes get their summed row once.
+//! - **Shared prefixes.** The sequences are sorted and laid out as a trie: a prefix that many
+//!   candidates share (every network of one skeleton shares its stem) is run once, and its
+//!   state feeds all its continuations. Identical sequences are scored once.
+//! - **Batched recurrence.** Per trie level, the states of every node with children go
+//!   through one packed matrix product with `W_hh` (AVX-512 / AVX2 picked at run time).
+//!
+//! The result equals [`super::native::predict`] (and the exported ONNX model) to about 1e-6:
+//! sums are taken in another order and sigmoid/tanh use a vectorizable `exp` good to an ulp.
+
+mod kernels;
+mod onnxruntime;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use thiserror::Error;
+
+pub use kernels::SimdLevel;
+pub use onnxruntime::{ORT_BUILT, OrtPredictor, OrtPredictorError};
+
+use self::kernels::{Packed, gemm, lstm_cell};
+use super::native::mean_and_spread;
+use super::runtime::MAX_SEQUENCE;
+use super::weights::{Matrix, MemberWeights, PredictorWeights};
+use crate::ulc::{UlcCode, UlcDecodeError, validate};
+
+/// Most distinct sequences one worker handles at a time: bounds the scratch memory (a few
+/// MB per worker) while keeping the matrix products tall.
+const CHUNK: usize = 2048;
+/// Parent states per matrix-product block: the block's gate rows (64 x 640 floats) are still
+/// in cache when the cell updates of its children read them.
+const ROW_BLOCK: usize = 64;
+/// Below this many distinct sequences one thread does everything: starting a second costs
+/// more than it saves.
+const MIN_PARALLEL: usize = 64;
+
+/// One prediction: the ensemble's mean predicted accuracy and the members' spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Mean predicted accuracy of the ensemble.
+    pub mean: f64,
+    /// Population standard deviation across members: how much they disagree.
+    pub spread: f64,
+}
+
+/// The work one call did, to show what prefix sharing saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScoreStats {
+    /// Items asked for.
+    pub items: usize,
+    /// Distinct sequences among them.
+    pub unique_sequences: usize,
+    /// Layers over all items: the LSTM steps per member a scorer without sharing runs.
+    pub layers: usize,
+    /// LSTM steps per member actually run (trie nodes).
+    pub lstm_steps: usize,
+    /// Rows of the recurrent matrix product per member (trie nodes with children).
+    pub recurrent_rows: usize,
+}
+
+impl std::ops::AddAssign for ScoreStats {
+    fn add_assign(&mut self, other: ScoreStats) {
+        self.items += other.items;
+        self.unique_sequences += other.unique_sequences;
+        self.layers += other.layers;
+        self.lstm_steps += other.lstm_steps;
+        self.recurrent_rows += other.recurrent_rows;
+    }
+}
+
+/// Why the fast scorer cannot be built from some weights or cannot score some input.
+#[derive(Debug, Error)]
+pub enum FastScorerError {
+    /// A predictor needs at least one member.
+    #[error("the predictor weights have no ensemble members")]
+    NoMembers,
+    /// A tensor's shape does not fit the rest of the model.
+    #[error("member {member}: {tensor} is {found}, expected {expected}")]
+    Shape {
+        /// Member index.
+        member: usize,
+        /// Which tensor.
+        tensor: &'static str,
+        /// Its shape.
+        found: String,
+        /// What fits.
+        expected: String,
+    },
+    /// Empty or overlong sequence.
+    #[error("item {item}: a ULC sequence of {length} layers is outside 1..={MAX_SEQUENCE}")]
+    Length {
+        /// Index of the item.
+        item: usize,
+        /// Its length.
+        length: usize,
+    },
+    /// The codes are not valid ULC v1.
+    #[error("item {item}: invalid ULC sequence: {source}")]
+    Codes {
+        /// Index of the item.
+        item: usize,
+        /// The decoder's complaint.
+        source: UlcDecodeError,
+    },
+    /// A valid code whose field this model has no embedding row for.
+    #[error("item {item}, layer {layer}: {field} = {value} has no row in the model's {rows}-row table")]
+    OutOfTable {
+        /// Index of the item.
+        item: usize,
+        /// Layer index.
+        layer: usize,
+        /// Field name.
+        field: &'static str,
+        /// The value.
+        value: u8,
+        /// Rows of the table.
+        rows: usize,
+    },
+    /// Epoch outside the model's epoch table.
+    #[error("item {item}: epoch {epoch} is outside the model's range 1..={epochs}")]
+    Epoch {
+        /// Index of the item.
+        item: usize,
+        /// Requested epoch.
+        epoch: u32,
+        /// Epochs the model knows.
+        epochs: u32,
+    },
+    /// The requested instruction set is not available on this CPU.
+    #[error("this CPU cannot run the {level} kernels")]
+    Unsupported {
+        /// The level asked for.
+        level: SimdLevel,
+    },
+    /// The model answered with a non-finite number.
+    #[error("item {item}: the predictor returned a non-finite value")]
+    NotFinite {
+        /// Index of the item.
+        item: usize,
+    },
+}
+
+/// One member, rearranged for the fast path.
+#[derive(Debug, Clone)]
+struct FastMember {
+    /// `W_ih[:, 0..E] * type_embedding^T + b_ih + b_hh`, one `4H` row per type code.
+    type_rows: Matrix,
+    /// `W_ih[:, E..2E] * kernel_embedding^T`, one row per KW code.
+    kw_rows: Matrix,
+    /// `W_ih[:, 2E..3E] * kernel_embedding^T`, one row per KH code.
+    kh_rows: Matrix,
+    /// `W_ih[:, 3E..4E] * channel_embedding^T`, one row per CH code.
+    ch_rows: Matrix,
+    /// `W_hh^T`, packed.
+    recurrent: Packed,
+    /// The structure part of the first MLP layer, `W1[:, 0..H]^T`, packed.
+    hidden1: Packed,
+    /// The epoch part of the first MLP layer plus its bias, one padded row per epoch.
+    epoch_rows: Matrix,
+    /// The second MLP layer, packed.
+    hidden2: Packed,
+    /// Its bias, padded with zeros.
+    bias2: Vec<f32>,
+    /// The output layer's weights, padded with zeros.
+    output: Vec<f32>,
+    /// The output layer's bias.
+    output_bias: f32,
+}
+
+/// `table[r] . weight[g, offset..offset + width]` for every row `r` and gate row `g`, in f64
+/// so that the precomputed sums are at least as exact as the reference's.
+fn project(weight: &Matrix, offset: usize, table: &Matrix, bias: Option<&[f32]>) -> Matrix {
+    let width = table.cols;
+    let mut data = Vec::with_capacity(table.rows * weight.rows);
+    for r in 0..table.rows {
+        let embedded = table.row(r);
+        for g in 0..weight.rows {
+            let w = &weight.row(g)[offset..offset + width];
+            let mut sum: f64 = w.iter().zip(embedded).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+            if let Some(bias) = bias {
+                sum += f64::from(bias[g]);
+            }
+            data.push(sum as f32);
+        }
+    }
+    Matrix { rows: table.rows, cols: weight.rows, data }
+}
+
+fn shape_error(member: usize, tensor: &'static str, found: String, expected: String) -> FastScorerError {
+    FastScorerError::Shape { member, tensor, found, expected }
+}
+
+/// Checks that one member's tensors fit together and returns `(hidden, embedding)`.
+fn check_member(index: usize, m: &MemberWeights, first: Option<&MemberWeights>) -> Result<(usize, usize), FastScorerError> {
+    let dims = |x: &Matrix| format!("{}x{}", x.rows, x.cols);
+    let embedding = m.type_embedding.cols;
+    let hidden = m.lstm_w_hh.cols;
+    let matrices: [(&'static str, &Matrix, usize, usize); 9] = [
+        ("type_embedding", &m.type_embedding, m.type_embedding.rows, embedding),
+        ("kernel_embedding", &m.kernel_embedding, m.kernel_embedding.rows, embedding),
+        ("channel_embedding", &m.channel_embedding, m.channel_embedding.rows, embedding),
+        ("epoch_embedding", &m.epoch_embedding, m.epoch_embedding.rows, embedding),
+        ("lstm_w_ih", &m.lstm_w_ih, 4 * hidden, 4 * embedding),
+        ("lstm_w_hh", &m.lstm_w_hh, 4 * hidden, hidden),
+        ("mlp[0].weight", &m.mlp[0].weight, m.mlp[0].weight.rows, hidden + embedding),
+        ("mlp[1].weight", &m.mlp[1].weight, m.mlp[1].weight.rows, m.mlp[0].weight.rows),
+        ("mlp[2].weight", &m.mlp[2].weight, 1, m.mlp[1].weight.rows),
+    ];
+    for (name, matrix, rows, cols) in matrices {
+        if matrix.rows != rows || matrix.cols != cols || matrix.data.len() != rows * cols || rows == 0 || cols == 0 {
+            return Err(shape_error(index, name, dims(matrix), format!("{rows}x{cols} (non-empty)")));
+        }
+    }
+    if m.epoch_embedding.rows < 2 {
+        return Err(shape_error(index, "epoch_embedding", dims(&m.epoch_embedding), "at least 2 rows (row 0 is unused)".into()));
+    }
+    let vectors: [(&'static str, usize, usize); 5] = [
+        ("lstm_b_ih", m.lstm_b_ih.len(), 4 * hidden),
+        ("lstm_b_hh", m.lstm_b_hh.len(), 4 * hidden),
+        ("mlp[0].bias", m.mlp[0].bias.len(), m.mlp[0].weight.rows),
+        ("mlp[1].bias", m.mlp[1].bias.len(), m.mlp[1].weight.rows),
+        ("mlp[2].bias", m.mlp[2].bias.len(), 1),
+    ];
+    for (name, found, expected) in vectors {
+        if found != expected {
+            return Err(shape_error(index, name, found.to_string(), expected.to_string()));
+        }
+    }
+    if let Some(first) = first {
+        let pairs: [(&'static str, &Matrix, &Matrix); 5] = [
+            ("type_embedding", &m.type_embedding, &first.type_embedding),
+            ("kernel_embedding", &m.kernel_embedding, &first.kernel_embedding),
+            ("channel_embedding", &m.channel_embedding, &first.channel_embedding),
+            ("epoch_embedding", &m.epoch_embedding, &first.epoch_embedding),
+            ("lstm_w_hh", &m.lstm_w_hh, &first.lstm_w_hh),
+        ];
+        for (name, mine, theirs) in pairs {
+            if (mine.rows, mine.cols) != (theirs.rows, theirs.cols) {
+                return Err(shape_error(index, name, dims(mine), format!("{} as in member 0", dims(theirs))));
+            }
+        }
+    }
+    Ok((hidden, embedding))
+}
+
+impl FastMember {
+    fn new(m: &MemberWeights, hidden: usize, embedding: usize) -> FastMember {
+        let gates = 4 * hidden;
+        let biases: Vec<f32> = m.lstm_b_ih.iter().zip(&m.lstm_b_hh).map(|(a, b)| a + b).collect();
+        let [l1, l2, l3] = &m.mlp;
+        let hidden1 = Packed::from_weight(&l1.weight.data, l1.weight.rows, l1.weight.cols, 0, hidden);
+        let n1 = hidden1.n_padded;
+        let mut epoch_rows = Matrix { rows: m.epoch_embedding.rows, cols: n1, data: vec![0.0; m.epoch_embedding.rows * n1] };
+        for e in 0..m.epoch_embedding.rows {
+            let embedded = m.epoch_embedding.row(e);
+            for j in 0..l1.weight.rows {
+                let w = &l1.weight.row(j)[hidden..hidden + embedding];
+                let sum: f64 = w.iter().zip(embedded).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>() + f64::from(l1.bias[j]);
+                epoch_rows.data[e * n1 + j] = sum as f32;
+            }
+        }
+        let hidden2 = Packed::from_weight(&l2.weight.data, l2.weight.rows, l2.weight.cols, 0, l2.weight.cols);
+        let mut bias2 = l2.bias.clone();
+        bias2.resize(hidden2.n_padded, 0.0);
+        let mut output = l3.weight.data.clone();
+        output.resize(hidden2.n_padded, 0.0);
+        FastMember {
+            type_rows: project(&m.lstm_w_ih, 0, &m.type_embedding, Some(&biases)),
+            kw_rows: project(&m.lstm_w_ih, embedding, &m.kernel_embedding, None),
+            kh_rows: project(&m.lstm_w_ih, 2 * embedding, &m.kernel_embedding, None),
+            ch_rows: project(&m.lstm_w_ih, 3 * embedding, &m.channel_embedding, None),
+            recurrent: Packed::from_weight(&m.lstm_w_hh.data, gates, hidden, 0, hidden),
+            hidden1,
+            epoch_rows,
+            hidden2,
+            bias2,
+            output,
+            output_bias: l3.bias[0],
+        }
+    }
+
+    /// The summed input row (all four fields and both biases) of each distinct code.
+    fn code_rows(&self, codes: &[UlcCode]) -> Vec<f32> {
+        let gates = self.type_rows.cols;
+        let mut rows = Vec::with_capacity(codes.len() * gates);
+        for code in codes {
+            let parts = [
+                self.type_rows.row(usize::from(code.ty)),
+                self.kw_rows.row(usize::from(code.kw)),
+                self.kh_rows.row(usize::from(code.kh)),
+                self.ch_rows.row(usize::from(code.ch)),
+            ];
+            rows.extend((0..gates).map(|g| parts[0][g] + parts[1][g] + parts[2][g] + parts[3][g]));
+        }
+        rows
+    }
+}
+
+/// The predictor's weights, prepared for scoring many sequences fast: see the module docs.
+#[derive(Debug, Clone)]
+pub struct FastScorer {
+    members: Vec<FastMember>,
+    target_mean: f32,
+    target_std: f32,
+    hidden: usize,
+    epochs: u32,
+    level: SimdLevel,
+    threads: usize,
+    share_prefixes: bool,
+}
+
+/// One trie level: the nodes at one depth, in sorted-sequence order.
+#[derive(Debug, Default)]
+struct Level {
+    /// Parent's index in the previous level (unused at depth 0: the parent is the zero state).
+    parent: Vec<u32>,
+    /// Distinct-code index of the node's layer.
+    code: Vec<u32>,
+    /// Row in this level's recurrent product, for nodes with children.
+    row: Vec<u32>,
+    /// Nodes with children, in order: the rows of this level's recurrent product.
+    rows: Vec<u32>,
+    /// `(node, chunk-local sequence)` for sequences that end here.
+    ends: Vec<(u32, u32)>,
+}
+
+const NO_ROW: u32 = u32::MAX;
+
+/// A chunk's sequences as a trie.
+struct Trie {
+    levels: Vec<Level>,
+    stats: ScoreStats,
+}
+
+impl Trie {
+    /// `sequences` are code-index sequences in sorted order (when sharing).
+    fn build(sequences: &[&[u32]], share: bool) -> Trie {
+        let mut levels: Vec<Level> = Vec::new();
+        let mut path: Vec<u32> = Vec::new();
+        let mut previous: &[u32] = &[];
+        let mut stats = ScoreStats::default();
+        for (local, &sequence) in sequences.iter().enumerate() {
+            let common = if share { sequence.iter().zip(previous).take_while(|(a, b)| a == b).count() } else { 0 };
+            path.truncate(common);
+            for (depth, &code) in sequence.iter().enumerate().skip(common) {
+                if levels.len() <= depth {
+                    levels.push(Level::default());
+                }
+                let parent = if depth == 0 { 0 } else { path[depth - 1] };
+                let level = &mut levels[depth];
+                path.push(level.parent.len() as u32);
+                level.parent.push(parent);
+                level.code.push(code);
+            }
+            levels[sequence.len() - 1].ends.push((path[sequence.len() - 1], local as u32));
+            stats.layers += sequence.len();
+            previous = sequence;
+        }
+        for depth in 0..levels.len() {
+            levels[depth].row = vec![NO_ROW; levels[depth].parent.len()];
+            if depth + 1 < levels.len() {
+                let (upper, lower) = levels.split_at_mut(depth + 1);
+                let level = &mut upper[depth];
+                // Children come in parent order, so rows are numbered in node order.
+                for &parent in &lower[0].parent {
+                    if level.row[parent as usize] == NO_ROW {
+                        level.row[parent as usize] = level.rows.len() as u32;
+                        level.rows.push(parent);
+                    }
+                }
+            }
+            stats.lstm_steps += levels[depth].parent.len();
+            stats.recurrent_rows += levels[depth].rows.len();
+        }
+        stats.unique_sequences = sequences.len();
+        Trie { levels, stats }
+    }
+}
+
+/// Scratch buffers of one worker, reused across members and chunks.
+#[derive(Default)]
+struct Scratch {
+    h: Vec<f32>,
+    c: Vec<f32>,
+    h_next: Vec<f32>,
+    c_next: Vec<f32>,
+    a: Vec<f32>,
+    gates: Vec<f32>,
+    finals: Vec<f32>,
+    mlp1: Vec<f32>,
+    mlp2: Vec<f32>,
+    mlp2_out: Vec<f32>,
+}
+
+fn resize(buffer: &mut Vec<f32>, len: usize) {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+}
+
+impl FastScorer {
+    /// Prepares the weights: projection tables, packed matrices. Fails when the tensors do
+    /// not fit together (the native reference would panic on such weights instead).
+    pub fn new(weights: &PredictorWeights) -> Result<FastScorer, FastScorerError> {
+        let first = weights.members.first().ok_or(FastScorerError::NoMembers)?;
+        let (hidden, embedding) = check_member(0, first, None)?;
+        let mut members = Vec::with_capacity(weights.members.len());
+        for (index, member) in weights.members.iter().enumerate() {
+            check_member(index, member, Some(first))?;
+            members.push(FastMember::new(member, hidden, embedding));
+        }
+        let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        Ok(FastScorer {
+            members,
+            target_mean: weights.target_mean,
+            target_std: weights.target_std,
+            hidden,
+            epochs: (first.epoch_embedding.rows - 1) as u32,
+            level: SimdLevel::detect(),
+            threads,
+            share_prefixes: true,
+        })
+    }
+
+    /// Runs the inner loops on `level` (the default is the best this CPU has); tests use it
+    /// to check every level against the others.
+    pub fn with_simd(mut self, level: SimdLevel) -> Result<FastScorer, FastScorerError> {
+        if !level.is_supported() {
+            return Err(FastScorerError::Unsupported { level });
+        }
+        self.level = level;
+        Ok(self)
+    }
+
+    /// Uses at most `threads` worker threads for large batches (default: every core).
+    pub fn with_threads(mut self, threads: usize) -> FastScorer {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Turns prefix sharing and deduplication off (every sequence runs its own LSTM), so a
+    /// benchmark can show what sharing itself is worth.
+    pub fn with_prefix_sharing(mut self, share: bool) -> FastScorer {
+        self.share_prefixes = share;
+        self
+    }
+
+    /// The instruction set in use.
+    pub fn simd(&self) -> SimdLevel {
+        self.level
+    }
+
+    /// Worker threads for large batches.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Epochs the model can be asked about (1..=epochs).
+    pub fn epochs(&self) -> u32 {
+        self.epochs
+    }
+
+    /// Scores one sequence after `epoch`.
+    pub fn score_one(&self, codes: &[UlcCode], epoch: u32) -> Result<Score, FastScorerError> {
+        let mut scores = self.score(&[(codes, epoch)])?;
+        scores.pop().ok_or(FastScorerError::NotFinite { item: 0 })
+    }
+
+    /// Scores every `(sequence, epoch)` item; results are in input order.
+    pub fn score(&self, items: &[(&[UlcCode], u32)]) -> Result<Vec<Score>, FastScorerError> {
+        Ok(self.score_with_stats(items)?.0)
+    }
+
+    /// Like [`FastScorer::score`], also saying how much work prefix sharing saved.
+    pub fn score_with_stats(&self, items: &[(&[UlcCode], u32)]) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
+        let (codes, flat, offsets) = self.index_codes(items)?;
+        let sequence = |i: usize| &flat[offsets[i]..offsets[i + 1]];
+        // Distinct sequences in sorted order (identical ones merged) when sharing; every item
+        // on its own otherwise.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        if self.share_prefixes {
+            order.sort_unstable_by(|&a, &b| sequence(a).cmp(sequence(b)));
+        }
+        let mut unique_of_item = vec![0u32; items.len()];
+        let mut uniques: Vec<&[u32]> = Vec::new();
+        for &item in &order {
+            let s = sequence(item);
+            if !(self.share_prefixes && uniques.last() == Some(&s)) {
+                uniques.push(s);
+            }
+            unique_of_item[item] = (uniques.len() - 1) as u32;
+        }
+        // (sequence, epoch) pairs, numbered in sequence order so a chunk owns a contiguous run.
+        let mut epochs_of: Vec<Vec<u32>> = vec![Vec::new(); uniques.len()];
+        for (item, &(_, epoch)) in items.iter().enumerate() {
+            let list = &mut epochs_of[unique_of_item[item] as usize];
+            if !list.contains(&epoch) {
+                list.push(epoch);
+            }
+        }
+        let mut pair_start = Vec::with_capacity(uniques.len() + 1);
+        let mut pair_epochs = Vec::new();
+        for list in &epochs_of {
+            pair_start.push(pair_epochs.len());
+            pair_epochs.extend_from_slice(list);
+        }
+        pair_start.push(pair_epochs.len());
+
+        let code_rows: Vec<Vec<f32>> = self.members.iter().map(|m| m.code_rows(&codes)).collect();
+        let chunk = if uniques.len() < MIN_PARALLEL { uniques.len().max(1) } else { uniques.len().div_ceil(self.threads).clamp(1, CHUNK) };
+        let chunks: Vec<(usize, usize)> = (0..uniques.len()).step_by(chunk).map(|s| (s, (s + chunk).min(uniques.len()))).collect();
+        let run = |(start, end): (usize, usize), scratch: &mut Scratch| {
+            let pairs = &pair_epochs[pair_start[start]..pair_start[end]];
+            let pair_unique: Vec<u32> =
+                (start..end).flat_map(|u| std::iter::repeat_n((u - start) as u32, pair_start[u + 1] - pair_start[u])).collect();
+            self.run_chunk(&uniques[start..end], &pair_unique, pairs, &code_rows, scratch)
+        };
+        let workers = self.threads.min(chunks.len());
+        let mut results: Vec<(usize, Vec<f32>, ScoreStats)> = if workers <= 1 {
+            let mut scratch = Scratch::default();
+            chunks
+                .iter()
+                .enumerate()
+                .map(|(i, &range)| {
+                    let (out, stats) = run(range, &mut scratch);
+                    (i, out, stats)
+                })
+                .collect()
+        } else {
+            let next = AtomicUsize::new(0);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut scratch = Scratch::default();
+                            let mut done = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(&range) = chunks.get(i) else { break };
+                                let (out, stats) = run(range, &mut scratch);
+                                done.push((i, out, stats));
+                            }
+                            done
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| match h.join() {
+                        Ok(done) => done,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            })
+        };
+        results.sort_by_key(|r| r.0);
+        // Member accuracies per pair: [member][pair].
+        let total_pairs = pair_epochs.len();
+        let members = self.members.len();
+        let mut accuracy = vec![0.0f32; members * total_pairs];
+        let mut stats = ScoreStats { items: items.len(), ..ScoreStats::default() };
+        for (i, out, chunk_stats) in results {
+            let (start, end) = chunks[i];
+            let (p0, p1) = (pair_start[start], pair_start[end]);
+            for m in 0..members {
+                accuracy[m * total_pairs + p0..m * total_pairs + p1].copy_from_slice(&out[m * (p1 - p0)..(m + 1) * (p1 - p0)]);
+            }
+            stats += chunk_stats;
+        }
+        stats.items = items.len();
+        stats.layers = flat.len();
+        let mut outputs = Vec::with_capacity(members);
+        let scores = items
+            .iter()
+            .enumerate()
+            .map(|(item, &(_, epoch))| {
+                let u = unique_of_item[item] as usize;
+                let offset = pair_epochs[pair_start[u]..pair_start[u + 1]].iter().position(|&e| e == epoch).unwrap_or(0);
+                let pair = pair_start[u] + offset;
+                outputs.clear();
+                outputs.extend((0..members).map(|m| f64::from(accuracy[m * total_pairs + pair])));
+                let (mean, spread) = mean_and_spread(&outputs);
+                if mean.is_finite() && spread.is_finite() {
+                    Ok(Score { mean, spread })
+                } else {
+                    Err(FastScorerError::NotFinite { item })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((scores, stats))
+    }
+
+    /// Validates the items and maps every code to a dense index of the distinct codes:
+    /// returns the distinct codes, the flat index sequences and their offsets.
+    #[allow(clippy::type_complexity)]
+    fn index_codes(&self, items: &[(&[UlcCode], u32)]) -> Result<(Vec<UlcCode>, Vec<u32>, Vec<usize>), FastScorerError> {
+        let first = &self.members[0];
+        let tables = [
+            ("TY", first.type_rows.rows),
+            ("KW", first.kw_rows.rows),
+            ("KH", first.kh_rows.rows),
+            ("CH", first.ch_rows.rows),
+        ];
+        let mut index: HashMap<UlcCode, u32> = HashMap::new();
+        let mut codes = Vec::new();
+        let mut flat = Vec::with_capacity(items.iter().map(|i| i.0.len()).sum());
+        let mut offsets = Vec::with_capacity(items.len() + 1);
+        offsets.push(0);
+        for (item, &(sequence, epoch)) in items.iter().enumerate() {
+            if sequence.is_empty() || sequence.len() > MAX_SEQUENCE {
+                return Err(FastScorerError::Length { item, length: sequence.len() });
+            }
+            if epoch == 0 || epoch > self.epochs {
+                return Err(FastScorerError::Epoch { item, epoch, epochs: self.epochs });
+            }
+            validate(sequence).map_err(|source| FastScorerError::Codes { item, source })?;
+            for (layer, code) in sequence.iter().enumerate() {
+                let id = match index.get(code) {
+                    Some(&id) => id,
+                    None => {
+                        for ((field, rows), value) in tables.iter().zip(code.fields()) {
+                            if usize::from(value) >= *rows {
+                                return Err(FastScorerError::OutOfTable { item, layer, field, value, rows: *rows });
+                            }
+                        }
+                        codes.push(*code);
+                        index.insert(*code, (codes.len() - 1) as u32);
+                        (codes.len() - 1) as u32
+                    }
+                };
+                flat.push(id);
+            }
+            offsets.push(flat.len());
+        }
+        Ok((codes, flat, offsets))
+    }
+
+    /// Runs every member over one chunk of distinct sequences; returns the members'
+    /// accuracies `[member][pair]` for the chunk's `(sequence, epoch)` pairs.
+    fn run_chunk(
+        &self,
+        sequences: &[&[u32]],
+        pair_sequence: &[u32],
+        pair_epochs: &[u32],
+        code_rows: &[Vec<f32>],
+        s: &mut Scratch,
+    ) -> (Vec<f32>, ScoreStats) {
+        let trie = Trie::build(sequences, self.share_prefixes);
+        let hidden = self.hidden;
+        let level = self.level;
+        let pairs = pair_epochs.len();
+        let mut out = Vec::with_capacity(self.members.len() * pairs);
+        let zeros = vec![0.0f32; 4 * hidden];
+        resize(&mut s.finals, sequences.len() * hidden);
+        for (member, rows) in self.members.iter().zip(code_rows) {
+            let gates = member.recurrent.n_padded;
+            let row_of = |code: u32| &rows[code as usize * 4 * hidden..(code as usize + 1) * 4 * hidden];
+            // Depth 0: the zero state has no recurrent term.
+            let first = &trie.levels[0];
+            resize(&mut s.h, first.parent.len() * hidden);
+            resize(&mut s.c, first.parent.len() * hidden);
+            for (node, &code) in first.code.iter().enumerate() {
+                let (h, c) = (&mut s.h[node * hidden..(node + 1) * hidden], &mut s.c[node * hidden..(node + 1) * hidden]);
+                lstm_cell(level, hidden, &zeros, row_of(code), &zeros[..hidden], h, c);
+            }
+            for &(node, local) in &first.ends {
+                let node = node as usize;
+                s.finals[local as usize * hidden..(local as usize + 1) * hidden].copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
+            }
+            for depth in 1..trie.levels.len() {
+                let (parents, current) = (&trie.levels[depth - 1], &trie.levels[depth]);
+                resize(&mut s.h_next, current.parent.len() * hidden);
+                resize(&mut s.c_next, current.parent.len() * hidden);
+                resize(&mut s.a, ROW_BLOCK * hidden);
+                resize(&mut s.gates, ROW_BLOCK * gates);
+                let mut child = 0;
+                for block_start in (0..parents.rows.len()).step_by(ROW_BLOCK) {
+                    let block_end = (block_start + ROW_BLOCK).min(parents.rows.len());
+                    for (r, &node) in parents.rows[block_start..block_end].iter().enumerate() {
+                        let node = node as usize;
+                        s.a[r * hidden..(r + 1) * hidden].copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
+                    }
+                    gemm(level, &s.a, hidden, block_end - block_start, &member.recurrent, &mut s.gates, gates);
+                    while child < current.parent.len() {
+                        let parent = current.parent[child] as usize;
+                        let row = parents.row[parent] as usize;
+                        if row >= block_end {
+                            break;
+                        }
+                        let recurrent = &s.gates[(row - block_start) * gates..(row - block_start) * gates + 4 * hidden];
+                        lstm_cell(
+                            level,
+                            hidden,
+                            recurrent,
+                            row_of(current.code[child]),
+                            &s.c[parent * hidden..(parent + 1) * hidden],
+                            &mut s.h_next[child * hidden..(child + 1) * hidden],
+                            &mut s.c_next[child * hidden..(child + 1) * hidden],
+                        );
+                        child += 1;
+                    }
+                }
+                std::mem::swap(&mut s.h, &mut s.h_next);
+                std::mem::swap(&mut s.c, &mut s.c_next);
+                for &(node, local) in &current.ends {
+                    let node = node as usize;
+                    s.finals[local as usize * hidden..(local as usize + 1) * hidden]
+                        .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
+                }
+            }
+            self.head(member, sequences.len(), pair_sequence, pair_epochs, s, &mut out);
+        }
+        (out, trie.stats)
+    }
+
+    /// The MLP on the final states, one row per `(sequence, epoch)` pair; appends the member's
+    /// accuracies (scaled like the exported model) to `out`.
+    fn head(&self, member: &FastMember, sequences: usize, pair_sequence: &[u32], pair_epochs: &[u32], s: &mut Scratch, out: &mut Vec<f32>) {
+        let hidden = self.hidden;
+        let (n1, n2) = (member.hidden1.n_padded, member.hidden2.n_padded);
+        resize(&mut s.mlp1, sequences * n1);
+        gemm(self.level, &s.finals, hidden, sequences, &member.hidden1, &mut s.mlp1, n1);
+        let pairs = pair_epochs.len();
+        resize(&mut s.mlp2, pairs * n1);
+        for (p, (&sequence, &epoch)) in pair_sequence.iter().zip(pair_epochs).enumerate() {
+            let structure = &s.mlp1[sequence as usize * n1..(sequence as usize + 1) * n1];
+            let row = &mut s.mlp2[p * n1..(p + 1) * n1];
+            for ((r, &x), &e) in row.iter_mut().zip(structure).zip(member.epoch_rows.row(epoch as usize)) {
+                *r = (x + e).max(0.0);
+            }
+        }
+        resize(&mut s.mlp2_out, pairs * n2);
+        gemm(self.level, &s.mlp2, n1, pairs, &member.hidden2, &mut s.mlp2_out, n2);
+        for p in 0..pairs {
+            let row = &s.mlp2_out[p * n2..(p + 1) * n2];
+            let raw: f32 = row
+                .iter()
+                .zip(&member.bias2)
+                .zip(&member.output)
+                .map(|((&x, &b), &w)| (x + b).max(0.0) * w)
+                .sum::<f32>()
+                + member.output_bias;
+            out.push(raw * self.target_std + self.target_mean);
+        }
+    }
+}
