@@ -10,6 +10,7 @@ use thiserror::Error;
 use tract_onnx::prelude::*;
 
 use super::card::{ModelCard, PREDICTOR_FORMAT};
+use super::screen::{GraphError, screen};
 use crate::ir::{Network, ShapeError};
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
 
@@ -59,6 +60,15 @@ pub enum PredictorError {
         found: String,
         /// This build's version.
         expected: &'static str,
+    },
+    /// The graph is not one a Peephole predictor can be: an operator the exporter never
+    /// writes, or shapes that would make tract allocate or compute out of all proportion.
+    #[error("predictor model {source_name}: {source}")]
+    Graph {
+        /// Where the bytes came from.
+        source_name: String,
+        /// What the screen found.
+        source: GraphError,
     },
     /// tract could not build or run the model.
     #[error("predictor model {source_name}: inference failed: {reason}")]
@@ -206,9 +216,10 @@ impl Predictor {
         if card.ulc_version != ULC_VERSION {
             return Err(PredictorError::UlcVersion { source_name: name, found: card.ulc_version, expected: ULC_VERSION });
         }
-        if card.epochs == 0 || card.ranges.accuracy_percentiles.is_empty() {
-            return Err(not_predictor("its model card has no epochs or no accuracy percentiles".into()));
-        }
+        card.check().map_err(|problem| not_predictor(format!("its model card {problem}")))?;
+        // tract allocates what constant shapes claim while it analyses a graph, and an abort
+        // on a failed allocation cannot be caught: shapes are checked before it sees them.
+        screen(&proto).map_err(|source| PredictorError::Graph { source_name: name.clone(), source })?;
         let inference = |reason: String| PredictorError::Inference { source_name: name.clone(), reason };
         // tract may panic on adversarial graphs; a lint must never take the build down.
         let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tract_onnx::onnx().model_for_proto_model(&proto)))
@@ -315,13 +326,28 @@ impl Predictor {
             let codes = tract_ndarray::Array3::from_shape_vec((members.len(), length, 4), codes)
                 .map_err(|e| inference(e.to_string()))?;
             let epochs = tract_ndarray::Array1::from_vec(epochs);
-            let outputs = plan
-                .run(tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()])
+            let inputs = tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()];
+            // A screened graph can still meet a tract bug at run time; a lint must not panic.
+            let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.run(inputs)))
+                .map_err(|_| inference("tract panicked while running the graph".into()))?
                 .map_err(|e| inference(format!("{e:#}")))?;
-            let mean = outputs[0].to_plain_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
-            let spread = outputs[1].to_plain_array_view::<f32>().map_err(|e| inference(e.to_string()))?;
+            // A graph edited by hand can return fewer outputs or other shapes than the exporter
+            // writes; indexing them blindly would panic.
+            let column = |index: usize, what: &str| -> Result<Vec<f32>, PredictorError> {
+                let output = outputs.get(index).ok_or_else(|| inference(format!("the model has no {what} output")))?;
+                let view = output.to_plain_array_view::<f32>().map_err(|e| inference(format!("{what} output: {e}")))?;
+                if view.shape() != [members.len()] {
+                    return Err(inference(format!(
+                        "{what} output has shape {:?}, expected [{}]",
+                        view.shape(),
+                        members.len()
+                    )));
+                }
+                Ok(view.iter().copied().collect())
+            };
+            let (mean, spread) = (column(0, "mean")?, column(1, "spread")?);
             for (k, &i) in members.iter().enumerate() {
-                let (m, s) = (f64::from(mean[[k]]), f64::from(spread[[k]]));
+                let (m, s) = (f64::from(mean[k]), f64::from(spread[k]));
                 if !m.is_finite() || !s.is_finite() {
                     return Err(PredictorError::NotFinite);
                 }

@@ -1,0 +1,70 @@
+//! The fuzz corpus as a regression suite, and the CI smoke pass: every committed input (each
+//! past finding among them) runs clean through its target, and a short seeded pass of every
+//! target finds nothing. `cargo xtask fuzz --seconds N` is the long form.
+
+use std::time::Duration;
+
+use peephole_fuzz::driver::load_corpus;
+use peephole_fuzz::guard::{self, CappedAlloc};
+use peephole_fuzz::{Options, TARGETS, Target, corpus_dir, fuzz, quiet_panics, run_one};
+
+#[global_allocator]
+static ALLOCATOR: CappedAlloc = CappedAlloc;
+
+/// The largest per-target limit: the tests run in parallel threads and share one allocator.
+fn limit_allocations() {
+    let largest = TARGETS.iter().map(|t| t.allocation_limit).max().unwrap_or(usize::MAX);
+    guard::set_allocation_limit(largest);
+    quiet_panics();
+}
+
+#[test]
+fn every_target_has_a_committed_corpus_and_every_input_in_it_runs_clean() {
+    limit_allocations();
+    let mut failures = Vec::new();
+    for target in &TARGETS {
+        let dir = corpus_dir(target);
+        let inputs = load_corpus(target, &[dir.clone()]);
+        let committed = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        if committed == 0 {
+            failures.push(format!("{}: no committed corpus in {}", target.name, dir.display()));
+        }
+        for input in inputs {
+            if let Err(finding) = run_one(target, &input) {
+                failures.push(format!("{}: {} at {}: {}", target.name, peephole_fuzz::driver::input_name(&input), finding.location, finding.message));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs per target: enough to reach every outcome class the seeds lead to on the cheap
+/// targets, a handful where one run loads or runs a model.
+fn smoke_execs(target: &Target) -> u64 {
+    match target.name {
+        "model" => 12,
+        "predict" => 60,
+        _ => 3_000,
+    }
+}
+
+#[test]
+fn a_short_seeded_pass_of_every_target_finds_nothing() {
+    limit_allocations();
+    let mut failures = Vec::new();
+    for target in &TARGETS {
+        let options = Options {
+            duration: Duration::from_secs(60),
+            max_execs: Some(smoke_execs(target)),
+            seed: 20_240_607,
+            corpus: vec![corpus_dir(target)],
+            work: None,
+        };
+        let report = fuzz(target, &options);
+        assert!(report.execs > 0, "{} ran nothing", target.name);
+        for finding in report.findings {
+            failures.push(format!("{} at {}: {}", target.name, finding.location, finding.message));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
