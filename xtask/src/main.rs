@@ -1,9 +1,13 @@
 //! `cargo xtask`: every job a maintainer reruns, one module per command. Heavy work (libtorch)
 //! runs in other binaries that this one builds and calls, so `cargo xtask --help` stays fast.
 
+mod bench;
+mod bench_predict;
 mod cargo;
 mod eval;
+mod fuzz;
 mod sample;
+mod search;
 mod setup;
 mod test;
 mod zoo;
@@ -34,6 +38,14 @@ enum Command {
     /// Compare a predictor with the baselines on its held-out networks: the paper's Table 3
     /// (markdown), eval.json and scatter.png (Figure 5).
     Eval(eval::Args),
+    /// Run every fuzz target (text form, layer lists, ULC, predictor inputs, models and
+    /// cards, zoo, IDX, CIFAR) for N seconds each and print executions and findings.
+    Fuzz(fuzz::Args),
+    /// Performance measurements (`bench predict`: the predictor's backends side by side).
+    Bench(bench::Args),
+    /// Predictor-guided search: sample networks, score them all, print the best (and
+    /// `--verify K`: train the best and worst K to compare).
+    Search(search::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +56,8 @@ fn main() -> anyhow::Result<()> {
         Command::Zoo(args) => zoo::run(&args),
         Command::ZooStats(args) => zoo_stats::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Search(args) => search::run(&args),
     }
 }

@@ -13,6 +13,11 @@ pub struct Args {
     /// Histogram bins over the observed range.
     #[arg(long, default_value_t = 12)]
     bins: usize,
+    /// Two zoo files holding the same networks trained with different seeds (the second
+    /// written with `--train-seed`): prints the noise ceiling, the agreement between the two
+    /// runs on the ids both hold, which bounds what any predictor can reach.
+    #[arg(long, num_args = 2, value_names = ["FIRST", "SECOND"])]
+    noise_ceiling: Option<Vec<PathBuf>>,
 }
 
 /// Entry point of `cargo xtask zoo-stats`.
@@ -54,5 +59,40 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         println!();
     }
+    if let Some(pair) = &args.noise_ceiling {
+        noise_ceiling(&pair[0], &pair[1])?;
+    }
+    Ok(())
+}
+
+/// Kendall tau, Spearman, R^2 and MSE between two training runs of the same networks: the best
+/// a predictor of one run can do, since the other run is as good a "prediction" as exists.
+fn noise_ceiling(first: &std::path::Path, second: &std::path::Path) -> anyhow::Result<()> {
+    let finals = |path: &std::path::Path| -> anyhow::Result<std::collections::HashMap<String, f64>> {
+        Ok(read_zoo(path)?.records.iter().filter_map(|r| Some((r.id.clone(), r.final_accuracy()?))).collect())
+    };
+    let (a, b) = (finals(first)?, finals(second)?);
+    let mut ids: Vec<&String> = b.keys().filter(|id| a.contains_key(*id)).collect();
+    ids.sort();
+    anyhow::ensure!(
+        ids.len() >= 3,
+        "{} and {} share {} networks; the noise ceiling needs at least 3",
+        first.display(),
+        second.display(),
+        ids.len()
+    );
+    let x: Vec<f64> = ids.iter().map(|id| a[*id]).collect();
+    let y: Vec<f64> = ids.iter().map(|id| b[*id]).collect();
+    let report = peephole_core::metrics::evaluate(&x, &y)?;
+    println!(
+        "noise ceiling ({} vs {}, {} shared networks): Kendall tau {:.3}  Spearman {:.3}  R2 {:.3}  MSE {:.5}",
+        first.display(),
+        second.display(),
+        report.n,
+        report.kendall_tau,
+        report.spearman,
+        report.r2,
+        report.mse
+    );
     Ok(())
 }

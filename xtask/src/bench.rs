@@ -1,0 +1,53 @@
+//! `cargo xtask bench`: performance measurements, one subcommand per subject, each in its own
+//! module (`bench_predict.rs`, ...), so that adding one does not touch the others.
+//!
+//! Timings only mean something in an optimized build, and the debug xtask is compiled
+//! without optimizations for the workspace crates. So a benchmark (and `search`, whose speed
+//! is part of its contract) first re-runs itself through `cargo run --release` with the
+//! `ort` feature of peephole-core, the one build that has every backend.
+
+use std::ffi::OsString;
+
+use crate::bench_predict;
+use crate::cargo::{cargo, run as run_command};
+
+/// Options of `bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+/// What to measure.
+#[derive(clap::Subcommand)]
+enum BenchCommand {
+    /// Predictor inference: batch-1 latency and batch throughput of the native fast scorer,
+    /// tract, onnxruntime and PyTorch on the same weights and sequences.
+    Predict(bench_predict::Args),
+}
+
+/// Entry point of `cargo xtask bench`.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    match &args.command {
+        BenchCommand::Predict(args) => bench_predict::run(args),
+    }
+}
+
+/// Whether this process is an optimized build, where timings are worth reporting.
+pub fn optimized() -> bool {
+    !cfg!(debug_assertions)
+}
+
+/// Runs this very command line again in an optimized xtask with every predictor backend
+/// (`--release`, `--features peephole-core/ort`); the caller returns its outcome instead of
+/// doing the work itself. The first such run compiles that build (a few minutes), later
+/// runs reuse it.
+pub fn rerun_optimized() -> anyhow::Result<()> {
+    let arguments: Vec<OsString> = std::env::args_os().skip(1).collect();
+    eprintln!("note: re-running in an optimized build (compiled once, then reused)");
+    let mut command = cargo();
+    command
+        .args(["run", "--release", "--quiet", "-p", "xtask", "--bin", "xtask", "--features", "peephole-core/ort", "--"])
+        .args(arguments);
+    run_command(&mut command)
+}

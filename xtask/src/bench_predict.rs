@@ -1,0 +1,291 @@
+//! `cargo xtask bench predict`: batch-1 latency and batch throughput of every way this
+//! workspace runs the predictor (the native fast scorer, tract, onnxruntime, and PyTorch
+//! from the venv) on the same weights and the same sequences, in one run, with medians over
+//! repeats, and each backend's largest difference from the ONNX model (tract).
+//!
+//! The Rust backends are timed round-robin inside one process (repeat by repeat), so load
+//! from other processes on the machine falls on all of them alike; PyTorch runs in its own
+//! process right after, with the weights and sequences written to a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use peephole_core::generator::{Skeleton, network_at};
+use peephole_core::predictor::fast::{ORT_BUILT, OrtPredictor};
+use peephole_core::predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
+use peephole_core::ulc::{UlcCode, encode};
+use serde::Deserialize;
+
+use crate::bench;
+use crate::cargo::root;
+
+/// Options of `bench predict`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Predictor model (ONNX) [default: the embedded default model].
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Sequences in the throughput batch: networks 0..N of generator v1.
+    #[arg(long, default_value_t = 1024)]
+    batch: usize,
+    /// Generator stream seed of those networks.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+    /// Timed repeats per backend; the table shows medians.
+    #[arg(long, default_value_t = 7)]
+    repeats: usize,
+    /// Single-sequence calls per repeat for the batch-1 latency.
+    #[arg(long, default_value_t = 64)]
+    latency_calls: usize,
+    /// Worker threads of the native scorer [default: every core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Leave PyTorch out (no venv needed).
+    #[arg(long)]
+    no_torch: bool,
+}
+
+/// One backend's measurements.
+struct Row {
+    name: String,
+    threads: String,
+    /// Seconds per single-sequence call, every call of every repeat.
+    latency: Vec<f64>,
+    /// Seconds per whole-batch call, one per repeat.
+    batch: Vec<f64>,
+    /// (mean, spread) per sequence from the batch call.
+    scores: Vec<(f64, f64)>,
+}
+
+type Backend<'a> = Box<dyn Fn(&[(&[UlcCode], u32)]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn onnxruntime_library() -> PathBuf {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| root().join(".venv/libonnxruntime.so"))
+}
+
+/// Entry point of `cargo xtask bench predict`.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    if !bench::optimized() {
+        return bench::rerun_optimized();
+    }
+    ensure!(args.batch > 0 && args.repeats > 0 && args.latency_calls > 0, "--batch, --repeats and --latency-calls must be positive");
+    let (bytes, source) = match &args.model {
+        Some(path) => (std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, path.display().to_string()),
+        None => (EMBEDDED_MODEL.to_vec(), "<embedded default>".to_string()),
+    };
+    let predictor = Predictor::from_bytes(&bytes, &source)?;
+    let epoch = predictor.card().epochs;
+    let weights = PredictorWeights::from_onnx_bytes(&bytes, &source)?;
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let threads = args.threads.unwrap_or(cores);
+    let fast = FastScorer::new(&weights)?.with_threads(threads);
+    let unshared = FastScorer::new(&weights)?.with_threads(threads).with_prefix_sharing(false);
+
+    let sequences: Vec<Vec<UlcCode>> = (0..args.batch as u64)
+        .map(|i| Ok(encode(&network_at(Skeleton::FmnistV1, args.seed, i).network)?.codes))
+        .collect::<anyhow::Result<_>>()?;
+    let items: Vec<(&[UlcCode], u32)> = sequences.iter().map(|s| (s.as_slice(), epoch)).collect();
+    let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
+    let (shortest, longest) = (lengths.iter().min().copied().unwrap_or(0), lengths.iter().max().copied().unwrap_or(0));
+    let mean_length = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+
+    let ort = if ORT_BUILT {
+        Some(OrtPredictor::from_bytes(&bytes, &source, &onnxruntime_library(), None)?)
+    } else {
+        eprintln!("note: this xtask was built without peephole-core/ort; onnxruntime is left out");
+        None
+    };
+    let to_pairs = |scores: Vec<peephole_core::predictor::Score>| scores.into_iter().map(|s| (s.mean, s.spread)).collect();
+    let mut backends: Vec<(String, String, Backend)> = vec![
+        (format!("native fast ({})", fast.simd()), threads.to_string(), Box::new(|items| Ok(to_pairs(fast.score(items)?)))),
+        (
+            "native, no prefix sharing".into(),
+            threads.to_string(),
+            Box::new(|items| Ok(to_pairs(unshared.score(items)?))),
+        ),
+        (
+            "tract".into(),
+            "1".into(),
+            Box::new(|items| Ok(predictor.predict_batch(items)?.into_iter().map(|p| (p.mean, p.spread)).collect())),
+        ),
+    ];
+    if let Some(ort) = &ort {
+        backends.push(("onnxruntime".into(), format!("{cores} (default)"), Box::new(|items| Ok(to_pairs(ort.predict_batch(items)?)))));
+    }
+
+    eprintln!(
+        "warming up ({} backends; tract compiles a plan per batch shape)...",
+        backends.len()
+    );
+    let singles: Vec<usize> = (0..args.latency_calls).map(|k| k % items.len()).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    for (name, threads, backend) in &backends {
+        let scores = backend(&items)?;
+        for &i in &singles {
+            backend(&items[i..i + 1])?;
+        }
+        rows.push(Row { name: name.clone(), threads: threads.clone(), latency: Vec::new(), batch: Vec::new(), scores });
+    }
+    for repeat in 0..args.repeats {
+        eprintln!("repeat {}/{}", repeat + 1, args.repeats);
+        for ((_, _, backend), row) in backends.iter().zip(&mut rows) {
+            let start = Instant::now();
+            backend(&items)?;
+            row.batch.push(start.elapsed().as_secs_f64());
+            for &i in &singles {
+                let start = Instant::now();
+                backend(&items[i..i + 1])?;
+                row.latency.push(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let (_, stats) = fast.score_with_stats(&items)?;
+    if !args.no_torch {
+        rows.push(torch_row(args, &weights, &sequences, epoch)?);
+    }
+    print_report(args, &source, epoch, (shortest, mean_length, longest), &stats, &rows);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct TorchOutput {
+    version: String,
+    threads: usize,
+    batch_seconds: Vec<f64>,
+    latency_seconds: Vec<f64>,
+    mean: Vec<f64>,
+    spread: Vec<f64>,
+}
+
+/// Runs the PyTorch script on the same weights and sequences.
+fn torch_row(args: &Args, weights: &PredictorWeights, sequences: &[Vec<UlcCode>], epoch: u32) -> anyhow::Result<Row> {
+    let python = root().join(".venv/bin/python");
+    ensure!(python.exists(), "{} is missing: run `cargo xtask setup`, or pass --no-torch", python.display());
+    let dir = std::env::temp_dir().join(format!("peephole-bench-predict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = run_torch(args, &python, &dir, weights, sequences, epoch);
+    // The directory holds only what this run wrote; a failure to remove it is not worth
+    // failing a finished benchmark over.
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_torch(
+    args: &Args,
+    python: &Path,
+    dir: &Path,
+    weights: &PredictorWeights,
+    sequences: &[Vec<UlcCode>],
+    epoch: u32,
+) -> anyhow::Result<Row> {
+    let write = |name: &str, value: serde_json::Value| -> anyhow::Result<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, value.to_string()).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    };
+    let weights_path = write("weights.json", serde_json::to_value(weights)?)?;
+    let codes: Vec<Vec<[u8; 4]>> = sequences.iter().map(|s| s.iter().map(|c| c.fields()).collect()).collect();
+    let sequences_path = write("sequences.json", serde_json::json!({ "sequences": codes, "epochs": vec![epoch; sequences.len()] }))?;
+    let out = dir.join("torch.json");
+    let script = root().join("xtask/scripts/bench_predict_torch.py");
+    eprintln!("running PyTorch ({})...", script.display());
+    let mut command = Command::new(python);
+    command
+        .arg(&script)
+        .arg("--weights")
+        .arg(&weights_path)
+        .arg("--sequences")
+        .arg(&sequences_path)
+        .args(["--repeats", &args.repeats.to_string(), "--latency-calls", &args.latency_calls.to_string(), "--out"])
+        .arg(&out);
+    let status = command.status().with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("the PyTorch benchmark ({}) failed with {status}", script.display());
+    }
+    let text = std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
+    let output: TorchOutput = serde_json::from_str(&text).with_context(|| format!("{} is malformed", out.display()))?;
+    ensure!(output.mean.len() == sequences.len(), "PyTorch answered {} of {} sequences", output.mean.len(), sequences.len());
+    Ok(Row {
+        name: format!("pytorch {}", output.version),
+        threads: output.threads.to_string(),
+        latency: output.latency_seconds,
+        batch: output.batch_seconds,
+        scores: output.mean.into_iter().zip(output.spread).collect(),
+    })
+}
+
+fn print_report(args: &Args, source: &str, epoch: u32, lengths: (usize, f64, usize), stats: &ScoreStats, rows: &[Row]) {
+    let batch = args.batch;
+    println!(
+        "predictor inference, model {source}: {batch} networks of generator v1 (seed {}), {}..{} layers (mean {:.1}), epoch {epoch}",
+        args.seed, lengths.0, lengths.2, lengths.1
+    );
+    println!(
+        "medians over {} repeats; batch-1 latency over {} single-sequence calls per repeat; {} cores",
+        args.repeats,
+        args.latency_calls,
+        std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+    );
+    println!(
+        "native prefix sharing on this batch: {} distinct sequences, {} LSTM steps per member instead of {} ({:.0}% saved), {} recurrent rows",
+        stats.unique_sequences,
+        stats.lstm_steps,
+        stats.layers,
+        100.0 * (1.0 - stats.lstm_steps as f64 / stats.layers.max(1) as f64),
+        stats.recurrent_rows
+    );
+    println!();
+    let reference = rows.iter().find(|r| r.name == "tract").map(|r| r.scores.clone());
+    let ort_throughput = rows.iter().find(|r| r.name == "onnxruntime").map(|r| batch as f64 / median(&r.batch));
+    println!(
+        "| backend | threads | batch-1 latency (ms) | batch-{batch} time (ms) | throughput (seq/s) | vs onnxruntime | max abs diff vs ONNX (tract): mean, spread |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in rows {
+        let throughput = batch as f64 / median(&row.batch);
+        let versus = ort_throughput.map_or("-".to_string(), |ort| format!("{:.2}x", throughput / ort));
+        let difference = reference.as_ref().map_or("-".to_string(), |reference| {
+            let (mut mean, mut spread) = (0.0f64, 0.0f64);
+            for (a, b) in row.scores.iter().zip(reference) {
+                mean = mean.max((a.0 - b.0).abs());
+                spread = spread.max((a.1 - b.1).abs());
+            }
+            format!("{mean:.1e}, {spread:.1e}")
+        });
+        println!(
+            "| {} | {} | {:.3} | {:.1} | {:.0} | {versus} | {difference} |",
+            row.name,
+            row.threads,
+            1e3 * median(&row.latency),
+            1e3 * median(&row.batch),
+            throughput
+        );
+    }
+    println!();
+    if let Some(native) = rows.first() {
+        let latency = 1e3 * median(&native.latency);
+        println!("goal: native batch-1 latency under 0.3 ms: {latency:.3} ms ({})", if latency < 0.3 { "met" } else { "missed" });
+        if let Some(ort) = ort_throughput {
+            let ratio = batch as f64 / median(&native.batch) / ort;
+            println!(
+                "goal: native batch-{batch} throughput at least 2x onnxruntime's: {ratio:.2}x ({})",
+                if ratio >= 2.0 { "met" } else { "missed" }
+            );
+        }
+    }
+}
