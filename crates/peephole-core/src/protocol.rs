@@ -174,8 +174,38 @@ pub const CIFAR10_PAPER: Protocol = Protocol {
     divergence_accuracy: 0.1,
 };
 
+/// `fmnist-smoke-v1`: a tiny Fashion-MNIST run (512 training images, 2 epochs, about a
+/// second per network on a CPU) for tests of the zoo machinery itself, such as killing the
+/// generator many times. Its accuracies say nothing about a network; never train a
+/// predictor on it.
+pub const FMNIST_SMOKE_V1: Protocol = Protocol {
+    name: "fmnist-smoke-v1",
+    dataset: Dataset::FashionMnist,
+    skeleton: Some(Skeleton::FmnistV1),
+    train: Split {
+        source: SourceFile::Train,
+        count: 512,
+    },
+    validation: Split {
+        source: SourceFile::Test,
+        count: 256,
+    },
+    mean: &[0.2860],
+    std: &[0.3530],
+    batch_size: 64,
+    epochs: 2,
+    learning_rate: LrSchedule {
+        initial: 0.02,
+        drops: &[],
+        factor: 10.0,
+    },
+    momentum: 0.9,
+    weight_decay: 1e-4,
+    divergence_accuracy: 0.1,
+};
+
 /// Every protocol this build knows, for lookup by name.
-pub const PROTOCOLS: [Protocol; 3] = [FMNIST_BUDGET_V1, MNIST_PAPER, CIFAR10_PAPER];
+pub const PROTOCOLS: [Protocol; 4] = [FMNIST_BUDGET_V1, MNIST_PAPER, CIFAR10_PAPER, FMNIST_SMOKE_V1];
 
 impl Protocol {
     /// Finds a protocol by name.
