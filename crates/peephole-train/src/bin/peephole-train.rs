@@ -77,6 +77,10 @@ enum Command {
         test_fraction: f64,
         #[arg(long, default_value_t = 0.15)]
         validation_fraction: f64,
+        /// Fit on only this fraction of the training networks (the held-out and validation
+        /// networks do not change): for learning curves over zoo size.
+        #[arg(long, default_value_t = 1.0)]
+        train_fraction: f64,
         #[arg(long, default_value = "auto")]
         device: String,
     },
@@ -187,8 +191,13 @@ fn main() -> anyhow::Result<()> {
             batch_size,
             test_fraction,
             validation_fraction,
+            train_fraction,
             device,
         } => {
+            anyhow::ensure!(
+                train_fraction > 0.0 && train_fraction <= 1.0,
+                "--train-fraction {train_fraction}: must be in (0, 1]"
+            );
             anyhow::ensure!(ensemble >= 1, "--ensemble must be at least 1");
             let device = parse_device(&device)?;
             tch::set_num_threads(cores as i32);
@@ -199,6 +208,7 @@ fn main() -> anyhow::Result<()> {
                 seed,
                 test_fraction,
                 validation_fraction,
+                train_fraction,
                 max_epochs,
                 patience,
                 learning_rate,
@@ -210,7 +220,7 @@ fn main() -> anyhow::Result<()> {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let progress = BarProgress::new(ensemble, max_epochs);
             let (weights, card, _split) =
-                build_predictor(&loaded, &name, &options, test_fraction, validation_fraction, command, &progress)?;
+                build_predictor(&loaded, &name, &options, command, &progress)?;
             progress.bar.finish_and_clear();
             let card_path = write_predictor(&out, &weights, &card)?;
             println!("wrote {} and {}", out.display(), card_path.display());

@@ -94,12 +94,10 @@ pub fn build_predictor(
     zoo: &LoadedZoo,
     name: &str,
     options: &FitOptions,
-    test_fraction: f64,
-    validation_fraction: f64,
     command: String,
     progress: &dyn FitProgress,
 ) -> anyhow::Result<(PredictorWeights, ModelCard, ZooSplit)> {
-    let split = split_zoo(&zoo.records, options.seed, test_fraction, validation_fraction);
+    let split = split_zoo(&zoo.records, options.seed, options.test_fraction, options.validation_fraction, options.train_fraction);
     let weights = fit_ensemble(&split, options, progress)?;
     let mut metrics = Vec::new();
     if split.test.len() >= 2 {

@@ -46,6 +46,9 @@ pub struct FitOptions {
     pub test_fraction: f64,
     /// Fraction of networks used for early stopping.
     pub validation_fraction: f64,
+    /// Fraction of the remaining (training) networks actually fitted on, for learning curves
+    /// over zoo size: the held-out and validation networks stay exactly the same.
+    pub train_fraction: f64,
     /// Most training epochs per member.
     pub max_epochs: usize,
     /// Epochs without validation improvement before stopping.
@@ -72,7 +75,10 @@ pub struct ZooSplit {
 }
 
 /// Splits by network id (sorted first, so the split depends only on the ids and the seed).
-pub fn split_zoo(records: &[ZooRecord], seed: u64, test_fraction: f64, validation_fraction: f64) -> ZooSplit {
+/// `train_fraction` keeps only a leading part of the training networks; the held-out and
+/// validation parts do not depend on it, so fits on 25%, 50% and 100% are compared on the
+/// same networks.
+pub fn split_zoo(records: &[ZooRecord], seed: u64, test_fraction: f64, validation_fraction: f64, train_fraction: f64) -> ZooSplit {
     let mut sorted: Vec<ZooRecord> = records.to_vec();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     sorted.dedup_by(|a, b| a.id == b.id);
@@ -81,9 +87,10 @@ pub fn split_zoo(records: &[ZooRecord], seed: u64, test_fraction: f64, validatio
     let n = sorted.len();
     let test = ((n as f64 * test_fraction).round() as usize).min(n);
     let validation = ((n as f64 * validation_fraction).round() as usize).min(n - test);
-    let rest = sorted.split_off(test);
-    let mut rest = rest;
-    let train = rest.split_off(validation);
+    let mut rest = sorted.split_off(test);
+    let mut train = rest.split_off(validation);
+    let kept = ((train.len() as f64 * train_fraction.clamp(0.0, 1.0)).round() as usize).max(1).min(train.len());
+    train.truncate(kept);
     ZooSplit { test: sorted, validation: rest, train }
 }
 
