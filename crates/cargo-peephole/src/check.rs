@@ -33,9 +33,17 @@ pub fn invocations(file: &syn::File) -> Vec<Invocation> {
     struct Finder(Vec<Invocation>);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_macro(&mut self, call: &'ast syn::Macro) {
-            let mode = call.path.segments.last().and_then(|last| Mode::of_macro(&last.ident.to_string()));
+            let mode = call
+                .path
+                .segments
+                .last()
+                .and_then(|last| Mode::of_macro(&last.ident.to_string()));
             if let Some(mode) = mode {
-                self.0.push(Invocation { mode, tokens: call.tokens.clone(), span: call.span() });
+                self.0.push(Invocation {
+                    mode,
+                    tokens: call.tokens.clone(),
+                    span: call.span(),
+                });
             }
             syn::visit::visit_macro(self, call);
         }
@@ -73,7 +81,11 @@ pub fn check_source(source: &str, file: &Path, models: &ModelContext) -> (Vec<Di
                 .and_then(|decl| check::lower(decl, call.mode))
                 .and_then(|lowered| check::diagnose(&lowered, call.mode, models));
             match warnings {
-                Ok(warnings) => diagnostics.extend(warnings.iter().map(|warning| Diagnostic::warning(warning, file))),
+                Ok(warnings) => diagnostics.extend(
+                    warnings
+                        .iter()
+                        .map(|warning| Diagnostic::warning(warning, file)),
+                ),
                 Err(error) => diagnostics.extend(Diagnostic::errors(error, file)),
             }
         }
@@ -85,20 +97,32 @@ pub fn check_source(source: &str, file: &Path, models: &ModelContext) -> (Vec<Di
 /// skipping `target` and hidden directories (build output and VCS data hold no declarations
 /// of the user's).
 pub fn rust_files(path: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let read = |source| CliError::Read { path: path.to_path_buf(), source };
+    let read = |source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     if std::fs::metadata(path).map_err(read)?.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::Read { path: dir.clone(), source })?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::Read {
+            path: dir.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|source| CliError::Read { path: dir.clone(), source })?;
+            let entry = entry.map_err(|source| CliError::Read {
+                path: dir.clone(),
+                source,
+            })?;
             let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let kind = entry.file_type().map_err(|source| CliError::Read { path: path.clone(), source })?;
+            let kind = entry.file_type().map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?;
             if kind.is_dir() {
                 if name != "target" && !name.starts_with('.') {
                     pending.push(path);
@@ -116,7 +140,10 @@ pub fn rust_files(path: &Path) -> Result<Vec<PathBuf>, CliError> {
 /// which `model = "..."` paths are relative to.
 pub fn manifest_dir(file: &Path) -> Option<PathBuf> {
     let file = std::path::absolute(file).ok()?;
-    file.ancestors().skip(1).find(|dir| dir.join("Cargo.toml").is_file()).map(Path::to_path_buf)
+    file.ancestors()
+        .skip(1)
+        .find(|dir| dir.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// What a whole `check` found.
@@ -134,10 +161,17 @@ pub struct Outcome {
 
 /// Checks every Rust file under `path`, printing diagnostics and rustc's closing line to
 /// `out`. Fails only when a file cannot be read.
-pub fn run(path: &Path, cli_model: Option<&Path>, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub fn run(
+    path: &Path,
+    cli_model: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let mut outcome = Outcome::default();
     for file in rust_files(path)? {
-        let source = std::fs::read_to_string(&file).map_err(|source| CliError::Read { path: file.clone(), source })?;
+        let source = std::fs::read_to_string(&file).map_err(|source| CliError::Read {
+            path: file.clone(),
+            source,
+        })?;
         let models = model::context(cli_model, manifest_dir(&file));
         // `check` alone walks `.`: print `src/main.rs` as rustc does, not `./src/main.rs`.
         let shown = file.strip_prefix(".").unwrap_or(&file);
@@ -164,7 +198,10 @@ mod tests {
 
     fn lints(source: &str) -> Vec<(Option<String>, usize, usize)> {
         let (diagnostics, _) = check_source(source, Path::new("demo.rs"), &ModelContext::default());
-        diagnostics.into_iter().map(|d| (d.lint, d.line, d.column)).collect()
+        diagnostics
+            .into_iter()
+            .map(|d| (d.lint, d.line, d.column))
+            .collect()
     }
 
     #[test]
@@ -183,8 +220,21 @@ mod m {
         assert_eq!(found.len(), 2, "other::thing! is not ours");
         assert!(found.iter().all(|call| call.mode == Mode::Declare));
         let stacked = Some("stacked_activations".to_string());
-        let last_relu = |line: usize| source.lines().nth(line - 1).and_then(|l| l.rfind("relu")).unwrap() + 1;
-        assert_eq!(lints(source), [(stacked.clone(), 2, last_relu(2)), (stacked, 4, last_relu(4))]);
+        let last_relu = |line: usize| {
+            source
+                .lines()
+                .nth(line - 1)
+                .and_then(|l| l.rfind("relu"))
+                .unwrap()
+                + 1
+        };
+        assert_eq!(
+            lints(source),
+            [
+                (stacked.clone(), 2, last_relu(2)),
+                (stacked, 4, last_relu(4))
+            ]
+        );
     }
 
     #[test]
@@ -204,24 +254,36 @@ mod m {
 }
 peephole::network! {}
 peephole::network! { #[peephole(min_accuracy = 0.9)] struct C: [1, 8, 8] -> 10 { relu } }";
-        let (diagnostics, networks) = check_source(source, Path::new("demo.rs"), &ModelContext::default());
+        let (diagnostics, networks) =
+            check_source(source, Path::new("demo.rs"), &ModelContext::default());
         assert_eq!(networks, 3);
-        let found: Vec<(Level, usize, usize, &str)> =
-            diagnostics.iter().map(|d| (d.level, d.line, d.column, d.message.as_str())).collect();
+        let found: Vec<(Level, usize, usize, &str)> = diagnostics
+            .iter()
+            .map(|d| (d.level, d.line, d.column, d.message.as_str()))
+            .collect();
         assert_eq!(found[0].0, Level::Error);
         assert_eq!((found[0].1, found[0].2), (2, 47));
-        assert!(found[0].3.starts_with("unknown layer `dropout`"), "{found:?}");
+        assert!(
+            found[0].3.starts_with("unknown layer `dropout`"),
+            "{found:?}"
+        );
         assert_eq!((found[1].0, found[1].1), (Level::Warning, 3));
         assert_eq!((found[2].0, found[2].1, found[2].2), (Level::Error, 5, 1));
         assert!(found[2].3.starts_with("expected a network"), "{found:?}");
         assert_eq!((found[3].0, found[3].1), (Level::Error, 6), "{found:?}");
-        assert!(found[3].3.starts_with("`min_accuracy` and `model` configure the predictor"), "{found:?}");
+        assert!(
+            found[3]
+                .3
+                .starts_with("`min_accuracy` and `model` configure the predictor"),
+            "{found:?}"
+        );
         assert_eq!(found.len(), 4, "{found:?}");
     }
 
     #[test]
     fn a_file_that_is_not_rust_is_an_error_not_a_crash() {
-        let (diagnostics, networks) = check_source("fn (", Path::new("bad.rs"), &ModelContext::default());
+        let (diagnostics, networks) =
+            check_source("fn (", Path::new("bad.rs"), &ModelContext::default());
         assert_eq!(networks, 0);
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].level, Level::Error);
@@ -230,16 +292,34 @@ peephole::network! { #[peephole(min_accuracy = 0.9)] struct C: [1, 8, 8] -> 10 {
     #[test]
     fn walks_rust_files_but_not_build_output_or_hidden_directories() {
         let dir = tempfile::tempdir().expect("temp dir");
-        for file in ["Cargo.toml", "src/main.rs", "src/a/b.rs", "target/debug/gen.rs", ".git/x.rs", "notes.txt"] {
+        for file in [
+            "Cargo.toml",
+            "src/main.rs",
+            "src/a/b.rs",
+            "target/debug/gen.rs",
+            ".git/x.rs",
+            "notes.txt",
+        ] {
             let path = dir.path().join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "").unwrap();
         }
         let files = rust_files(dir.path()).expect("walks");
-        let relative: Vec<_> = files.iter().map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf()).collect();
-        assert_eq!(relative, [PathBuf::from("src/a/b.rs"), PathBuf::from("src/main.rs")]);
+        let relative: Vec<_> = files
+            .iter()
+            .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf())
+            .collect();
+        assert_eq!(
+            relative,
+            [PathBuf::from("src/a/b.rs"), PathBuf::from("src/main.rs")]
+        );
         assert_eq!(manifest_dir(&files[0]).as_deref(), Some(dir.path()));
-        let missing = rust_files(&dir.path().join("nope")).expect_err("missing").to_string();
-        assert!(missing.starts_with("cannot read ") && missing.contains("nope"), "{missing}");
+        let missing = rust_files(&dir.path().join("nope"))
+            .expect_err("missing")
+            .to_string();
+        assert!(
+            missing.starts_with("cannot read ") && missing.contains("nope"),
+            "{missing}"
+        );
     }
 }

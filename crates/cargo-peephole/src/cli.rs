@@ -79,7 +79,11 @@ pub struct Io<'a> {
 /// Runs a command. `Ok(true)` when it succeeded, `Ok(false)` when it printed errors or
 /// (`check --deny`) warnings, `Err` when it could not run at all.
 pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
-    let Io { stdin, stdout, stderr } = io;
+    let Io {
+        stdin,
+        stdout,
+        stderr,
+    } = io;
     let context = model::context(cli.model.as_deref(), None);
     match &cli.command {
         Command::Predict { networks, json } => {
@@ -108,19 +112,28 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
         Command::Explain { network } => {
             let network = input::network(network)?;
             let (predictor, source) = model::load(&context)?;
-            let explanation = explain::explain(&predictor, &network).map_err(|error| CliError::Predict {
-                which: model::describe(&source, &context),
-                network: network.to_string(),
-                source: error,
-            })?;
+            let explanation =
+                explain::explain(&predictor, &network).map_err(|error| CliError::Predict {
+                    which: model::describe(&source, &context),
+                    network: network.to_string(),
+                    source: error,
+                })?;
             write!(stdout, "{}", explanation.text())?;
             Ok(true)
         }
         Command::Check { path, deny } => {
             let outcome = check::run(path, cli.model.as_deref(), stdout)?;
             let files = if outcome.files == 1 { "file" } else { "files" };
-            let networks = if outcome.networks == 1 { "network" } else { "networks" };
-            writeln!(stderr, "     Checked {} {networks} in {} {files}", outcome.networks, outcome.files)?;
+            let networks = if outcome.networks == 1 {
+                "network"
+            } else {
+                "networks"
+            };
+            writeln!(
+                stderr,
+                "     Checked {} {networks} in {} {files}",
+                outcome.networks, outcome.files
+            )?;
             Ok(outcome.errors == 0 && !(*deny && outcome.warnings > 0))
         }
     }
@@ -135,14 +148,26 @@ mod tests {
         let cli = Cli::try_parse_from(args).expect("valid arguments");
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let mut stdin = stdin.as_bytes();
-        let result = run(&cli, Io { stdin: &mut stdin, stdout: &mut stdout, stderr: &mut stderr });
+        let result = run(
+            &cli,
+            Io {
+                stdin: &mut stdin,
+                stdout: &mut stdout,
+                stderr: &mut stderr,
+            },
+        );
         let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("utf-8");
-        (result.map_err(|e| e.to_string()), text(stdout), text(stderr))
+        (
+            result.map_err(|e| e.to_string()),
+            text(stdout),
+            text(stderr),
+        )
     }
 
     #[test]
     fn cargo_invocation_and_direct_invocation_parse_the_same() {
-        let via_cargo = arguments(["cargo-peephole", "peephole", "check", "--deny"].map(OsString::from));
+        let via_cargo =
+            arguments(["cargo-peephole", "peephole", "check", "--deny"].map(OsString::from));
         let direct = arguments(["cargo-peephole", "check", "--deny"].map(OsString::from));
         assert_eq!(via_cargo, direct);
         let cli = Cli::try_parse_from(direct).expect("parses");
@@ -151,30 +176,59 @@ mod tests {
 
     #[test]
     fn predict_reports_good_networks_and_errors_for_bad_ones_then_fails() {
-        let (result, stdout, stderr) =
-            run_args(&["cargo-peephole", "predict", "--json", "-"], "[1x28x28] conv3x3:4 relu -> 10\n[1x28x28] conv3x3:4 reul -> 10\n");
+        let (result, stdout, stderr) = run_args(
+            &["cargo-peephole", "predict", "--json", "-"],
+            "[1x28x28] conv3x3:4 relu -> 10\n[1x28x28] conv3x3:4 reul -> 10\n",
+        );
         assert_eq!(result, Ok(false));
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
-        assert!(stdout.starts_with(r#"{"network":"[1x28x28] conv3x3:4 relu -> 10""#), "{stdout}");
-        assert!(stderr.starts_with("error: malformed network at column 21:\n  [1x28x28] conv3x3:4 reul -> 10\n"), "{stderr}");
+        assert!(
+            stdout.starts_with(r#"{"network":"[1x28x28] conv3x3:4 relu -> 10""#),
+            "{stdout}"
+        );
+        assert!(
+            stderr.starts_with(
+                "error: malformed network at column 21:\n  [1x28x28] conv3x3:4 reul -> 10\n"
+            ),
+            "{stderr}"
+        );
     }
 
     #[test]
     fn a_missing_model_file_fails_the_command_naming_the_file() {
-        let (result, _, _) = run_args(&["cargo-peephole", "--model", "/no/such.onnx", "explain", "[1x8x8] relu -> 2"], "");
+        let (result, _, _) = run_args(
+            &[
+                "cargo-peephole",
+                "--model",
+                "/no/such.onnx",
+                "explain",
+                "[1x8x8] relu -> 2",
+            ],
+            "",
+        );
         let error = result.expect_err("no model");
-        assert!(error.starts_with("cannot load predictor /no/such.onnx (chosen by --model): "), "{error}");
+        assert!(
+            error.starts_with("cannot load predictor /no/such.onnx (chosen by --model): "),
+            "{error}"
+        );
     }
 
     #[test]
     fn check_deny_fails_on_warnings_and_passes_without() {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("lib.rs");
-        std::fs::write(&file, "peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }").unwrap();
+        std::fs::write(
+            &file,
+            "peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }",
+        )
+        .unwrap();
         let path = file.to_str().expect("utf-8 path");
         let (result, stdout, stderr) = run_args(&["cargo-peephole", "check", "--deny", path], "");
         assert_eq!(result, Ok(false));
-        assert!(stdout.starts_with("warning: peephole::stacked_activations: "), "{stdout}");
+        assert!(
+            stdout.starts_with("warning: peephole::stacked_activations: "),
+            "{stdout}"
+        );
         assert!(stdout.ends_with("warning: 1 warning emitted\n"), "{stdout}");
         assert_eq!(stderr.trim(), "Checked 1 network in 1 file");
         let (result, _, _) = run_args(&["cargo-peephole", "check", path], "");

@@ -56,7 +56,10 @@ pub enum CliError {
 
 /// Indents every line of a rendered snippet so it reads as part of the error above it.
 fn indent(text: &str) -> String {
-    text.lines().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -68,9 +71,17 @@ mod tests {
         let text = "[1x28x28] conv3x3:16 dropout -> 10".to_string();
         let error = peephole_core::text::parse_network(&text).expect_err("dropout is no layer");
         let column = error.column;
-        let shown = CliError::Text { text: text.clone(), error }.to_string();
+        let shown = CliError::Text {
+            text: text.clone(),
+            error,
+        }
+        .to_string();
         let lines: Vec<&str> = shown.lines().collect();
-        assert_eq!(lines[0], format!("malformed network at column {column}:"), "{shown}");
+        assert_eq!(
+            lines[0],
+            format!("malformed network at column {column}:"),
+            "{shown}"
+        );
         assert_eq!(lines[1], format!("  {text}"));
         assert_eq!(lines[2].find('^'), Some(column + 1), "{shown}");
         assert!(lines[2].ends_with("unknown layer `dropout`: expected conv, maxpool, avgpool, relu, sigmoid, tanh or bn"), "{shown}");

@@ -64,14 +64,22 @@ impl Explanation {
                 [
                     (rank + 1).to_string(),
                     scored.edit.describe(&self.network),
-                    format!("{} ± {}", percent(scored.prediction.mean), percent(scored.prediction.spread)),
+                    format!(
+                        "{} ± {}",
+                        percent(scored.prediction.mean),
+                        percent(scored.prediction.spread)
+                    ),
                     format!("{:+.1}", scored.gain * 100.0),
                 ]
             })
             .collect();
         let header = ["rank", "edit", "predicted", "change (points)"].map(String::from);
         let width = |column: usize| {
-            rows.iter().chain([&header]).map(|row| row[column].chars().count()).max().unwrap_or(0)
+            rows.iter()
+                .chain([&header])
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
         };
         let widths = [width(0), width(1), width(2), width(3)];
         let _ = writeln!(out);
@@ -101,18 +109,29 @@ mod tests {
     #[test]
     fn the_table_lists_every_ranked_edit_best_first_with_its_change() {
         let predictor =
-            peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded).expect("embedded model");
-        let network =
-            parse_network("[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 sigmoid conv3x3:32 sigmoid -> 10").unwrap();
+            peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded)
+                .expect("embedded model");
+        let network = parse_network(
+            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 sigmoid conv3x3:32 sigmoid -> 10",
+        )
+        .unwrap();
         let explanation = explain(&predictor, &network).expect("scores");
         assert!(!explanation.edits.is_empty());
-        assert!(explanation.edits.windows(2).all(|w| w[0].gain >= w[1].gain), "best first");
+        assert!(
+            explanation.edits.windows(2).all(|w| w[0].gain >= w[1].gain),
+            "best first"
+        );
         let text = explanation.text();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[3].trim_start().starts_with("rank  edit"), "{text}");
         let best = &explanation.edits[0];
         assert!(lines[4].contains(&best.edit.describe(&network)), "{text}");
-        assert!(lines[4].trim_end().ends_with(&format!("{:+.1}", best.gain * 100.0)), "{text}");
+        assert!(
+            lines[4]
+                .trim_end()
+                .ends_with(&format!("{:+.1}", best.gain * 100.0)),
+            "{text}"
+        );
         assert_eq!(lines.len(), 4 + explanation.edits.len(), "{text}");
     }
 }

@@ -33,7 +33,10 @@ pub fn texts(args: &[String], stdin: &mut dyn BufRead) -> Result<Vec<String>, Cl
 
 /// Parses one network, keeping the text for an error that points at the column.
 pub fn network(text: &str) -> Result<Network, CliError> {
-    parse_network(text).map_err(|error| CliError::Text { text: text.to_string(), error })
+    parse_network(text).map_err(|error| CliError::Text {
+        text: text.to_string(),
+        error,
+    })
 }
 
 #[cfg(test)]
@@ -42,16 +45,29 @@ mod tests {
 
     #[test]
     fn a_dash_reads_one_network_per_non_blank_line_in_place() {
-        let args = ["[1x8x8] relu -> 2".to_string(), "-".to_string(), "-".to_string()];
+        let args = [
+            "[1x8x8] relu -> 2".to_string(),
+            "-".to_string(),
+            "-".to_string(),
+        ];
         let mut stdin = "[1x8x8] tanh -> 2\n\n  [1x8x8] bn relu -> 2  \n".as_bytes();
         let texts = texts(&args, &mut stdin).expect("reads");
-        assert_eq!(texts, ["[1x8x8] relu -> 2", "[1x8x8] tanh -> 2", "[1x8x8] bn relu -> 2"]);
+        assert_eq!(
+            texts,
+            [
+                "[1x8x8] relu -> 2",
+                "[1x8x8] tanh -> 2",
+                "[1x8x8] bn relu -> 2"
+            ]
+        );
     }
 
     #[test]
     fn a_malformed_network_names_its_column() {
         let error = network("[1x28x28] conv3x3:16 reul -> 10").expect_err("typo");
-        let CliError::Text { error, .. } = &error else { panic!("a text error: {error}") };
+        let CliError::Text { error, .. } = &error else {
+            panic!("a text error: {error}")
+        };
         assert_eq!(error.column, 22);
     }
 }

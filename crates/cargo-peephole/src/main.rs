@@ -8,7 +8,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = Cli::parse_from(cli::arguments(std::env::args_os()));
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let io = Io { stdin: &mut stdin.lock(), stdout: &mut stdout.lock(), stderr: &mut stderr.lock() };
+    let io = Io {
+        stdin: &mut stdin.lock(),
+        stdout: &mut stdout.lock(),
+        stderr: &mut stderr.lock(),
+    };
     match cli::run(&cli, io) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

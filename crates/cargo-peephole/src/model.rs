@@ -18,14 +18,19 @@ pub fn context(cli_model: Option<&Path>, manifest_dir: Option<PathBuf>) -> Model
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         chosen_by: "--model".to_string(),
     });
-    ModelContext { manifest_dir, default_model: from_cli.or_else(DefaultModel::from_env) }
+    ModelContext {
+        manifest_dir,
+        default_model: from_cli.or_else(DefaultModel::from_env),
+    }
 }
 
 /// The predictor for networks given as text, loaded once per process.
 pub fn load(context: &ModelContext) -> Result<(Arc<Predictor>, ModelSource), CliError> {
     let source = context.default_source();
-    let predictor =
-        predict::load(&source).map_err(|error| CliError::Model { which: describe(&source, context), source: error })?;
+    let predictor = predict::load(&source).map_err(|error| CliError::Model {
+        which: describe(&source, context),
+        source: error,
+    })?;
     Ok((predictor, source))
 }
 
@@ -43,9 +48,15 @@ mod tests {
 
     #[test]
     fn a_model_flag_is_made_absolute_against_the_working_directory() {
-        let context = context(Some(Path::new("models/x.onnx")), Some(PathBuf::from("/elsewhere")));
+        let context = context(
+            Some(Path::new("models/x.onnx")),
+            Some(PathBuf::from("/elsewhere")),
+        );
         let cwd = std::env::current_dir().expect("cwd");
-        assert_eq!(context.default_source(), ModelSource::File(cwd.join("models/x.onnx")));
+        assert_eq!(
+            context.default_source(),
+            ModelSource::File(cwd.join("models/x.onnx"))
+        );
     }
 
     #[test]
@@ -53,7 +64,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("bad.onnx");
         std::fs::write(&path, b"not a model at all").expect("write");
-        let error = load(&context(Some(&path), None)).err().expect("not a model").to_string();
-        assert!(error.starts_with(&format!("cannot load predictor {} (chosen by --model): ", path.display())), "{error}");
+        let error = load(&context(Some(&path), None))
+            .err()
+            .expect("not a model")
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "cannot load predictor {} (chosen by --model): ",
+                path.display()
+            )),
+            "{error}"
+        );
     }
 }

@@ -49,10 +49,17 @@ pub fn report(predictor: &Predictor, network: &Network) -> Result<Report, Predic
     let codes: &[UlcCode] = &encoding.codes;
     let items: Vec<(&[UlcCode], u32)> = (1..=card.epochs).map(|epoch| (codes, epoch)).collect();
     let predictions = predictor.predict_batch(&items)?;
-    let out_of_range = predictions.last().map(|p| p.notes.iter().map(ToString::to_string).collect()).unwrap_or_default();
+    let out_of_range = predictions
+        .last()
+        .map(|p| p.notes.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
     let epochs: Vec<EpochPrediction> = (1..)
         .zip(&predictions)
-        .map(|(epoch, p)| EpochPrediction { epoch, mean: p.mean, spread: p.spread })
+        .map(|(epoch, p)| EpochPrediction {
+            epoch,
+            mean: p.mean,
+            spread: p.spread,
+        })
         .collect();
     let final_mean = epochs.last().map_or(f64::NAN, |e| e.mean);
     Ok(Report {
@@ -75,7 +82,13 @@ impl Report {
         let _ = writeln!(out, "  model `{}`, protocol {}", self.model, self.protocol);
         let _ = writeln!(out, "  epoch  accuracy");
         for epoch in &self.epochs {
-            let _ = writeln!(out, "  {:>5}  {} ± {}", epoch.epoch, percent(epoch.mean), percent(epoch.spread));
+            let _ = writeln!(
+                out,
+                "  {:>5}  {} ± {}",
+                epoch.epoch,
+                percent(epoch.mean),
+                percent(epoch.spread)
+            );
         }
         if let Some(last) = self.epochs.last() {
             let _ = writeln!(
@@ -96,7 +109,10 @@ impl Report {
             let _ = writeln!(out, "  note: clamped: {clamp}");
         }
         for note in &self.out_of_range {
-            let _ = writeln!(out, "  note: outside what the model saw in training: {note}");
+            let _ = writeln!(
+                out,
+                "  note: outside what the model saw in training: {note}"
+            );
         }
         out
     }
@@ -114,21 +130,34 @@ mod tests {
     use peephole_core::text::parse_network;
 
     fn predictor() -> std::sync::Arc<Predictor> {
-        peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded).expect("embedded model")
+        peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded)
+            .expect("embedded model")
     }
 
     #[test]
     fn covers_every_epoch_and_places_the_final_value_in_the_zoo() {
         let predictor = predictor();
-        let network = parse_network("[1x28x28] conv3x3:16 bn relu maxpool2x2/2 conv3x3:32 bn relu -> 10").unwrap();
+        let network =
+            parse_network("[1x28x28] conv3x3:16 bn relu maxpool2x2/2 conv3x3:32 bn relu -> 10")
+                .unwrap();
         let report = report(&predictor, &network).expect("predicts");
         assert_eq!(report.epochs.len() as u32, predictor.card().epochs);
-        assert_eq!(report.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), (1..=predictor.card().epochs).collect::<Vec<_>>());
+        assert_eq!(
+            report.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+            (1..=predictor.card().epochs).collect::<Vec<_>>()
+        );
         let last = report.epochs.last().unwrap();
         let single = predictor.predict_final(&network).unwrap();
-        assert!((last.mean - single.mean).abs() < 1e-6, "the batch agrees with a single prediction");
+        assert!(
+            (last.mean - single.mean).abs() < 1e-6,
+            "the batch agrees with a single prediction"
+        );
         assert!((report.zoo_percentile - predictor.zoo_percentile(single.mean)).abs() < 1e-3);
-        assert!(report.text().contains(&format!("final {} is better than", percent(single.mean))));
+        assert!(
+            report
+                .text()
+                .contains(&format!("final {} is better than", percent(single.mean)))
+        );
     }
 
     #[test]
@@ -139,12 +168,29 @@ mod tests {
         let network = parse_network("[1x28x28] conv3x3:16 relu -> 10").unwrap();
         let report = report(&predictor, &network).expect("predicts");
         assert_eq!(report.clamps.len(), 1, "{:?}", report.clamps);
-        assert!(report.clamps[0].starts_with("layer 0: channel ratio 16"), "{:?}", report.clamps);
-        assert!(report.out_of_range.iter().any(|n| n.starts_with("2 layers is outside")), "{:?}", report.out_of_range);
+        assert!(
+            report.clamps[0].starts_with("layer 0: channel ratio 16"),
+            "{:?}",
+            report.clamps
+        );
+        assert!(
+            report
+                .out_of_range
+                .iter()
+                .any(|n| n.starts_with("2 layers is outside")),
+            "{:?}",
+            report.out_of_range
+        );
         let text = report.text();
-        assert!(text.contains("note: clamped: layer 0: channel ratio 16"), "{text}");
+        assert!(
+            text.contains("note: clamped: layer 0: channel ratio 16"),
+            "{text}"
+        );
         let json: serde_json::Value = serde_json::from_str(&report.json()).expect("valid JSON");
-        assert_eq!(json["epochs"].as_array().map(Vec::len), Some(report.epochs.len()));
+        assert_eq!(
+            json["epochs"].as_array().map(Vec::len),
+            Some(report.epochs.len())
+        );
         assert_eq!(json["network"], "[1x28x28] conv3x3:16 relu -> 10");
     }
 }

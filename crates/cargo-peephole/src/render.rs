@@ -45,7 +45,11 @@ impl Diagnostic {
     /// `help:` and `note:` lines into their messages, which rustc prints below the first).
     pub fn at(level: Level, lint: Option<String>, message: &str, span: Span, file: &Path) -> Self {
         let (start, end) = (span.start(), span.end());
-        let width = if end.line == start.line { end.column.saturating_sub(start.column) } else { 1 };
+        let width = if end.line == start.line {
+            end.column.saturating_sub(start.column)
+        } else {
+            1
+        };
         let mut lines = message.lines();
         let first = lines.next().unwrap_or_default().to_string();
         Diagnostic {
@@ -63,7 +67,13 @@ impl Diagnostic {
     /// A lint warning, with its help and how to silence it.
     pub fn warning(warning: &Warning, file: &Path) -> Self {
         let message = format!("peephole::{}: {}", warning.name, warning.message);
-        let mut diagnostic = Diagnostic::at(Level::Warning, Some(warning.name.clone()), &message, warning.span, file);
+        let mut diagnostic = Diagnostic::at(
+            Level::Warning,
+            Some(warning.name.clone()),
+            &message,
+            warning.span,
+            file,
+        );
         if let Some(help) = &warning.help {
             diagnostic.notes.push(format!("help: {help}"));
         }
@@ -71,7 +81,10 @@ impl Diagnostic {
             Some(LintScope::Layer) => "on the layer or the network",
             _ => "on the network",
         };
-        diagnostic.notes.push(format!("note: `#[peephole(allow({}))]` {place} silences this", warning.name));
+        diagnostic.notes.push(format!(
+            "note: `#[peephole(allow({}))]` {place} silences this",
+            warning.name
+        ));
         diagnostic
     }
 
@@ -94,9 +107,19 @@ impl Diagnostic {
         let gutter = " ".repeat(number.len());
         let mut out = String::new();
         let _ = writeln!(out, "{level}: {}", self.message);
-        let _ = writeln!(out, "{gutter}--> {}:{}:{}", self.file.display(), self.line, self.column);
+        let _ = writeln!(
+            out,
+            "{gutter}--> {}:{}:{}",
+            self.file.display(),
+            self.line,
+            self.column
+        );
         if let Some(text) = source.lines().nth(self.line.saturating_sub(1)) {
-            let before: String = text.chars().take(self.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let before: String = text
+                .chars()
+                .take(self.column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             let _ = writeln!(out, "{gutter} |");
             let _ = writeln!(out, "{number} | {text}");
             let _ = writeln!(out, "{gutter} | {before}{}", "^".repeat(self.width));
@@ -115,11 +138,20 @@ impl Diagnostic {
 /// The closing line, as rustc words it: `warning: 3 warnings emitted`, or `error: aborting
 /// due to 2 previous errors; 3 warnings emitted`; `None` when there was nothing to say.
 pub fn summary(errors: usize, warnings: usize) -> Option<String> {
-    let plural = |n: usize, what: &str| if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") };
+    let plural = |n: usize, what: &str| {
+        if n == 1 {
+            format!("1 {what}")
+        } else {
+            format!("{n} {what}s")
+        }
+    };
     match (errors, warnings) {
         (0, 0) => None,
         (0, w) => Some(format!("warning: {} emitted", plural(w, "warning"))),
-        (e, 0) => Some(format!("error: aborting due to {}", plural(e, "previous error"))),
+        (e, 0) => Some(format!(
+            "error: aborting due to {}",
+            plural(e, "previous error")
+        )),
         (e, w) => Some(format!(
             "error: aborting due to {}; {} emitted",
             plural(e, "previous error"),
@@ -136,7 +168,9 @@ mod tests {
         Diagnostic {
             level: Level::Warning,
             lint: Some("stacked_activations".into()),
-            message: "peephole::stacked_activations: layer 5 (relu) follows another activation (relu)".into(),
+            message:
+                "peephole::stacked_activations: layer 5 (relu) follows another activation (relu)"
+                    .into(),
             file: PathBuf::from("src/main.rs"),
             line: 12,
             column: 30,
@@ -165,8 +199,16 @@ mod tests {
     #[test]
     fn spans_of_parsed_source_give_rustc_line_and_column() {
         let file: syn::File = syn::parse_str("fn f() {}\nstruct  Name;").expect("parses");
-        let syn::Item::Struct(item) = &file.items[1] else { panic!("a struct") };
-        let found = Diagnostic::at(Level::Error, None, "first\nhelp: second", item.ident.span(), Path::new("a.rs"));
+        let syn::Item::Struct(item) = &file.items[1] else {
+            panic!("a struct")
+        };
+        let found = Diagnostic::at(
+            Level::Error,
+            None,
+            "first\nhelp: second",
+            item.ident.span(),
+            Path::new("a.rs"),
+        );
         assert_eq!((found.line, found.column, found.width), (2, 9, 4));
         assert_eq!(found.message, "first");
         assert_eq!(found.notes, ["help: second"]);
@@ -176,7 +218,13 @@ mod tests {
     fn the_summary_counts_like_rustc() {
         assert_eq!(summary(0, 0), None);
         assert_eq!(summary(0, 1).as_deref(), Some("warning: 1 warning emitted"));
-        assert_eq!(summary(2, 9).as_deref(), Some("error: aborting due to 2 previous errors; 9 warnings emitted"));
-        assert_eq!(summary(1, 0).as_deref(), Some("error: aborting due to 1 previous error"));
+        assert_eq!(
+            summary(2, 9).as_deref(),
+            Some("error: aborting due to 2 previous errors; 9 warnings emitted")
+        );
+        assert_eq!(
+            summary(1, 0).as_deref(),
+            Some("error: aborting due to 1 previous error")
+        );
     }
 }

@@ -12,7 +12,11 @@ use std::process::Command;
 type Found = Vec<(String, u64, u64)>;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("crates/cargo-peephole is two levels down").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/cargo-peephole is two levels down")
+        .to_path_buf()
 }
 
 /// The peephole warnings of cargo's JSON messages: the lint name from the deprecated item's
@@ -27,8 +31,16 @@ fn build_warnings(json_lines: &str) -> Found {
         .filter_map(|message| {
             let (_, after) = message["message"].as_str()?.split_once("::peephole::")?;
             let name = after.split('`').next()?.to_string();
-            let span = message["spans"].as_array()?.iter().find(|span| span["is_primary"] == true)?.clone();
-            Some((name, span["line_start"].as_u64()?, span["column_start"].as_u64()?))
+            let span = message["spans"]
+                .as_array()?
+                .iter()
+                .find(|span| span["is_primary"] == true)?
+                .clone();
+            Some((
+                name,
+                span["line_start"].as_u64()?,
+                span["column_start"].as_u64()?,
+            ))
         })
         .collect();
     found.sort();
@@ -60,17 +72,32 @@ fn check_prints_the_warnings_a_build_of_the_lint_demo_prints_at_the_same_places(
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let build = Command::new(cargo)
         .current_dir(&demo)
-        .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("lint-demo"))
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("lint-demo"),
+        )
         .env_remove("RUSTFLAGS")
         .env_remove("PEEPHOLE_MODEL")
         .args(["build", "--offline", "--message-format=json"])
         .output()
         .expect("run cargo");
     let stdout = String::from_utf8_lossy(&build.stdout);
-    assert!(build.status.success(), "the demo builds (warnings only):\n{}", String::from_utf8_lossy(&build.stderr));
+    assert!(
+        build.status.success(),
+        "the demo builds (warnings only):\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
     let expected = build_warnings(&stdout);
-    assert!(expected.iter().any(|(name, ..)| name == "predicted_accuracy"), "{expected:?}");
-    assert!(expected.len() >= 9, "the demo warns about its bad networks: {expected:?}");
+    assert!(
+        expected
+            .iter()
+            .any(|(name, ..)| name == "predicted_accuracy"),
+        "{expected:?}"
+    );
+    assert!(
+        expected.len() >= 9,
+        "the demo warns about its bad networks: {expected:?}"
+    );
 
     let check = Command::new(env!("CARGO_BIN_EXE_cargo-peephole"))
         .current_dir(&demo)
@@ -79,9 +106,20 @@ fn check_prints_the_warnings_a_build_of_the_lint_demo_prints_at_the_same_places(
         .output()
         .expect("run cargo-peephole");
     let printed = String::from_utf8_lossy(&check.stdout);
-    assert_eq!(check.status.code(), Some(1), "--deny fails on warnings:\n{printed}");
-    assert_eq!(check_warnings(&printed), expected, "check printed:\n{printed}");
-    assert!(printed.ends_with(&format!("warning: {} warnings emitted\n", expected.len())), "{printed}");
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "--deny fails on warnings:\n{printed}"
+    );
+    assert_eq!(
+        check_warnings(&printed),
+        expected,
+        "check printed:\n{printed}"
+    );
+    assert!(
+        printed.ends_with(&format!("warning: {} warnings emitted\n", expected.len())),
+        "{printed}"
+    );
 }
 
 #[test]

@@ -152,7 +152,11 @@ pub fn lint_scope(name: &str) -> Option<LintScope> {
 
 /// Every name [`lint_scope`] accepts, for error messages.
 pub(crate) fn lint_names() -> Vec<&'static str> {
-    Lint::ALL.iter().map(|lint| lint.name()).chain([PREDICTED_ACCURACY]).collect()
+    Lint::ALL
+        .iter()
+        .map(|lint| lint.name())
+        .chain([PREDICTED_ACCURACY])
+        .collect()
 }
 
 #[cfg(test)]

@@ -46,7 +46,11 @@ pub(crate) fn allow(attrs: &[Attribute], site: Site, errors: &mut Errors) -> All
 }
 
 /// Reads the opt-outs and the predictor options of a network or a layer.
-pub(crate) fn read(attrs: &[Attribute], site: Site, errors: &mut Errors) -> (Allow, PredictorOptions) {
+pub(crate) fn read(
+    attrs: &[Attribute],
+    site: Site,
+    errors: &mut Errors,
+) -> (Allow, PredictorOptions) {
     let mut allowed = Vec::new();
     let mut predictor = PredictorOptions::default();
     for attr in attrs {

@@ -84,7 +84,10 @@ impl ModelContext {
     /// The model `network` asks for, and the span an error about it points at.
     pub fn source(&self, network: &Lowered) -> (ModelSource, Span) {
         if let Some(literal) = &network.predictor.model {
-            return (ModelSource::File(self.resolve(Path::new(&literal.value()))), literal.span());
+            return (
+                ModelSource::File(self.resolve(Path::new(&literal.value()))),
+                literal.span(),
+            );
         }
         (self.default_source(), network.name_span)
     }
@@ -145,14 +148,20 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
             (Some(default), None) => format!(" (chosen by {})", default.chosen_by),
             _ => String::new(),
         };
-        syn::Error::new(span, format!("peephole: cannot load {which}{hint}: {reason}"))
+        syn::Error::new(
+            span,
+            format!("peephole: cannot load {which}{hint}: {reason}"),
+        )
     })?;
     let threshold = match &network.predictor.min_accuracy {
         Some((accuracy, _)) => Threshold::Accuracy(*accuracy),
         None => Threshold::default(),
     };
     let verdict = advice::verdict(&predictor, &network.network, threshold).map_err(|error| {
-        syn::Error::new(network.name_span, format!("peephole: {which} cannot score this network: {error}"))
+        syn::Error::new(
+            network.name_span,
+            format!("peephole: {which} cannot score this network: {error}"),
+        )
     })?;
     if !verdict.is_poor() {
         return Ok(Vec::new());
@@ -183,18 +192,38 @@ mod tests {
     fn the_networks_own_model_wins_over_the_default_and_both_resolve_against_the_crate() {
         let context = ModelContext {
             manifest_dir: Some(PathBuf::from("/crate")),
-            default_model: Some(DefaultModel { path: PathBuf::from("env.onnx"), chosen_by: "--model".into() }),
+            default_model: Some(DefaultModel {
+                path: PathBuf::from("env.onnx"),
+                chosen_by: "--model".into(),
+            }),
         };
-        let own = lowered(r#"#[peephole(model = "models/own.onnx")] struct N: [1, 8, 8] -> 10 { conv(3, 8), relu }"#);
-        assert_eq!(context.source(&own).0, ModelSource::File(PathBuf::from("/crate/models/own.onnx")));
+        let own = lowered(
+            r#"#[peephole(model = "models/own.onnx")] struct N: [1, 8, 8] -> 10 { conv(3, 8), relu }"#,
+        );
+        assert_eq!(
+            context.source(&own).0,
+            ModelSource::File(PathBuf::from("/crate/models/own.onnx"))
+        );
         let plain = lowered("struct N: [1, 8, 8] -> 10 { conv(3, 8), relu }");
-        assert_eq!(context.source(&plain).0, ModelSource::File(PathBuf::from("/crate/env.onnx")));
+        assert_eq!(
+            context.source(&plain).0,
+            ModelSource::File(PathBuf::from("/crate/env.onnx"))
+        );
         let absolute = ModelContext {
-            default_model: Some(DefaultModel { path: PathBuf::from("/abs.onnx"), chosen_by: "--model".into() }),
+            default_model: Some(DefaultModel {
+                path: PathBuf::from("/abs.onnx"),
+                chosen_by: "--model".into(),
+            }),
             ..context
         };
-        assert_eq!(absolute.source(&plain).0, ModelSource::File(PathBuf::from("/abs.onnx")));
-        assert_eq!(ModelContext::default().source(&plain).0, ModelSource::Embedded);
+        assert_eq!(
+            absolute.source(&plain).0,
+            ModelSource::File(PathBuf::from("/abs.onnx"))
+        );
+        assert_eq!(
+            ModelContext::default().source(&plain).0,
+            ModelSource::Embedded
+        );
     }
 
     #[test]
@@ -207,7 +236,10 @@ mod tests {
             }),
         };
         let plain = lowered("struct N: [1, 8, 8] -> 10 { conv(3, 8), relu }");
-        let error = findings(&plain, &context).err().expect("cannot load").to_string();
+        let error = findings(&plain, &context)
+            .err()
+            .expect("cannot load")
+            .to_string();
         assert!(error.starts_with("peephole: cannot load predictor /no/such/model.onnx (chosen by the environment variable PEEPHOLE_MODEL): "), "{error}");
     }
 
