@@ -8,30 +8,19 @@ use proc_macro2::{Literal, Span, TokenStream};
 use quote::quote;
 use syn::Attribute;
 
-use crate::ast::{Declaration, NetworkDecl};
-use crate::lower::{self, Lowered};
-use crate::options::ATTRIBUTE;
-use crate::{check, predict, warning};
+use peephole_lint::ast::{Declaration, NetworkDecl};
+use peephole_lint::check::{self, Mode};
+use peephole_lint::lower::Lowered;
+use peephole_lint::options::ATTRIBUTE;
+use peephole_lint::predict::{MODEL_ENV, ModelContext, ModelSource};
 
-/// Which macro is expanding: the two share everything but the predictor's check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// `network!`: declaration and rule lints, no model.
-    Declare,
-    /// `peephole_check!`: also the predictor's verdict.
-    Check,
-}
+use crate::warning;
 
 /// Expands a whole `network!` or `peephole_check!` call: each network on its own, so one bad
 /// network does not stop the others from being generated and checked.
 pub(crate) fn declaration(declaration: &Declaration, mode: Mode) -> TokenStream {
-    if declaration.networks.is_empty() {
-        return syn::Error::new(
-            Span::call_site(),
-            "expected a network, as in `pub struct LeNet: [1, 28, 28] -> 10 { conv(5x5, 6), \
-             relu }`",
-        )
-        .to_compile_error();
+    if let Err(error) = check::require_networks(declaration, Span::call_site()) {
+        return error.to_compile_error();
     }
     declaration
         .networks
@@ -44,15 +33,18 @@ pub(crate) fn declaration(declaration: &Declaration, mode: Mode) -> TokenStream 
 }
 
 fn network(decl: &NetworkDecl, mode: Mode) -> TokenStream {
-    match lower::network(decl).and_then(|lowered| predictor_options_fit(&lowered, mode).map(|()| lowered)) {
+    match check::lower(decl, mode) {
         Ok(lowered) => {
             let items = items(decl, Some(&lowered));
-            let with_predictor = mode == Mode::Check;
-            let warnings = match check::diagnose(&lowered, with_predictor) {
+            let models = ModelContext::from_env();
+            let warnings = match check::diagnose(&lowered, mode, &models) {
                 Ok(warnings) => warning::emit(&warnings, &cfgs(&decl.attrs)),
                 Err(error) => error.to_compile_error(),
             };
-            let tracking = if with_predictor { predict::tracking(&lowered) } else { TokenStream::new() };
+            let tracking = match mode {
+                Mode::Check => tracking(&models.source(&lowered).0),
+                Mode::Declare => TokenStream::new(),
+            };
             quote! { #items #warnings #tracking }
         }
         Err(error) => {
@@ -63,23 +55,21 @@ fn network(decl: &NetworkDecl, mode: Mode) -> TokenStream {
     }
 }
 
-/// `min_accuracy` and `model` configure the predictor, which only `peephole_check!` runs;
-/// under `network!` they would silently do nothing, so they are errors there.
-fn predictor_options_fit(lowered: &Lowered, mode: Mode) -> syn::Result<()> {
-    if mode == Mode::Check {
-        return Ok(());
-    }
-    let options = &lowered.predictor;
-    let span = match (&options.min_accuracy, &options.model) {
-        (Some((_, literal)), _) => literal.span(),
-        (None, Some(literal)) => literal.span(),
-        (None, None) => return Ok(()),
+/// Items that make cargo rebuild the crate when the model file or `PEEPHOLE_MODEL` changes:
+/// `include_bytes!` records the file and `option_env!` the variable in rustc's dep-info.
+/// Neither ends up in the user's binary (unused anonymous consts).
+fn tracking(source: &ModelSource) -> TokenStream {
+    let file = match source {
+        ModelSource::File(path) => {
+            let path = path.display().to_string();
+            quote! { const _: &[u8] = ::core::include_bytes!(#path); }
+        }
+        ModelSource::Embedded => TokenStream::new(),
     };
-    Err(syn::Error::new(
-        span,
-        "`min_accuracy` and `model` configure the predictor, which only runs under \
-         `peephole::peephole_check!`; use that macro instead of `network!`",
-    ))
+    quote! {
+        const _: ::core::option::Option<&str> = ::core::option_env!(#MODEL_ENV);
+        #file
+    }
 }
 
 /// `#[cfg]`s of the declaration, repeated on every generated item so they come and go together.

@@ -1,18 +1,14 @@
 //! `network!`: declare sequential CNNs in Rust and get Peephole's checks as compiler
 //! diagnostics. Use it through the `peephole` facade crate, whose paths the expansion names.
 //!
-//! The macro is parse -> lower -> check -> expand: `ast` keeps what was written with its
-//! spans, `lower` builds peephole-core's IR and collects every error, `check` decides the
-//! warnings, `warning` turns them into rustc warnings, and `expand` writes the code.
+//! The macro is parse -> lower -> check -> expand. The first three live in `peephole_lint`,
+//! shared with `cargo peephole check` so that the command line and the build say the same
+//! thing; here `warning` turns the warnings into rustc warnings and `expand` writes the code.
 
-mod ast;
-mod check;
-mod errors;
 mod expand;
-mod lower;
-mod options;
-mod predict;
 mod warning;
+
+use peephole_lint::ast;
 
 /// Declares one or more sequential CNNs and checks them at build time.
 ///
@@ -54,7 +50,7 @@ mod warning;
 #[proc_macro]
 pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let declaration = syn::parse_macro_input!(input as ast::Declaration);
-    expand::declaration(&declaration, expand::Mode::Declare).into()
+    expand::declaration(&declaration, peephole_lint::check::Mode::Declare).into()
 }
 
 /// Declares networks exactly like [`network!`] and also checks each one with the Peephole
@@ -78,5 +74,5 @@ pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 #[proc_macro]
 pub fn peephole_check(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let declaration = syn::parse_macro_input!(input as ast::Declaration);
-    expand::declaration(&declaration, expand::Mode::Check).into()
+    expand::declaration(&declaration, peephole_lint::check::Mode::Check).into()
 }

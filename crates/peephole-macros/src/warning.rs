@@ -14,23 +14,10 @@
 //! layer. Because it is an ordinary lint, `#[allow(deprecated)]`, `#![deny(deprecated)]` and
 //! `-D warnings` work on it as users expect, and cargo replays it on cached builds.
 
+use peephole_lint::Warning;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{Attribute, Ident};
-
-/// One warning to show the user: produced by the rule lints today and by model-based checks
-/// (the predictor) later; both go through [`emit`].
-#[derive(Debug, Clone)]
-pub(crate) struct Warning {
-    /// Stable snake_case name, printed as `peephole::NAME` (must be an identifier).
-    pub name: String,
-    /// The sentence after the name.
-    pub message: String,
-    /// What to do about it, printed on its own `help:` line.
-    pub help: Option<String>,
-    /// The user's token the warning points at.
-    pub span: Span,
-}
 
 /// Used when a warning's name is not an identifier, so a bad name degrades the message
 /// instead of panicking inside the compiler.

@@ -7,15 +7,15 @@ use crate::check;
 use crate::errors::{Errors, closest};
 
 /// The name of our attribute; every other attribute on a network goes to the generated type.
-pub(crate) const ATTRIBUTE: &str = "peephole";
+pub const ATTRIBUTE: &str = "peephole";
 
 /// Lints allowed on a network or a layer, by stable name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Allow(Vec<String>);
+pub struct Allow(Vec<String>);
 
 impl Allow {
     /// True when the lint with this stable name is allowed here.
-    pub(crate) fn allows(&self, lint: &str) -> bool {
+    pub fn allows(&self, lint: &str) -> bool {
         self.0.iter().any(|name| name == lint)
     }
 }
@@ -32,7 +32,7 @@ pub(crate) enum Site {
 /// The predictor options of a network, read from `#[peephole(min_accuracy = .., model = "..")]`;
 /// they only mean something under `peephole_check!`.
 #[derive(Default, Clone)]
-pub(crate) struct PredictorOptions {
+pub struct PredictorOptions {
     /// `min_accuracy = 0.85`, with the literal for errors.
     pub min_accuracy: Option<(f64, syn::LitFloat)>,
     /// `model = "models/my.onnx"`, relative to the crate's manifest directory.
@@ -46,7 +46,11 @@ pub(crate) fn allow(attrs: &[Attribute], site: Site, errors: &mut Errors) -> All
 }
 
 /// Reads the opt-outs and the predictor options of a network or a layer.
-pub(crate) fn read(attrs: &[Attribute], site: Site, errors: &mut Errors) -> (Allow, PredictorOptions) {
+pub(crate) fn read(
+    attrs: &[Attribute],
+    site: Site,
+    errors: &mut Errors,
+) -> (Allow, PredictorOptions) {
     let mut allowed = Vec::new();
     let mut predictor = PredictorOptions::default();
     for attr in attrs {

@@ -1,15 +1,79 @@
-//! What `network!` warns about: runs every check on a lowered network, applies the user's
-//! opt-outs, and attaches spans. The rules themselves live in `peephole_core::lint` (shared
-//! with command-line tools); this module only decides where each finding points.
+//! What a declared network is warned about: runs every check on a lowered network, applies
+//! the user's opt-outs, and attaches spans. The rules themselves live in `peephole_core::lint`;
+//! this module only decides which apply and where each finding points. The macros and
+//! `cargo peephole check` both call [`diagnose`].
 //!
 //! Model-based checks (the accuracy predictor) plug in at [`diagnose`]: produce [`Finding`]s
 //! and they get the same opt-outs, spans and emission as the rule lints.
 
 use peephole_core::lint::{self, Lint, LintScope};
+use proc_macro2::Span;
 
-use crate::lower::Lowered;
-use crate::predict::{self, PREDICTED_ACCURACY};
+use crate::ast::{Declaration, NetworkDecl};
+use crate::lower::{self, Lowered};
+use crate::predict::{self, ModelContext, PREDICTED_ACCURACY};
 use crate::warning::Warning;
+
+/// Which macro a declaration is written in: the two share everything but the predictor's
+/// check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `network!`: declaration and rule lints, no model.
+    Declare,
+    /// `peephole_check!`: also the predictor's verdict.
+    Check,
+}
+
+impl Mode {
+    /// The mode of a macro named by the last segment of its path, for tools that find
+    /// declarations in source files: `network` or `peephole_check`.
+    pub fn of_macro(name: &str) -> Option<Mode> {
+        match name {
+            "network" => Some(Mode::Declare),
+            "peephole_check" => Some(Mode::Check),
+            _ => None,
+        }
+    }
+}
+
+/// A call must declare at least one network; the error points at `call_site` (the macro call).
+pub fn require_networks(declaration: &Declaration, call_site: Span) -> syn::Result<()> {
+    if declaration.networks.is_empty() {
+        return Err(syn::Error::new(
+            call_site,
+            "expected a network, as in `pub struct LeNet: [1, 28, 28] -> 10 { conv(5x5, 6), \
+             relu }`",
+        ));
+    }
+    Ok(())
+}
+
+/// Lowers one network as `mode`'s macro accepts it: every lowering error, and predictor
+/// options where no predictor runs.
+pub fn lower(decl: &NetworkDecl, mode: Mode) -> syn::Result<Lowered> {
+    let lowered = lower::network(decl)?;
+    predictor_options_fit(&lowered, mode)?;
+    Ok(lowered)
+}
+
+/// `min_accuracy` and `model` configure the predictor, which only `peephole_check!` runs;
+/// under `network!` they would silently do nothing, so they are errors there.
+fn predictor_options_fit(lowered: &Lowered, mode: Mode) -> syn::Result<()> {
+    if mode == Mode::Check {
+        return Ok(());
+    }
+    let options = &lowered.predictor;
+    let span = match (&options.min_accuracy, &options.model) {
+        (Some((_, literal)), _) => literal.span(),
+        (None, Some(literal)) => literal.span(),
+        (None, None) => return Ok(()),
+    };
+    Err(syn::Error::new(
+        span,
+        "`min_accuracy` and `model` configure the predictor, which only runs under \
+         `peephole::peephole_check!`; use that macro instead of `network!`",
+    ))
+}
 
 /// A check's result before it gets a span: which check fired and which layer it is about.
 pub(crate) struct Finding {
@@ -36,13 +100,13 @@ impl From<lint::Diagnostic> for Finding {
 
 /// Every warning for one network, in layer order, opt-outs applied, spans attached.
 ///
-/// This is the single entry point for build-time diagnostics: the rule lints always, and the
-/// predictor's check when `with_predictor` (under `peephole_check!`, unless allowed). Fails
-/// only when the predictor was asked for and cannot run.
-pub(crate) fn diagnose(network: &Lowered, with_predictor: bool) -> syn::Result<Vec<Warning>> {
+/// This is the single entry point for diagnostics of declarations: the rule lints always,
+/// and the predictor's check under [`Mode::Check`] (unless allowed), with the model `models`
+/// picks. Fails only when the predictor was asked for and cannot run.
+pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Result<Vec<Warning>> {
     let mut findings = rule_lints(network);
-    if with_predictor && !network.allow.allows(PREDICTED_ACCURACY) {
-        findings.extend(predict::findings(network)?);
+    if mode == Mode::Check && !network.allow.allows(PREDICTED_ACCURACY) {
+        findings.extend(predict::findings(network, models)?);
     }
     findings.retain(|finding| !allowed(network, finding));
     Ok(findings
@@ -77,8 +141,9 @@ fn allowed(network: &Lowered, finding: &Finding) -> bool {
 }
 
 /// Whether `name` is a check users may allow, and where: the one list `#[peephole(allow)]`
-/// validates against, so that unknown names are errors.
-pub(crate) fn lint_scope(name: &str) -> Option<LintScope> {
+/// validates against, so that unknown names are errors, and that tools quote when they say
+/// how to silence a warning.
+pub fn lint_scope(name: &str) -> Option<LintScope> {
     if name == PREDICTED_ACCURACY {
         return Some(LintScope::Network);
     }
@@ -87,14 +152,16 @@ pub(crate) fn lint_scope(name: &str) -> Option<LintScope> {
 
 /// Every name [`lint_scope`] accepts, for error messages.
 pub(crate) fn lint_names() -> Vec<&'static str> {
-    Lint::ALL.iter().map(|lint| lint.name()).chain([PREDICTED_ACCURACY]).collect()
+    Lint::ALL
+        .iter()
+        .map(|lint| lint.name())
+        .chain([PREDICTED_ACCURACY])
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::Declaration;
-    use crate::lower;
 
     fn warnings(source: &str) -> Vec<(String, String)> {
         let decl: Declaration = syn::parse_str(source).expect("parses");
@@ -102,7 +169,7 @@ mod tests {
             panic!("no network");
         };
         let lowered = lower::network(&decl).unwrap_or_else(|e| panic!("{e}"));
-        diagnose(&lowered, false)
+        diagnose(&lowered, Mode::Declare, &ModelContext::default())
             .expect("rule lints never fail")
             .into_iter()
             .map(|w| (w.name, w.message))

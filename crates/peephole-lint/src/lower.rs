@@ -16,7 +16,7 @@ use crate::errors::{Errors, closest};
 use crate::options::{self, Allow, PredictorOptions, Site};
 
 /// A network that passed every check, with what codegen and the lints need.
-pub(crate) struct Lowered {
+pub struct Lowered {
     /// The IR, exactly as the generated `network()` rebuilds it.
     pub network: Network,
     /// Shapes, parameters and compute of the network.
@@ -41,7 +41,7 @@ const LAYER_WORDS: [&str; 7] = [
 ];
 
 /// Lowers and checks one network declaration.
-pub(crate) fn network(decl: &NetworkDecl) -> syn::Result<Lowered> {
+pub fn network(decl: &NetworkDecl) -> syn::Result<Lowered> {
     let mut errors = Errors::default();
     let (allow, predictor) = options::read(&decl.attrs, Site::Network, &mut errors);
     let input = input_shape(&decl.input, &mut errors);

@@ -1,0 +1,89 @@
+//! What can go wrong on the command line, each naming the input it is about.
+
+use std::path::PathBuf;
+
+use peephole_core::predictor::PredictorError;
+use peephole_core::text::TextError;
+use thiserror::Error;
+
+/// A failure of one command, or of one network within a command; `main` prints it as
+/// `error: ...` and exits non-zero.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// A file or directory that `check` was asked to read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path as given or found.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `-` was given but standard input could not be read.
+    #[error("cannot read networks from standard input: {0}")]
+    Stdin(std::io::Error),
+    /// The predictor could not be loaded.
+    #[error("cannot load {which}: {source}")]
+    Model {
+        /// `the embedded default predictor` or `predictor PATH`.
+        which: String,
+        /// Why.
+        source: PredictorError,
+    },
+    /// A network in the text form that does not parse; the message shows the text with a
+    /// caret under the column.
+    #[error("malformed network at column {}:\n{}", .error.column, indent(&.error.render(.text)))]
+    Text {
+        /// The network as given.
+        text: String,
+        /// Where and what.
+        error: TextError,
+    },
+    /// The predictor could not score a network that parsed (invalid shapes, an unusable
+    /// model).
+    #[error("{which} cannot score `{network}`: {source}")]
+    Predict {
+        /// The model, as in [`CliError::Model`].
+        which: String,
+        /// The network's text form.
+        network: String,
+        /// Why.
+        source: PredictorError,
+    },
+    /// Writing the results failed (a closed pipe, a full disk).
+    #[error("cannot write the output: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Indents every line of a rendered snippet so it reads as part of the error above it.
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_error_points_a_caret_at_its_column() {
+        let text = "[1x28x28] conv3x3:16 dropout -> 10".to_string();
+        let error = peephole_core::text::parse_network(&text).expect_err("dropout is no layer");
+        let column = error.column;
+        let shown = CliError::Text {
+            text: text.clone(),
+            error,
+        }
+        .to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("malformed network at column {column}:"),
+            "{shown}"
+        );
+        assert_eq!(lines[1], format!("  {text}"));
+        assert_eq!(lines[2].find('^'), Some(column + 1), "{shown}");
+        assert!(lines[2].ends_with("unknown layer `dropout`: expected conv, maxpool, avgpool, relu, sigmoid, tanh or bn"), "{shown}");
+    }
+}

@@ -1,0 +1,137 @@
+//! `cargo peephole explain`: which layers matter, by the predicted effect of every
+//! single-layer edit the lint's local search tries (`peephole_core::predictor::advice`).
+
+use std::fmt::Write as _;
+
+use peephole_core::Network;
+use peephole_core::predictor::advice::{ScoredEdit, percent, rank_edits};
+use peephole_core::predictor::{Prediction, Predictor, PredictorError};
+
+/// A network's prediction and every valid edit, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The network as given.
+    pub network: Network,
+    /// Its predicted final accuracy.
+    pub base: Prediction,
+    /// Percent of the zoo's networks below that prediction.
+    pub zoo_percentile: f64,
+    /// The protocol and its epochs, for the headline.
+    pub protocol: String,
+    /// Epochs of the protocol.
+    pub epochs: u32,
+    /// Every edit that keeps the network valid, highest predicted accuracy first.
+    pub edits: Vec<ScoredEdit>,
+}
+
+/// Scores `network` and every candidate edit of it.
+pub fn explain(predictor: &Predictor, network: &Network) -> Result<Explanation, PredictorError> {
+    let base = predictor.predict_final(network)?;
+    let edits = rank_edits(predictor, network, base.mean)?;
+    Ok(Explanation {
+        network: network.clone(),
+        zoo_percentile: predictor.zoo_percentile(base.mean),
+        protocol: predictor.card().protocol.clone(),
+        epochs: predictor.card().epochs,
+        base,
+        edits,
+    })
+}
+
+impl Explanation {
+    /// The headline and a table of edits, best first.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.network);
+        let _ = writeln!(
+            out,
+            "  predicted {} ± {} after {} epochs of {} (better than {:.0}% of the zoo's trained networks)",
+            percent(self.base.mean),
+            percent(self.base.spread),
+            self.epochs,
+            self.protocol,
+            self.zoo_percentile
+        );
+        if self.edits.is_empty() {
+            let _ = writeln!(out, "  no single-layer edit keeps this network valid");
+            return out;
+        }
+        let rows: Vec<[String; 4]> = self
+            .edits
+            .iter()
+            .enumerate()
+            .map(|(rank, scored)| {
+                [
+                    (rank + 1).to_string(),
+                    scored.edit.describe(&self.network),
+                    format!(
+                        "{} ± {}",
+                        percent(scored.prediction.mean),
+                        percent(scored.prediction.spread)
+                    ),
+                    format!("{:+.1}", scored.gain * 100.0),
+                ]
+            })
+            .collect();
+        let header = ["rank", "edit", "predicted", "change (points)"].map(String::from);
+        let width = |column: usize| {
+            rows.iter()
+                .chain([&header])
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let widths = [width(0), width(1), width(2), width(3)];
+        let _ = writeln!(out);
+        for row in [&header].into_iter().chain(&rows) {
+            let _ = writeln!(
+                out,
+                "  {:>w0$}  {:<w1$}  {:>w2$}  {:>w3$}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3]
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peephole_core::text::parse_network;
+
+    #[test]
+    fn the_table_lists_every_ranked_edit_best_first_with_its_change() {
+        let predictor =
+            peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded)
+                .expect("embedded model");
+        let network = parse_network(
+            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 sigmoid conv3x3:32 sigmoid -> 10",
+        )
+        .unwrap();
+        let explanation = explain(&predictor, &network).expect("scores");
+        assert!(!explanation.edits.is_empty());
+        assert!(
+            explanation.edits.windows(2).all(|w| w[0].gain >= w[1].gain),
+            "best first"
+        );
+        let text = explanation.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[3].trim_start().starts_with("rank  edit"), "{text}");
+        let best = &explanation.edits[0];
+        assert!(lines[4].contains(&best.edit.describe(&network)), "{text}");
+        assert!(
+            lines[4]
+                .trim_end()
+                .ends_with(&format!("{:+.1}", best.gain * 100.0)),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 4 + explanation.edits.len(), "{text}");
+    }
+}

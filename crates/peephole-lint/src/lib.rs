@@ -1,0 +1,19 @@
+//! Network declarations as Rust tokens, from syntax to diagnostics: the one implementation
+//! behind both `peephole::network!` / `peephole::peephole_check!` (at build time) and
+//! `cargo peephole check` (without compiling), so the two never disagree.
+//!
+//! The pipeline is parse -> lower -> diagnose: [`ast`] keeps what was written with its spans,
+//! [`lower`] builds peephole-core's IR and collects every error, [`check`] decides the
+//! warnings (the rule lints and, when asked, the predictor's verdict from [`predict`]). How a
+//! warning reaches the user (a rustc lint from the macro, a printed diagnostic from the
+//! command line) is the caller's business.
+
+pub mod ast;
+pub mod check;
+mod errors;
+pub mod lower;
+pub mod options;
+pub mod predict;
+mod warning;
+
+pub use warning::Warning;
