@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 
-use crate::bench_predict;
+use crate::{bench_predict, bench_train};
 use crate::cargo::{cargo, run as run_command};
 
 /// Options of `bench`.
@@ -24,12 +24,16 @@ enum BenchCommand {
     /// Predictor inference: batch-1 latency and batch throughput of the native fast scorer,
     /// tract, onnxruntime and PyTorch on the same weights and sequences.
     Predict(bench_predict::Args),
+    /// Training throughput: the same network, batches and optimizer with tch and with
+    /// PyTorch, images/s and their ratio.
+    Train(bench_train::Args),
 }
 
 /// Entry point of `cargo xtask bench`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
         BenchCommand::Predict(args) => bench_predict::run(args),
+        BenchCommand::Train(args) => bench_train::run(args),
     }
 }
 

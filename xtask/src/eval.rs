@@ -132,7 +132,7 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
     Ok((None, card, None))
 }
 
-/// Loads a predictor model. Interim: the tract runtime is not exported yet.
+/// Loads a predictor model with core's tract runtime, the one the lint uses.
 fn load_model(path: &Path) -> anyhow::Result<(ModelCard, Box<dyn FinalPredictor>)> {
     let predictor = Predictor::from_path(path)?;
     Ok((predictor.card().clone(), Box::new(predictor)))

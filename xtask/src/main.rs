@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_predict;
+mod bench_train;
 mod cargo;
 mod eval;
 mod fuzz;
@@ -10,6 +11,7 @@ mod sample;
 mod search;
 mod setup;
 mod test;
+mod train_predictor;
 mod zoo;
 mod zoo_stats;
 
@@ -35,13 +37,18 @@ enum Command {
     Zoo(zoo::Args),
     /// Print the paper's Table 2 for a zoo file, and a histogram of final accuracies.
     ZooStats(zoo_stats::Args),
+    /// Train the predictor on zoo files and export it with its model card (calls
+    /// `peephole-train train-predictor`; `cargo xtask train-predictor --help` lists the options).
+    #[command(disable_help_flag = true)]
+    TrainPredictor(train_predictor::Args),
     /// Compare a predictor with the baselines on its held-out networks: the paper's Table 3
     /// (markdown), eval.json and scatter.png (Figure 5).
     Eval(eval::Args),
     /// Run every fuzz target (text form, layer lists, ULC, predictor inputs, models and
     /// cards, zoo, IDX, CIFAR) for N seconds each and print executions and findings.
     Fuzz(fuzz::Args),
-    /// Performance measurements (`bench predict`: the predictor's backends side by side).
+    /// Performance measurements: `bench predict` (the predictor's backends side by side),
+    /// `bench train` (tch against PyTorch).
     Bench(bench::Args),
     /// Predictor-guided search: sample networks, score them all, print the best (and
     /// `--verify K`: train the best and worst K to compare).
@@ -55,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(&args),
         Command::Zoo(args) => zoo::run(&args),
         Command::ZooStats(args) => zoo_stats::run(&args),
+        Command::TrainPredictor(args) => train_predictor::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),

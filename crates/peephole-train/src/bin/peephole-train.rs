@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use peephole_core::protocol::Protocol;
+use peephole_train::bench::{BenchTrainOptions, bench_train};
 use peephole_train::data::load_protocol_data;
 use peephole_train::predictor::build::{build_predictor, load_zoos, write_predictor};
 use peephole_train::predictor::train::{FitOptions, FitProgress, Supervision};
@@ -84,6 +85,30 @@ enum Command {
         #[arg(long, default_value = "auto")]
         device: String,
     },
+    /// Time SGD steps of one network with tch on fixed Fashion-MNIST batches and export the
+    /// same job for PyTorch (what `cargo xtask bench train` compares); prints one JSON line.
+    BenchTrain {
+        /// The network, in the text form.
+        #[arg(long, default_value = DEFAULT_BENCH_NETWORK)]
+        network: String,
+        /// Protocol whose data and optimizer settings are used.
+        #[arg(long, default_value = "fmnist-budget-v1")]
+        protocol: String,
+        #[arg(long, default_value_t = 128)]
+        batch: i64,
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Torch threads (default: available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Where the job for the PyTorch side is written.
+        #[arg(long)]
+        export: PathBuf,
+    },
     /// Train one network given in the text form and print its curve.
     TrainOne {
         network: String,
@@ -95,6 +120,9 @@ enum Command {
         device: String,
     },
 }
+
+/// A typical zoo network (s1-000173 of the committed zoo, 0.848 after 8 epochs).
+const DEFAULT_BENCH_NETWORK: &str = "[1x28x28] conv3x3:16 bn relu maxpool2x2/2 conv2x2:32 relu conv1x1:16 maxpool2x2/2 conv2x2:32 relu maxpool2x2/2 conv2x2:64 relu maxpool2x2/2 -> 10";
 
 /// A progress bar over members x epochs for predictor training.
 struct BarProgress {
@@ -118,6 +146,11 @@ impl FitProgress for BarProgress {
         self.bar.set_position((member * self.max_epochs + epoch + 1) as u64);
         self.bar.set_message(format!("{} epoch {}: val MSE {validation_mse:.5} (best {best:.5})", member + 1, epoch + 1));
     }
+}
+
+/// A network in the text form, with the error drawn under the offending column.
+fn parse_network(text: &str) -> anyhow::Result<peephole_core::Network> {
+    text.parse().map_err(|e: peephole_core::text::TextError| anyhow::anyhow!("{}", e.render(text)))
 }
 
 fn parse_device(name: &str) -> anyhow::Result<Device> {
@@ -237,18 +270,23 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::BenchTrain { network, protocol, batch, steps, warmup, repeats, threads, export } => {
+            let network = parse_network(&network)?;
+            let protocol = parse_protocol(&protocol)?;
+            let threads = threads.unwrap_or(cores);
+            let (train, _) = load_protocol_data(&protocol, Device::Cpu)?;
+            let options = BenchTrainOptions { batch, steps, warmup, repeats };
+            let rates = bench_train(&network, &protocol, &train, &options, threads as i32, &export)?;
+            println!("{}", serde_json::json!({ "backend": "tch", "threads": threads, "images_per_second": rates }));
+            Ok(())
+        }
         Command::TrainOne {
             network,
             protocol,
             seed,
             device,
         } => {
-            let network: peephole_core::Network =
-                network
-                    .parse()
-                    .map_err(|e: peephole_core::text::TextError| {
-                        anyhow::anyhow!("{}", e.render(&network))
-                    })?;
+            let network = parse_network(&network)?;
             let protocol = parse_protocol(&protocol)?;
             let device = parse_device(&device)?;
             tch::set_num_threads(cores as i32);
