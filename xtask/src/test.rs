@@ -19,7 +19,23 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     if !args.no_setup {
         setup::run_setup(&setup::Args::default_python())?;
     }
-    run_command(cargo().args(["test", "--workspace"]).args(&args.rest))
+    // The facade's `tch` feature is off for users of the lint (it must never need libtorch);
+    // turning it on here lets its training test run in the same build, with the same
+    // feature set as the rest (a separate `-p peephole` run would compile tract again). The
+    // facade sets no rpath, so its test finds the venv's libtorch the way a tch user's
+    // binary would: through `LD_LIBRARY_PATH`.
+    let libtorch = setup::venv().join("libtorch/lib");
+    let mut library_path = std::ffi::OsString::from(&libtorch);
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        library_path.push(":");
+        library_path.push(existing);
+    }
+    run_command(
+        cargo()
+            .args(["test", "--workspace", "--features", "peephole/tch"])
+            .env("LD_LIBRARY_PATH", library_path)
+            .args(&args.rest),
+    )
 }
 
 /// Entry point of `cargo xtask test`.
