@@ -49,10 +49,11 @@ pub fn report(predictor: &Predictor, network: &Network) -> Result<Report, Predic
     let codes: &[UlcCode] = &encoding.codes;
     let items: Vec<(&[UlcCode], u32)> = (1..=card.epochs).map(|epoch| (codes, epoch)).collect();
     let predictions = predictor.predict_batch(&items)?;
-    let out_of_range = predictions
+    let mut out_of_range: Vec<String> = predictions
         .last()
         .map(|p| p.notes.iter().map(ToString::to_string).collect())
         .unwrap_or_default();
+    out_of_range.extend(predictor.input_note(network).map(|note| note.to_string()));
     let epochs: Vec<EpochPrediction> = (1..)
         .zip(&predictions)
         .map(|(epoch, p)| EpochPrediction {

@@ -2,7 +2,9 @@
 //! networks, gives the same answer in a mixed batch as one by one, and refuses bad models and
 //! bad inputs with typed errors.
 
-use peephole_core::predictor::{META_CARD, Predictor, PredictorError};
+use peephole_core::generator::{Skeleton, network_at};
+use peephole_core::ir::Shape;
+use peephole_core::predictor::{META_CARD, Predictor, PredictorError, RangeNote};
 use peephole_core::ulc::UlcCode;
 use peephole_core::zoo::read_zoo;
 use prost::Message;
@@ -42,6 +44,23 @@ fn a_mixed_length_batch_matches_one_by_one() {
         assert!((alone.mean - together.mean).abs() < 1e-5, "{} vs {}", alone.mean, together.mean);
         assert!((alone.spread - together.spread).abs() < 1e-5);
     }
+}
+
+#[test]
+fn a_network_on_other_images_gets_an_input_note_and_the_same_prediction() {
+    let predictor = Predictor::embedded().unwrap();
+    let epochs = predictor.card().epochs;
+    let fmnist = network_at(Skeleton::FmnistV1, 1, 0).network;
+    let own = predictor.predict(&fmnist, epochs).unwrap();
+    assert!(!own.notes.iter().any(|n| matches!(n, RangeNote::Input { .. })), "{:?}", own.notes);
+    let mut cifar = fmnist.clone();
+    cifar.input = Shape::new(3, 32, 32);
+    let other = predictor.predict(&cifar, epochs).unwrap();
+    // The layer sequence is what the model reads; only the note differs.
+    assert_eq!(other.mean, own.mean);
+    let note = other.notes.iter().find(|n| matches!(n, RangeNote::Input { .. })).expect("an input note");
+    let text = note.to_string();
+    assert!(text.contains("1x28x28") && text.contains("3x32x32") && text.contains("fmnist-budget-v1"), "{text}");
 }
 
 #[test]

@@ -137,7 +137,8 @@ pub fn load(source: &ModelSource) -> Result<Arc<Predictor>, PredictorError> {
 }
 
 /// The predictor's finding for one network: a warning when the predicted final accuracy is
-/// below the threshold, nothing otherwise. A model that cannot be loaded or cannot answer is
+/// below the threshold, or when the network is outside what the model saw in training (other
+/// images, unseen codes: the prediction may be far off either way), nothing otherwise. A model that cannot be loaded or cannot answer is
 /// an error at the `model = ...` literal (or the network's name), since the user asked for a
 /// check that cannot run.
 pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result<Vec<Finding>> {
@@ -163,7 +164,7 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
             format!("peephole: {which} cannot score this network: {error}"),
         )
     })?;
-    if !verdict.is_poor() {
+    if !verdict.is_poor() && verdict.prediction.notes.is_empty() {
         return Ok(Vec::new());
     }
     Ok(vec![Finding {

@@ -243,18 +243,29 @@ impl fmt::Display for Threshold {
 
 impl Verdict {
     /// The warning's sentence: prediction with spread, threshold, zoo position, range notes.
+    /// A network above the threshold only warns for its range notes, and says so.
     pub fn message(&self) -> String {
-        let mut text = format!(
-            "predicted {} ± {} accuracy after {} epochs of {}, below the threshold {} ({}); \
-             that is better than only {:.0}% of the zoo's trained networks",
+        let prediction = format!(
+            "predicted {} ± {} accuracy after {} epochs of {}",
             percent(self.prediction.mean),
             percent(self.prediction.spread),
             self.epochs,
-            self.protocol,
-            percent(self.threshold),
-            self.threshold_source,
-            self.zoo_percentile
+            self.protocol
         );
+        let mut text = if self.is_poor() {
+            format!(
+                "{prediction}, below the threshold {} ({}); that is better than only {:.0}% of the zoo's trained networks",
+                percent(self.threshold),
+                self.threshold_source,
+                self.zoo_percentile
+            )
+        } else {
+            format!(
+                "{prediction}, at or above the threshold {} ({})",
+                percent(self.threshold),
+                self.threshold_source
+            )
+        };
         if !self.prediction.notes.is_empty() {
             let notes: Vec<String> = self.prediction.notes.iter().map(ToString::to_string).collect();
             text.push_str(&format!(

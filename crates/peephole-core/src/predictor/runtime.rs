@@ -11,7 +11,8 @@ use tract_onnx::prelude::*;
 
 use super::card::{ModelCard, PREDICTOR_FORMAT};
 use super::screen::{GraphError, screen};
-use crate::ir::{Network, ShapeError};
+use crate::ir::{Network, Shape, ShapeError};
+use crate::protocol::Protocol;
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
 
 /// Metadata key of the format name (kept equal to the exporter's).
@@ -125,6 +126,21 @@ pub enum RangeNote {
         /// The value.
         value: u8,
     },
+    /// The network takes other images, or has another class count, than the networks the
+    /// model was trained on. The predictor reads only the layer sequence, so its answer is
+    /// for these layers trained under its protocol, on its dataset.
+    Input {
+        /// The network's input shape.
+        input: Shape,
+        /// The network's classes.
+        classes: u32,
+        /// The input shape of the protocol's networks.
+        trained_input: Shape,
+        /// Their classes.
+        trained_classes: u32,
+        /// The protocol's name.
+        protocol: &'static str,
+    },
 }
 
 impl std::fmt::Display for RangeNote {
@@ -138,6 +154,12 @@ impl std::fmt::Display for RangeNote {
             RangeNote::UnseenCode { layer, field, value } => {
                 write!(f, "layer {layer}: {field} = {value} never occurs in the model's training networks")
             }
+            RangeNote::Input { input, classes, trained_input, trained_classes, protocol } => write!(
+                f,
+                "the model was trained on {trained_input} inputs and {trained_classes} classes ({protocol}), \
+                 this network takes {input} inputs and {classes} classes; the prediction is for its layers \
+                 trained under {protocol}"
+            ),
         }
     }
 }
@@ -284,10 +306,29 @@ impl Predictor {
         notes
     }
 
-    /// Predicts the accuracy of a network after `epoch` (1-based).
+    /// A note when `network`'s images or classes differ from those of the networks the model
+    /// was trained on (its protocol's skeleton); `None` when they match or the protocol is
+    /// not one this build knows.
+    pub fn input_note(&self, network: &Network) -> Option<RangeNote> {
+        let protocol = Protocol::by_name(&self.card.protocol)?;
+        let skeleton = protocol.skeleton?;
+        let (trained_input, trained_classes) = (skeleton.input(), skeleton.classes());
+        (network.input != trained_input || network.classes != trained_classes).then_some(RangeNote::Input {
+            input: network.input,
+            classes: network.classes,
+            trained_input,
+            trained_classes,
+            protocol: protocol.name,
+        })
+    }
+
+    /// Predicts the accuracy of a network after `epoch` (1-based), with notes on its codes
+    /// and on its input outside what the model saw.
     pub fn predict(&self, network: &Network, epoch: u32) -> Result<Prediction, PredictorError> {
         let encoding = encode(network)?;
-        self.predict_codes(&encoding.codes, epoch)
+        let mut prediction = self.predict_codes(&encoding.codes, epoch)?;
+        prediction.notes.extend(self.input_note(network));
+        Ok(prediction)
     }
 
     /// Predicts the final-epoch accuracy of a network.
