@@ -12,9 +12,9 @@ use peephole_lint::ast::{Declaration, NetworkDecl};
 use peephole_lint::check::{self, Mode};
 use peephole_lint::lower::Lowered;
 use peephole_lint::options::ATTRIBUTE;
-use peephole_lint::predict::{MODEL_ENV, ModelContext, ModelSource};
+use peephole_lint::predict::{MODEL_ENV, ModelContext, ModelSource, PREDICTED_ACCURACY};
 
-use crate::warning;
+use crate::{speed, warning};
 
 /// Expands a whole `network!` or `peephole_check!` call: each network on its own, so one bad
 /// network does not stop the others from being generated and checked.
@@ -38,7 +38,16 @@ fn network(decl: &NetworkDecl, mode: Mode) -> TokenStream {
             let items = items(decl, Some(&lowered));
             let models = ModelContext::from_env();
             let warnings = match check::diagnose(&lowered, mode, &models) {
-                Ok(warnings) => warning::emit(&warnings, &cfgs(&decl.attrs)),
+                Ok(mut warnings) => {
+                    // The first predictor warning of the crate carries the build-speed hint.
+                    if let Some(first) = warnings.iter_mut().find(|w| w.name == PREDICTED_ACCURACY)
+                        && let Some(hint) = speed::take_hint()
+                    {
+                        first.message.push('\n');
+                        first.message.push_str(&hint);
+                    }
+                    warning::emit(&warnings, &cfgs(&decl.attrs))
+                }
                 Err(error) => error.to_compile_error(),
             };
             let tracking = match mode {

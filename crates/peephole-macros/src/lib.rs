@@ -6,6 +6,7 @@
 //! thing; here `warning` turns the warnings into rustc warnings and `expand` writes the code.
 
 mod expand;
+mod speed;
 mod warning;
 
 use peephole_lint::ast;
@@ -57,7 +58,9 @@ pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 /// predictor at build time: a network whose predicted final accuracy is below the threshold
 /// gets a `peephole::predicted_accuracy` warning at its name, with the prediction and its
 /// spread, the threshold, where it falls among the zoo's trained networks, and the
-/// single-layer edit predicted to help most.
+/// single-layer edit predicted to help most. A network the model cannot vouch for (other
+/// images or classes than its protocol's, codes or lengths never seen in training) gets the
+/// same warning with a note saying so, whatever its prediction.
 ///
 /// ```text
 /// peephole::peephole_check! {
