@@ -1,14 +1,15 @@
 //! `cargo xtask bench`: performance measurements, one subcommand per subject, each in its own
 //! module (`bench_predict.rs`, ...), so that adding one does not touch the others.
 //!
-//! Timings only mean something in an optimized build, and the debug xtask is compiled
-//! without optimizations for the workspace crates. So a benchmark (and `search`, whose speed
-//! is part of its contract) first re-runs itself through `cargo run --release` with the
-//! `ort` feature of peephole-core, the one build that has every backend.
+//! Timings of our own code only mean something in an optimized build, and the debug xtask
+//! is compiled without optimizations for the workspace crates. So a benchmark of our code
+//! (and `search`, whose speed is part of its contract) first re-runs itself through
+//! `cargo run --release` with the `ort` feature of peephole-core, the one build that has
+//! every backend. `bench compile` times cargo builds, not xtask, and runs as it is.
 
 use std::ffi::OsString;
 
-use crate::{bench_predict, bench_train};
+use crate::{bench_compile, bench_predict, bench_train};
 use crate::cargo::{cargo, run as run_command};
 
 /// Options of `bench`.
@@ -27,6 +28,9 @@ enum BenchCommand {
     /// Training throughput: the same network, batches and optimizer with tch and with
     /// PyTorch, images/s and their ratio.
     Train(bench_train::Args),
+    /// Build time: a crate of networks checked by `peephole_check!` against the same crate
+    /// with rule lints only, per profile, medians of clean builds of that crate.
+    Compile(bench_compile::Args),
 }
 
 /// Entry point of `cargo xtask bench`.
@@ -34,6 +38,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
         BenchCommand::Predict(args) => bench_predict::run(args),
         BenchCommand::Train(args) => bench_train::run(args),
+        BenchCommand::Compile(args) => bench_compile::run(args),
     }
 }
 

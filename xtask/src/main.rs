@@ -2,6 +2,7 @@
 //! runs in other binaries that this one builds and calls, so `cargo xtask --help` stays fast.
 
 mod bench;
+mod bench_compile;
 mod bench_predict;
 mod bench_train;
 mod cargo;

@@ -198,7 +198,7 @@ fn print_summary(args: &Args, source: &str, candidates: &[Candidate], stats: &Sc
 
 /// A layer in the `network!` syntax (see peephole-macros): kernel width x height, stride
 /// and padding only where they differ from the defaults.
-fn macro_layer(layer: &Layer) -> String {
+pub(crate) fn macro_layer(layer: &Layer) -> String {
     let window = |name: &str, kernel: peephole_core::Kernel, stride: u32, padding: Padding, channels: Option<u32>| {
         let mut parts = vec![format!("{}x{}", kernel.width, kernel.height)];
         parts.extend(channels.map(|c| c.to_string()));
