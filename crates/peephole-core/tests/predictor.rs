@@ -47,6 +47,24 @@ fn a_mixed_length_batch_matches_one_by_one() {
 }
 
 #[test]
+fn the_fast_path_the_lint_uses_agrees_with_tract_and_keeps_its_checks() {
+    let predictor = Predictor::embedded().unwrap();
+    let sequences = zoo_codes(10);
+    let epochs = predictor.card().epochs;
+    let items: Vec<(&[UlcCode], u32)> =
+        sequences.iter().enumerate().map(|(i, c)| (c.as_slice(), 1 + (i as u32 % epochs))).collect();
+    let tract = predictor.predict_batch(&items).unwrap();
+    let fast = predictor.predict_batch_fast(&items).unwrap();
+    for (t, f) in tract.iter().zip(&fast) {
+        assert!((t.mean - f.mean).abs() < 1e-5 && (t.spread - f.spread).abs() < 1e-5, "{t:?} vs {f:?}");
+        assert_eq!(t.notes, f.notes);
+    }
+    let codes = &sequences[0];
+    assert!(matches!(predictor.predict_batch_fast(&[(codes, epochs + 1)]), Err(PredictorError::Epoch { .. })));
+    assert!(matches!(predictor.predict_batch_fast(&[(&[], 1)]), Err(PredictorError::Length { length: 0 })));
+}
+
+#[test]
 fn a_network_on_other_images_gets_an_input_note_and_the_same_prediction() {
     let predictor = Predictor::embedded().unwrap();
     let epochs = predictor.card().epochs;

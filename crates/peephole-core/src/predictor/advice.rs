@@ -3,7 +3,9 @@
 //! and which single-layer edit raises the prediction most.
 //!
 //! The `peephole_check!` lint and `cargo peephole explain` both call this module, so the
-//! build-time warning and the command line never disagree about a network.
+//! build-time warning and the command line never disagree about a network. Both score on the
+//! native fast scorer where the model allows ([`Predictor::predict_batch_fast`]): the edit
+//! search meets many sequence lengths, and tract would compile a plan for each.
 
 use std::fmt;
 
@@ -143,7 +145,7 @@ pub fn rank_edits(predictor: &Predictor, network: &Network, base: f64) -> Result
         }
     }
     let items: Vec<(&[UlcCode], u32)> = sequences.iter().map(|codes| (codes.as_slice(), epochs)).collect();
-    let predictions = predictor.predict_batch(&items)?;
+    let predictions = predictor.predict_batch_fast(&items)?;
     let mut scored: Vec<ScoredEdit> = edits
         .into_iter()
         .zip(predictions)
@@ -209,7 +211,7 @@ impl Verdict {
 /// single-layer edit that raises it most (the search only runs for poor networks, so checking
 /// a good network costs one prediction).
 pub fn verdict(predictor: &Predictor, network: &Network, threshold: Threshold) -> Result<Verdict, PredictorError> {
-    let prediction = predictor.predict_final(network)?;
+    let prediction = predictor.predict_final_fast(network)?;
     let threshold_accuracy = threshold.accuracy(predictor);
     let best_edit = if prediction.mean < threshold_accuracy {
         rank_edits(predictor, network, prediction.mean)?.into_iter().next().filter(|best| best.gain > 0.0)

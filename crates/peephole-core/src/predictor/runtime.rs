@@ -10,6 +10,8 @@ use thiserror::Error;
 use tract_onnx::prelude::*;
 
 use super::card::{ModelCard, PREDICTOR_FORMAT};
+use super::fast::FastScorer;
+use super::weights::PredictorWeights;
 use super::screen::{GraphError, screen};
 use crate::ir::{Network, Shape, ShapeError};
 use crate::protocol::Protocol;
@@ -183,6 +185,9 @@ pub struct Predictor {
     model: InferenceModel,
     card: ModelCard,
     plans: Mutex<HashMap<(usize, usize), Plan>>,
+    /// The same weights on the native scorer, when they fit it (every model the trainer
+    /// exports does; a hand-made graph may not, and then only tract answers).
+    fast: Option<FastScorer>,
 }
 
 impl std::fmt::Debug for Predictor {
@@ -247,7 +252,8 @@ impl Predictor {
         let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tract_onnx::onnx().model_for_proto_model(&proto)))
             .map_err(|_| inference("tract panicked while reading the graph".into()))?
             .map_err(|e| inference(format!("{e:#}")))?;
-        let predictor = Predictor { source_name: name, model, card, plans: Mutex::new(HashMap::new()) };
+        let fast = PredictorWeights::from_onnx_bytes(bytes, &name).ok().and_then(|weights| FastScorer::new(&weights).ok());
+        let predictor = Predictor { source_name: name, model, card, plans: Mutex::new(HashMap::new()), fast };
         // Build one plan now so a broken graph fails at load time, not at first use.
         predictor.plan(1, 1)?;
         Ok(predictor)
@@ -331,6 +337,52 @@ impl Predictor {
         Ok(prediction)
     }
 
+    /// [`Predictor::predict_final`] on the native scorer where the model allows (see
+    /// [`Predictor::predict_batch_fast`]).
+    pub fn predict_final_fast(&self, network: &Network) -> Result<Prediction, PredictorError> {
+        let encoding = encode(network)?;
+        let mut out = self.predict_batch_fast(&[(&encoding.codes, self.card.epochs)])?;
+        let mut prediction = out.pop().ok_or(PredictorError::NotFinite)?;
+        prediction.notes.extend(self.input_note(network));
+        Ok(prediction)
+    }
+
+    /// [`Predictor::predict_batch`] on the native fast scorer when the model's weights fit it
+    /// (tests/fast.rs holds it to the ONNX graph within 1e-5), through tract otherwise. The
+    /// build-time lint scores this way: tract compiles a plan for every (batch, length) it
+    /// meets, and at build time that compilation costs far more than the scoring.
+    pub fn predict_batch_fast(&self, items: &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError> {
+        let Some(fast) = &self.fast else {
+            return self.predict_batch(items);
+        };
+        self.check_items(items)?;
+        let scores = fast
+            .score(items)
+            .map_err(|e| PredictorError::Inference { source_name: self.source_name.clone(), reason: e.to_string() })?;
+        scores
+            .into_iter()
+            .zip(items)
+            .map(|(score, (codes, _))| {
+                if !score.mean.is_finite() || !score.spread.is_finite() {
+                    return Err(PredictorError::NotFinite);
+                }
+                Ok(Prediction { mean: score.mean, spread: score.spread, notes: self.range_notes(codes) })
+            })
+            .collect()
+    }
+
+    /// What both backends require of their input: lengths, valid codes, epochs in range.
+    fn check_items(&self, items: &[(&[UlcCode], u32)]) -> Result<(), PredictorError> {
+        for (codes, epoch) in items {
+            if codes.is_empty() || codes.len() > MAX_SEQUENCE {
+                return Err(PredictorError::Length { length: codes.len() });
+            }
+            validate(codes)?;
+            self.check_epoch(*epoch)?;
+        }
+        Ok(())
+    }
+
     /// Predicts the final-epoch accuracy of a network.
     pub fn predict_final(&self, network: &Network) -> Result<Prediction, PredictorError> {
         self.predict(network, self.card.epochs)
@@ -345,13 +397,9 @@ impl Predictor {
     /// Predicts many sequences at once (grouped by length internally, since the model takes
     /// unpadded sequences); results are in input order.
     pub fn predict_batch(&self, items: &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError> {
+        self.check_items(items)?;
         let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (index, (codes, epoch)) in items.iter().enumerate() {
-            if codes.is_empty() || codes.len() > MAX_SEQUENCE {
-                return Err(PredictorError::Length { length: codes.len() });
-            }
-            validate(codes)?;
-            self.check_epoch(*epoch)?;
+        for (index, (codes, _)) in items.iter().enumerate() {
             groups.entry(codes.len()).or_default().push(index);
         }
         let mut results: Vec<Option<Prediction>> = vec![None; items.len()];
