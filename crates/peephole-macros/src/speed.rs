@@ -1,7 +1,6 @@
 //! The build-speed hint: in cargo's default profiles a proc macro and everything it uses
-//! (here tract, running the predictor) compile without optimizations, which makes each
-//! `peephole_check!` network cost seconds instead of milliseconds at build time (README,
-//! "Compile time"). Users cannot see that, so the first predictor warning of each crate says
+//! (here the predictor and its ONNX runtime) compile without optimizations, which makes
+//! `peephole_check!` about 15 times slower at build time (README, "Compile time"). Users cannot see that, so the first predictor warning of each crate says
 //! which line of their Cargo.toml fixes it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,9 +17,9 @@ pub(crate) fn hint_for(opt_level: &str, profile: &str) -> Option<String> {
     let section = if profile == "release" { "release" } else { "dev" };
     Some(format!(
         "note: peephole_check! ran its predictor unoptimized (cargo's default for proc macros), \
-         which costs seconds per checked network; add `[profile.{section}.build-override]` with \
-         `opt-level = 3` to the Cargo.toml of your workspace root to make these checks many \
-         times faster (said once per crate)"
+         about 15 times slower than optimized; add `[profile.{section}.build-override]` with \
+         `opt-level = 3` to the Cargo.toml of your workspace root to speed these checks up \
+         (said once per crate)"
     ))
 }
 
