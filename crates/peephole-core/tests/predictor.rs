@@ -15,6 +15,11 @@ fn zoo_codes(count: usize) -> Vec<Vec<UlcCode>> {
     zoo.records.into_iter().take(count).map(|r| r.ulc).collect()
 }
 
+/// Each sequence with an epoch, cycling through 1..=epochs.
+fn cycling_epochs(sequences: &[Vec<UlcCode>], epochs: u32) -> Vec<(&[UlcCode], u32)> {
+    sequences.iter().enumerate().map(|(i, c)| (c.as_slice(), 1 + (i as u32 % epochs))).collect()
+}
+
 #[test]
 fn the_embedded_model_predicts_every_zoo_network_within_the_accuracy_range() {
     let predictor = Predictor::embedded().expect("embedded model loads");
@@ -33,9 +38,7 @@ fn the_embedded_model_predicts_every_zoo_network_within_the_accuracy_range() {
 fn a_mixed_length_batch_matches_one_by_one() {
     let predictor = Predictor::embedded().unwrap();
     let sequences = zoo_codes(10);
-    let epochs = predictor.card().epochs;
-    let items: Vec<(&[UlcCode], u32)> =
-        sequences.iter().enumerate().map(|(i, c)| (c.as_slice(), 1 + (i as u32 % epochs))).collect();
+    let items = cycling_epochs(&sequences, predictor.card().epochs);
     let lengths: std::collections::HashSet<usize> = sequences.iter().map(Vec::len).collect();
     assert!(lengths.len() > 1, "the test needs sequences of different lengths");
     let batch = predictor.predict_batch(&items).unwrap();
@@ -50,9 +53,7 @@ fn a_mixed_length_batch_matches_one_by_one() {
 fn the_fast_path_the_lint_uses_agrees_with_tract_and_keeps_its_checks() {
     let predictor = Predictor::embedded().unwrap();
     let sequences = zoo_codes(10);
-    let epochs = predictor.card().epochs;
-    let items: Vec<(&[UlcCode], u32)> =
-        sequences.iter().enumerate().map(|(i, c)| (c.as_slice(), 1 + (i as u32 % epochs))).collect();
+    let items = cycling_epochs(&sequences, predictor.card().epochs);
     let tract = predictor.predict_batch(&items).unwrap();
     let fast = predictor.predict_batch_fast(&items).unwrap();
     for (t, f) in tract.iter().zip(&fast) {
@@ -60,6 +61,7 @@ fn the_fast_path_the_lint_uses_agrees_with_tract_and_keeps_its_checks() {
         assert_eq!(t.notes, f.notes);
     }
     let codes = &sequences[0];
+    let epochs = predictor.card().epochs;
     assert!(matches!(predictor.predict_batch_fast(&[(codes, epochs + 1)]), Err(PredictorError::Epoch { .. })));
     assert!(matches!(predictor.predict_batch_fast(&[(&[], 1)]), Err(PredictorError::Length { length: 0 })));
 }
