@@ -42,6 +42,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
 }
 
+/// The median of repeated timings (the mean of the middle two for an even count; NaN for
+/// none), what every benchmark table reports.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// Whether this process is an optimized build, where timings are worth reporting.
 pub fn optimized() -> bool {
     !cfg!(debug_assertions)

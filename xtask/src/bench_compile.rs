@@ -20,6 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use peephole_core::generator::{Skeleton, network_at};
 
+use crate::bench::median;
 use crate::cargo::root;
 use crate::search::macro_layer;
 
@@ -65,13 +66,6 @@ static PROFILES: [Profile; 3] = [
 
 /// The crates every profile builds, in timing order.
 const CRATES: [&str; 3] = ["plain", "checked", "checked-one"];
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 0 { (sorted[middle - 1] + sorted[middle]) / 2.0 } else { sorted[middle] }
-}
 
 /// `count` generator v1 networks as declarations in the macros' syntax, named `Net0`, ...
 fn declarations(seed: u64, count: u64) -> Vec<String> {

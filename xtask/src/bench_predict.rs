@@ -18,7 +18,7 @@ use peephole_core::predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorW
 use peephole_core::ulc::{UlcCode, encode};
 use serde::Deserialize;
 
-use crate::bench;
+use crate::bench::{self, median};
 use crate::cargo::root;
 
 /// Options of `bench predict`.
@@ -60,16 +60,6 @@ struct Row {
 }
 
 type Backend<'a> = Box<dyn Fn(&[(&[UlcCode], u32)]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
 
 fn onnxruntime_library() -> PathBuf {
     std::env::var_os("ORT_DYLIB_PATH")

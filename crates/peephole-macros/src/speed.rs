@@ -1,7 +1,8 @@
 //! The build-speed hint: in cargo's default profiles a proc macro and everything it uses
 //! (here the predictor and its ONNX runtime) compile without optimizations, which makes
-//! `peephole_check!` about 15 times slower at build time (README, "Compile time"). Users cannot see that, so the first predictor warning of each crate says
-//! which line of their Cargo.toml fixes it.
+//! `peephole_check!` about 15 times slower at build time (README, "Compile time"). Users
+//! cannot see that, so the first predictor warning of each crate says which line of their
+//! Cargo.toml fixes it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

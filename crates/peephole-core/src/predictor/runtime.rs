@@ -179,6 +179,10 @@ pub struct Prediction {
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// A batch scorer of [`Predictor`]: tract ([`Predictor::predict_batch`]) or the native fast
+/// path ([`Predictor::predict_batch_fast`]).
+type Backend = fn(&Predictor, &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError>;
+
 /// A loaded predictor: the ONNX model, its card, and compiled plans per input shape.
 pub struct Predictor {
     source_name: String,
@@ -252,7 +256,7 @@ impl Predictor {
         let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tract_onnx::onnx().model_for_proto_model(&proto)))
             .map_err(|_| inference("tract panicked while reading the graph".into()))?
             .map_err(|e| inference(format!("{e:#}")))?;
-        let fast = PredictorWeights::from_onnx_bytes(bytes, &name).ok().and_then(|weights| FastScorer::new(&weights).ok());
+        let fast = PredictorWeights::from_model_proto(&proto, &name).ok().and_then(|weights| FastScorer::new(&weights).ok());
         let predictor = Predictor { source_name: name, model, card, plans: Mutex::new(HashMap::new()), fast };
         // Build one plan now so a broken graph fails at load time, not at first use.
         predictor.plan(1, 1)?;
@@ -331,20 +335,30 @@ impl Predictor {
     /// Predicts the accuracy of a network after `epoch` (1-based), with notes on its codes
     /// and on its input outside what the model saw.
     pub fn predict(&self, network: &Network, epoch: u32) -> Result<Prediction, PredictorError> {
-        let encoding = encode(network)?;
-        let mut prediction = self.predict_codes(&encoding.codes, epoch)?;
-        prediction.notes.extend(self.input_note(network));
-        Ok(prediction)
+        self.predict_network(network, epoch, Self::predict_batch)
     }
 
     /// [`Predictor::predict_final`] on the native scorer where the model allows (see
     /// [`Predictor::predict_batch_fast`]).
     pub fn predict_final_fast(&self, network: &Network) -> Result<Prediction, PredictorError> {
+        self.predict_network(network, self.card.epochs, Self::predict_batch_fast)
+    }
+
+    /// One network through one of the batch backends, with the notes on its input.
+    fn predict_network(&self, network: &Network, epoch: u32, backend: Backend) -> Result<Prediction, PredictorError> {
         let encoding = encode(network)?;
-        let mut out = self.predict_batch_fast(&[(&encoding.codes, self.card.epochs)])?;
-        let mut prediction = out.pop().ok_or(PredictorError::NotFinite)?;
+        let mut prediction = backend(self, &[(&encoding.codes, epoch)])?.pop().ok_or(PredictorError::NotFinite)?;
         prediction.notes.extend(self.input_note(network));
         Ok(prediction)
+    }
+
+    /// A backend's raw answer for `codes` as a prediction: refused when not finite, with the
+    /// range notes of the codes.
+    fn prediction(&self, mean: f64, spread: f64, codes: &[UlcCode]) -> Result<Prediction, PredictorError> {
+        if !mean.is_finite() || !spread.is_finite() {
+            return Err(PredictorError::NotFinite);
+        }
+        Ok(Prediction { mean, spread, notes: self.range_notes(codes) })
     }
 
     /// [`Predictor::predict_batch`] on the native fast scorer when the model's weights fit it
@@ -362,12 +376,7 @@ impl Predictor {
         scores
             .into_iter()
             .zip(items)
-            .map(|(score, (codes, _))| {
-                if !score.mean.is_finite() || !score.spread.is_finite() {
-                    return Err(PredictorError::NotFinite);
-                }
-                Ok(Prediction { mean: score.mean, spread: score.spread, notes: self.range_notes(codes) })
-            })
+            .map(|(score, (codes, _))| self.prediction(score.mean, score.spread, codes))
             .collect()
     }
 
@@ -436,11 +445,7 @@ impl Predictor {
             };
             let (mean, spread) = (column(0, "mean")?, column(1, "spread")?);
             for (k, &i) in members.iter().enumerate() {
-                let (m, s) = (f64::from(mean[k]), f64::from(spread[k]));
-                if !m.is_finite() || !s.is_finite() {
-                    return Err(PredictorError::NotFinite);
-                }
-                results[i] = Some(Prediction { mean: m, spread: s, notes: self.range_notes(items[i].0) });
+                results[i] = Some(self.prediction(f64::from(mean[k]), f64::from(spread[k]), items[i].0)?);
             }
         }
         results.into_iter().map(|r| r.ok_or(PredictorError::NotFinite)).collect()

@@ -283,15 +283,21 @@ impl PredictorWeights {
     pub fn from_onnx_bytes(bytes: &[u8], source_name: &str) -> Result<Self, WeightsError> {
         use prost::Message;
 
-        let name = source_name.to_string();
         if bytes.len() > super::runtime::MAX_MODEL_BYTES {
             return Err(WeightsError::NotPredictor {
-                source_name: name,
+                source_name: source_name.to_string(),
                 reason: format!("{} bytes is larger than any predictor", bytes.len()),
             });
         }
         let proto = tract_onnx::pb::ModelProto::decode(bytes)
-            .map_err(|e| WeightsError::NotOnnx { source_name: name.clone(), reason: e.to_string() })?;
+            .map_err(|e| WeightsError::NotOnnx { source_name: source_name.to_string(), reason: e.to_string() })?;
+        Self::from_model_proto(&proto, source_name)
+    }
+
+    /// [`PredictorWeights::from_onnx_bytes`] on an already decoded model, so a caller that
+    /// has decoded it (the tract-backed `Predictor`) does not decode it again.
+    pub fn from_model_proto(proto: &tract_onnx::pb::ModelProto, source_name: &str) -> Result<Self, WeightsError> {
+        let name = source_name.to_string();
         let not_predictor = |reason: String| WeightsError::NotPredictor { source_name: name.clone(), reason };
         let format = proto.metadata_props.iter().find(|p| p.key == super::runtime::META_FORMAT).map(|p| p.value.as_str());
         match format {
