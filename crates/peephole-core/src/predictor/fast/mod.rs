@@ -11,7 +11,11 @@
 //!   candidates share (every network of one skeleton shares its stem) is run once, and its
 //!   state feeds all its continuations. Identical sequences are scored once.
 //! - **Batched recurrence.** Per trie level, the states of every node with children go
-//!   through one packed matrix product with `W_hh` (AVX-512 / AVX2 picked at run time).
+//!   through one packed matrix product with `W_hh` (AVX-512 / AVX2 picked at run time); a
+//!   level of one to three states uses wide tiles that keep enough sums in flight.
+//!
+//! Large batches are split across threads by sequence; small ones (one network, an edit
+//! search) by ensemble member, so a single prediction uses every core too.
 //!
 //! The result equals [`super::native::predict`] (and the exported ONNX model) to about 1e-6:
 //! sums are taken in another order and sigmoid/tanh use a vectorizable `exp` good to an ulp.
@@ -20,6 +24,7 @@ mod kernels;
 mod onnxruntime;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use thiserror::Error;
@@ -39,8 +44,8 @@ const CHUNK: usize = 2048;
 /// Parent states per matrix-product block: the block's gate rows (64 x 640 floats) are still
 /// in cache when the cell updates of its children read them.
 const ROW_BLOCK: usize = 64;
-/// Below this many distinct sequences one thread does everything: starting a second costs
-/// more than it saves.
+/// Below this many distinct sequences the batch stays one chunk, whose shared prefixes a
+/// split would run twice; the ensemble's members are then what the threads share out.
 const MIN_PARALLEL: usize = 64;
 
 /// One prediction: the ensemble's mean predicted accuracy and the members' spread.
@@ -518,20 +523,27 @@ impl FastScorer {
         let code_rows: Vec<Vec<f32>> = self.members.iter().map(|m| m.code_rows(&codes)).collect();
         let chunk = if uniques.len() < MIN_PARALLEL { uniques.len().max(1) } else { uniques.len().div_ceil(self.threads).clamp(1, CHUNK) };
         let chunks: Vec<(usize, usize)> = (0..uniques.len()).step_by(chunk).map(|s| (s, (s + chunk).min(uniques.len()))).collect();
-        let run = |(start, end): (usize, usize), scratch: &mut Scratch| {
+        let members = self.members.len();
+        // A few sequences are one chunk; then the members are what is split across threads
+        // (batch-1 latency), each worker running its share of them over the whole chunk.
+        let groups = if chunks.len() == 1 { self.threads.min(members) } else { 1 };
+        let member_groups: Vec<Range<usize>> =
+            (0..groups).map(|g| g * members / groups..(g + 1) * members / groups).collect();
+        let jobs: Vec<(usize, usize)> = (0..chunks.len()).flat_map(|c| (0..groups).map(move |g| (c, g))).collect();
+        let run = |(chunk, group): (usize, usize), scratch: &mut Scratch| {
+            let (start, end) = chunks[chunk];
             let pairs = &pair_epochs[pair_start[start]..pair_start[end]];
             let pair_unique: Vec<u32> =
                 (start..end).flat_map(|u| std::iter::repeat_n((u - start) as u32, pair_start[u + 1] - pair_start[u])).collect();
-            self.run_chunk(&uniques[start..end], &pair_unique, pairs, &code_rows, scratch)
+            self.run_chunk(&uniques[start..end], &pair_unique, pairs, &code_rows, member_groups[group].clone(), scratch)
         };
-        let workers = self.threads.min(chunks.len());
+        let workers = self.threads.min(jobs.len());
         let mut results: Vec<(usize, Vec<f32>, ScoreStats)> = if workers <= 1 {
             let mut scratch = Scratch::default();
-            chunks
-                .iter()
+            jobs.iter()
                 .enumerate()
-                .map(|(i, &range)| {
-                    let (out, stats) = run(range, &mut scratch);
+                .map(|(i, &job)| {
+                    let (out, stats) = run(job, &mut scratch);
                     (i, out, stats)
                 })
                 .collect()
@@ -545,8 +557,8 @@ impl FastScorer {
                             let mut done = Vec::new();
                             loop {
                                 let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(&range) = chunks.get(i) else { break };
-                                let (out, stats) = run(range, &mut scratch);
+                                let Some(&job) = jobs.get(i) else { break };
+                                let (out, stats) = run(job, &mut scratch);
                                 done.push((i, out, stats));
                             }
                             done
@@ -565,16 +577,21 @@ impl FastScorer {
         results.sort_by_key(|r| r.0);
         // Member accuracies per pair: [member][pair].
         let total_pairs = pair_epochs.len();
-        let members = self.members.len();
         let mut accuracy = vec![0.0f32; members * total_pairs];
         let mut stats = ScoreStats { items: items.len(), ..ScoreStats::default() };
         for (i, out, chunk_stats) in results {
-            let (start, end) = chunks[i];
+            let (chunk, group) = jobs[i];
+            let (start, end) = chunks[chunk];
             let (p0, p1) = (pair_start[start], pair_start[end]);
-            for m in 0..members {
-                accuracy[m * total_pairs + p0..m * total_pairs + p1].copy_from_slice(&out[m * (p1 - p0)..(m + 1) * (p1 - p0)]);
+            let first = member_groups[group].start;
+            for m in member_groups[group].clone() {
+                let at = (m - first) * (p1 - p0);
+                accuracy[m * total_pairs + p0..m * total_pairs + p1].copy_from_slice(&out[at..at + (p1 - p0)]);
             }
-            stats += chunk_stats;
+            // Every group of a chunk walks the same trie: count its work once.
+            if group == 0 {
+                stats += chunk_stats;
+            }
         }
         stats.items = items.len();
         stats.layers = flat.len();
@@ -644,7 +661,7 @@ impl FastScorer {
         Ok((codes, flat, offsets))
     }
 
-    /// Runs every member over one chunk of distinct sequences; returns the members'
+    /// Runs the members in `members` over one chunk of distinct sequences; returns their
     /// accuracies `[member][pair]` for the chunk's `(sequence, epoch)` pairs.
     fn run_chunk(
         &self,
@@ -652,16 +669,17 @@ impl FastScorer {
         pair_sequence: &[u32],
         pair_epochs: &[u32],
         code_rows: &[Vec<f32>],
+        members: Range<usize>,
         s: &mut Scratch,
     ) -> (Vec<f32>, ScoreStats) {
         let trie = Trie::build(sequences, self.share_prefixes);
         let hidden = self.hidden;
         let level = self.level;
         let pairs = pair_epochs.len();
-        let mut out = Vec::with_capacity(self.members.len() * pairs);
+        let mut out = Vec::with_capacity(members.len() * pairs);
         let zeros = vec![0.0f32; 4 * hidden];
         resize(&mut s.finals, sequences.len() * hidden);
-        for (member, rows) in self.members.iter().zip(code_rows) {
+        for (member, rows) in self.members[members.clone()].iter().zip(&code_rows[members]) {
             let gates = member.recurrent.n_padded;
             let row_of = |code: u32| &rows[code as usize * 4 * hidden..(code as usize + 1) * 4 * hidden];
             // Depth 0: the zero state has no recurrent term.
