@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 
-use crate::{bench_compile, bench_predict, bench_train};
+use crate::{bench_compile, bench_lint, bench_predict, bench_train};
 use crate::cargo::{cargo, run as run_command};
 
 /// Options of `bench`.
@@ -31,6 +31,9 @@ enum BenchCommand {
     /// Build time: a crate of networks checked by `peephole_check!` against the same crate
     /// with rule lints only, per profile, medians of clean builds of that crate.
     Compile(bench_compile::Args),
+    /// The predictor's share of `peephole_check!` per network, in process: model load, one
+    /// prediction, and the edit search of poor networks, on `bench compile`'s networks.
+    Lint(bench_lint::Args),
 }
 
 /// Entry point of `cargo xtask bench`.
@@ -39,6 +42,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         BenchCommand::Predict(args) => bench_predict::run(args),
         BenchCommand::Train(args) => bench_train::run(args),
         BenchCommand::Compile(args) => bench_compile::run(args),
+        BenchCommand::Lint(args) => bench_lint::run(args),
     }
 }
 

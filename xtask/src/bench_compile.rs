@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use peephole_core::generator::{Skeleton, network_at};
+use peephole_core::ir::Network;
 
 use crate::bench::median;
 use crate::cargo::root;
@@ -67,11 +68,18 @@ static PROFILES: [Profile; 3] = [
 /// The crates every profile builds, in timing order.
 const CRATES: [&str; 3] = ["plain", "checked", "checked-one"];
 
+/// The networks the benchmark's crates declare: generator v1's first `count` of `seed`
+/// (`bench lint` times the predictor on the same ones, in process).
+pub(crate) fn networks(seed: u64, count: u64) -> Vec<Network> {
+    (0..count).map(|index| network_at(Skeleton::FmnistV1, seed, index).network).collect()
+}
+
 /// `count` generator v1 networks as declarations in the macros' syntax, named `Net0`, ...
 fn declarations(seed: u64, count: u64) -> Vec<String> {
-    (0..count)
-        .map(|index| {
-            let network = network_at(Skeleton::FmnistV1, seed, index).network;
+    networks(seed, count)
+        .into_iter()
+        .enumerate()
+        .map(|(index, network)| {
             let input = network.input;
             let layers: Vec<String> = network.layers.iter().map(macro_layer).collect();
             format!(

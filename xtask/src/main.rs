@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_compile;
+mod bench_lint;
 mod bench_predict;
 mod bench_train;
 mod cargo;
@@ -49,7 +50,8 @@ enum Command {
     /// cards, zoo, IDX, CIFAR) for N seconds each and print executions and findings.
     Fuzz(fuzz::Args),
     /// Performance measurements: `bench predict` (the predictor's backends side by side),
-    /// `bench train` (tch against PyTorch).
+    /// `bench train` (tch against PyTorch), `bench compile` (what `peephole_check!` adds to a
+    /// build), `bench lint` (where the lint's time goes, per network).
     Bench(bench::Args),
     /// Predictor-guided search: sample networks, score them all, print the best (and
     /// `--verify K`: train the best and worst K to compare).
