@@ -101,7 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         if (args.networks as usize) > poor_total.0 { (total - poor_total.1) / (count - poor_total.0 as f64) } else { 0.0 },
     );
     println!(
-        "issue 5's budget for this crate: 100 ms + 5 ms per checked network = {:.0} ms (the lint's in-process share: {:.0} ms)",
+        "build-time budget for this crate: 100 ms + 5 ms per checked network = {:.0} ms (the lint's in-process share: {:.0} ms)",
         100.0 + 5.0 * count,
         median(&loads) + total
     );

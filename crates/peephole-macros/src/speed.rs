@@ -1,6 +1,6 @@
 //! The build-speed hint: in cargo's default profiles a proc macro and everything it uses
 //! (here the predictor and its ONNX runtime) compile without optimizations, which makes
-//! `peephole_check!` about 15 times slower at build time (README, "Compile time"). Users
+//! `peephole_check!` about 30 times slower at build time (README, "Compile time"). Users
 //! cannot see that, so the first predictor warning of each crate says which line of their
 //! Cargo.toml fixes it.
 
@@ -18,7 +18,7 @@ pub(crate) fn hint_for(opt_level: &str, profile: &str) -> Option<String> {
     let section = if profile == "release" { "release" } else { "dev" };
     Some(format!(
         "note: peephole_check! ran its predictor unoptimized (cargo's default for proc macros), \
-         about 15 times slower than optimized; add `[profile.{section}.build-override]` with \
+         about 30 times slower than optimized; add `[profile.{section}.build-override]` with \
          `opt-level = 3` to the Cargo.toml of your workspace root to speed these checks up \
          (said once per crate)"
     ))
