@@ -32,6 +32,9 @@ pub struct Args {
     /// Only indices i with i % N == I.
     #[arg(long, default_value = "0/1")]
     shard: String,
+    /// Zoo files whose networks count as trained: continue a committed zoo in a new file.
+    #[arg(long = "done-in", num_args = 1.., value_name = "FILE")]
+    done_in: Vec<PathBuf>,
 }
 
 /// Entry point of `cargo xtask zoo`.
@@ -46,6 +49,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .args(["--device", &args.device, "--jobs", &args.jobs.to_string(), "--shard", &args.shard]);
     if let Some(train_seed) = args.train_seed {
         command.args(["--train-seed", &train_seed.to_string()]);
+    }
+    if !args.done_in.is_empty() {
+        command.arg("--done-in").args(&args.done_in);
     }
     run_command(&mut command)
 }

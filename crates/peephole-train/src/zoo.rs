@@ -64,6 +64,10 @@ pub struct ZooJob {
     pub jobs: usize,
     /// Part of the range to train.
     pub shard: Shard,
+    /// Other zoo files whose networks count as trained: a committed zoo continues in a new
+    /// file (so the models trained on the old one stay reproducible) without training a
+    /// network twice. Each must exist.
+    pub done_in: Vec<PathBuf>,
 }
 
 /// The id of network `index` of stream `seed`: the same network in every zoo that uses it.
@@ -120,7 +124,15 @@ pub fn train_record(
 /// Runs a zoo job to completion (or Ctrl-C), printing a progress bar with ETA.
 pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
     anyhow::ensure!(job.jobs >= 1, "--jobs must be at least 1");
-    let done = finished_ids(&job.out)?;
+    let mut done = finished_ids(&job.out)?;
+    for other in &job.done_in {
+        anyhow::ensure!(
+            other.is_file(),
+            "--done-in {}: no such zoo file",
+            other.display()
+        );
+        done.extend(finished_ids(other)?);
+    }
     let todo: Vec<u64> = (0..job.count)
         .filter(|i| i % job.shard.count == job.shard.index)
         .filter(|&i| !done.contains(&record_id(job.seed, i)))
@@ -132,7 +144,11 @@ pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
         job.shard.index,
         job.shard.count,
         done.len(),
-        job.out.display(),
+        std::iter::once(&job.out)
+            .chain(&job.done_in)
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + "),
         todo.len(),
         device_name(job.device),
         job.jobs

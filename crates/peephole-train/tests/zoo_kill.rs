@@ -9,6 +9,9 @@
 //!
 //! The default is the short form CI runs (10 kills). The long form:
 //! `PEEPHOLE_KILL_ROUNDS=60 PEEPHOLE_KILL_NETWORKS=80 cargo test -p peephole-train --test zoo_kill -- --nocapture`.
+//!
+//! Resuming across files is here too: `--done-in` continues a committed zoo in a new file
+//! without training any of its networks again.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -107,4 +110,30 @@ fn killing_the_generator_never_loses_or_duplicates_a_record() {
         started.elapsed().as_secs_f64()
     );
     assert!(kills >= rounds.min(networks) / 2, "too few kills landed ({kills}) to test anything");
+}
+
+#[test]
+fn a_zoo_continued_in_a_new_file_skips_the_networks_of_the_old_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (old, new) = (dir.path().join("old.jsonl"), dir.path().join("new.jsonl"));
+    assert!(generator(&old, 2).status().expect("run the generator").success());
+    let status = generator(&new, 3).arg("--done-in").arg(&old).status().expect("run the generator");
+    assert!(status.success(), "continuing failed: {status}");
+    let ids = |path: &Path| -> Vec<String> {
+        read_zoo(path).expect("readable").records.into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(ids(&old), ["s7-000000", "s7-000001"]);
+    assert_eq!(ids(&new), ["s7-000002"], "only the network the old file lacks is trained");
+
+    let missing = dir.path().join("missing.jsonl");
+    let output = generator(&new, 4)
+        .arg("--done-in")
+        .arg(&missing)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run the generator");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a missing --done-in file is an error");
+    assert!(stderr.contains("missing.jsonl") && stderr.contains("no such zoo file"), "{stderr}");
+    assert_eq!(ids(&new), ["s7-000002"], "nothing was trained after the error");
 }

@@ -48,6 +48,9 @@ enum Command {
         threads: Option<usize>,
         #[arg(long, default_value = "0/1")]
         shard: Shard,
+        /// Zoo files whose networks count as trained (continue a committed zoo in a new file).
+        #[arg(long = "done-in", num_args = 1..)]
+        done_in: Vec<PathBuf>,
     },
     /// Train the Peephole predictor on zoo files and export it to ONNX with its model card.
     TrainPredictor {
@@ -197,6 +200,7 @@ fn main() -> anyhow::Result<()> {
             jobs,
             threads,
             shard,
+            done_in,
         } => {
             let device = parse_device(&device)?;
             tch::set_num_threads(threads.unwrap_or((cores / jobs.max(1)).max(1)) as i32);
@@ -209,6 +213,7 @@ fn main() -> anyhow::Result<()> {
                 device,
                 jobs,
                 shard,
+                done_in,
             };
             run_zoo(&job)
         }
