@@ -224,7 +224,10 @@ impl Predictor {
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
-    /// Loads a model from bytes; `source_name` names them in errors.
+    /// Loads a model from bytes; `source_name` names them in errors. Everything that can be
+    /// checked without running the graph is checked here (format, card, ULC version, the
+    /// graph's shapes, whether the weights fit the fast scorer); tract's plan is compiled here
+    /// too only when the fast scorer cannot be built, otherwise at the first tract-backed call.
     pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<Self, PredictorError> {
         let name = source_name.to_string();
         if bytes.len() > MAX_MODEL_BYTES {
