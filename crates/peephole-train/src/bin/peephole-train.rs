@@ -85,6 +85,11 @@ enum Command {
         /// networks do not change): for learning curves over zoo size.
         #[arg(long, default_value_t = 1.0)]
         train_fraction: f64,
+        /// Hold out exactly the networks another model held out (its card, NAME.card.json),
+        /// instead of --test-fraction: compares a model fitted on a grown zoo on the same
+        /// networks.
+        #[arg(long, value_name = "CARD")]
+        hold_out_from: Option<PathBuf>,
         #[arg(long, default_value = "auto")]
         device: String,
     },
@@ -122,6 +127,15 @@ enum Command {
         #[arg(long, default_value = "auto")]
         device: String,
     },
+}
+
+/// The held-out ids of a model card file.
+fn held_out_ids(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--hold-out-from {}: cannot read it", path.display()))?;
+    let card: peephole_core::predictor::ModelCard =
+        serde_json::from_str(&text).with_context(|| format!("--hold-out-from {}: not a model card", path.display()))?;
+    anyhow::ensure!(!card.split.test_ids.is_empty(), "--hold-out-from {}: the card holds out no networks", path.display());
+    Ok(card.split.test_ids.into_iter().collect())
 }
 
 /// A typical zoo network (s1-000173 of the committed zoo, 0.848 after 8 epochs).
@@ -230,6 +244,7 @@ fn main() -> anyhow::Result<()> {
             test_fraction,
             validation_fraction,
             train_fraction,
+            hold_out_from,
             device,
         } => {
             anyhow::ensure!(
@@ -253,6 +268,7 @@ fn main() -> anyhow::Result<()> {
                 batch_size,
                 epochs: loaded.protocol.epochs,
                 device,
+                hold_out: hold_out_from.as_deref().map(held_out_ids).transpose()?,
             };
             let name = out.file_stem().and_then(|s| s.to_str()).unwrap_or("predictor").to_string();
             let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -97,7 +97,12 @@ pub fn build_predictor(
     command: String,
     progress: &dyn FitProgress,
 ) -> anyhow::Result<(PredictorWeights, ModelCard, ZooSplit)> {
-    let split = split_zoo(&zoo.records, options.seed, options.test_fraction, options.validation_fraction, options.train_fraction);
+    let split = split_zoo(
+        &zoo.records,
+        options.seed,
+        (options.test_fraction, options.validation_fraction, options.train_fraction),
+        options.hold_out.as_ref(),
+    )?;
     let weights = fit_ensemble(&split, options, progress)?;
     let mut metrics = Vec::new();
     if split.test.len() >= 2 {

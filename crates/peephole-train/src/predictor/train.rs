@@ -61,6 +61,10 @@ pub struct FitOptions {
     pub epochs: u32,
     /// Device.
     pub device: Device,
+    /// Held-out networks fixed in advance (another model's card, `--hold-out-from`) instead
+    /// of `test_fraction`: a model fitted on a grown zoo is then measured on the very
+    /// networks an earlier one was, which is what a learning curve over zoo size needs.
+    pub hold_out: Option<BTreeSet<String>>,
 }
 
 /// A split of the zoo by network.
@@ -74,24 +78,52 @@ pub struct ZooSplit {
     pub test: Vec<ZooRecord>,
 }
 
+/// Held-out networks named in advance that the zoo does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("{} held-out network(s) are not in the zoo files: {}", missing.len(), missing.join(", "))]
+pub struct MissingHeldOut {
+    /// The ids not found.
+    pub missing: Vec<String>,
+}
+
 /// Splits by network id (sorted first, so the split depends only on the ids and the seed).
 /// `train_fraction` keeps only a leading part of the training networks; the held-out and
 /// validation parts do not depend on it, so fits on 25%, 50% and 100% are compared on the
-/// same networks.
-pub fn split_zoo(records: &[ZooRecord], seed: u64, test_fraction: f64, validation_fraction: f64, train_fraction: f64) -> ZooSplit {
+/// same networks. With `hold_out`, exactly those networks are held out (the validation and
+/// training networks are drawn from the rest in the same shuffled order, so the split of the
+/// zoo the ids came from is reproduced exactly).
+pub fn split_zoo(
+    records: &[ZooRecord],
+    seed: u64,
+    (test_fraction, validation_fraction, train_fraction): (f64, f64, f64),
+    hold_out: Option<&BTreeSet<String>>,
+) -> Result<ZooSplit, MissingHeldOut> {
     let mut sorted: Vec<ZooRecord> = records.to_vec();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     sorted.dedup_by(|a, b| a.id == b.id);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     sorted.shuffle(&mut rng);
     let n = sorted.len();
-    let test = ((n as f64 * test_fraction).round() as usize).min(n);
-    let validation = ((n as f64 * validation_fraction).round() as usize).min(n - test);
-    let mut rest = sorted.split_off(test);
+    let (test, mut rest) = match hold_out {
+        None => {
+            let test = ((n as f64 * test_fraction).round() as usize).min(n);
+            let rest = sorted.split_off(test);
+            (sorted, rest)
+        }
+        Some(ids) => {
+            let found: BTreeSet<&str> = sorted.iter().map(|r| r.id.as_str()).collect();
+            let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id.as_str())).cloned().collect();
+            if !missing.is_empty() {
+                return Err(MissingHeldOut { missing });
+            }
+            sorted.into_iter().partition(|r| ids.contains(&r.id))
+        }
+    };
+    let validation = ((n as f64 * validation_fraction).round() as usize).min(rest.len());
     let mut train = rest.split_off(validation);
     let kept = ((train.len() as f64 * train_fraction.clamp(0.0, 1.0)).round() as usize).max(1).min(train.len());
     train.truncate(kept);
-    ZooSplit { test: sorted, validation: rest, train }
+    Ok(ZooSplit { test, validation: rest, train })
 }
 
 /// One supervised example.
@@ -231,3 +263,49 @@ pub fn codes_seen(records: &[ZooRecord]) -> [Vec<u8>; 4] {
     seen.map(|s| s.into_iter().collect())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed_zoo() -> Vec<ZooRecord> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/zoo/fmnist-budget-v1.jsonl");
+        peephole_core::zoo::read_zoo(std::path::Path::new(path)).expect("the committed zoo reads").records
+    }
+
+    fn ids(records: &[ZooRecord]) -> Vec<&str> {
+        records.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn holding_out_a_splits_own_networks_reproduces_that_split() {
+        let zoo = committed_zoo();
+        let fractions = (0.2, 0.15, 1.0);
+        let first = split_zoo(&zoo, 1, fractions, None).unwrap();
+        let held: BTreeSet<String> = first.test.iter().map(|r| r.id.clone()).collect();
+        let again = split_zoo(&zoo, 1, fractions, Some(&held)).unwrap();
+        assert_eq!(ids(&again.test), ids(&first.test));
+        assert_eq!(ids(&again.validation), ids(&first.validation));
+        assert_eq!(ids(&again.train), ids(&first.train));
+    }
+
+    #[test]
+    fn a_grown_zoo_keeps_the_held_out_networks_and_trains_on_the_rest() {
+        let zoo = committed_zoo();
+        let fractions = (0.2, 0.15, 1.0);
+        let small = split_zoo(&zoo[..200], 1, fractions, None).unwrap();
+        let held: BTreeSet<String> = small.test.iter().map(|r| r.id.clone()).collect();
+        let grown = split_zoo(&zoo, 1, fractions, Some(&held)).unwrap();
+        let grown_test: BTreeSet<String> = grown.test.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(grown_test, held);
+        assert!(grown.train.iter().chain(&grown.validation).all(|r| !held.contains(&r.id)));
+        assert_eq!(grown.test.len() + grown.validation.len() + grown.train.len(), zoo.len());
+        assert_eq!(grown.validation.len(), (zoo.len() as f64 * 0.15).round() as usize);
+
+        let mut unknown = held.clone();
+        unknown.insert("s9-999999".into());
+        let error = split_zoo(&zoo, 1, fractions, Some(&unknown)).unwrap_err();
+        assert_eq!(error.missing, ["s9-999999"]);
+        assert!(error.to_string().contains("s9-999999"), "{error}");
+    }
+}
