@@ -531,6 +531,7 @@ impl FastScorer {
             (0..groups).map(|g| g * members / groups..(g + 1) * members / groups).collect();
         let jobs: Vec<(usize, usize)> = (0..chunks.len()).flat_map(|c| (0..groups).map(move |g| (c, g))).collect();
         let run = |(chunk, group): (usize, usize), scratch: &mut Scratch| {
+            let _flush = kernels::FlushDenormals::new();
             let (start, end) = chunks[chunk];
             let pairs = &pair_epochs[pair_start[start]..pair_start[end]];
             let pair_unique: Vec<u32> =
