@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::ensure;
 use peephole_core::predictor::Predictor;
-use peephole_core::predictor::advice::{Threshold, candidate_edits, verdict};
+use peephole_core::predictor::advice::{Threshold, rank_edits, verdict};
 
 use crate::bench::{self, median};
 use crate::bench_compile::networks;
@@ -68,12 +68,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             verdict_times.push(ms(start));
         }
         let checked = last.expect("at least one repeat");
-        // The search scores every valid candidate edit (identical sequences once).
-        let edits = if checked.is_poor() {
-            candidate_edits(network).iter().filter(|edit| edit.apply(network).analyze().is_ok()).count()
-        } else {
-            0
-        };
+        // The edits the verdict's search scored (counted outside the timed calls).
+        let edits = if checked.is_poor() { rank_edits(&predictor, network, checked.prediction.mean)?.len() } else { 0 };
         let time = median(&verdict_times);
         total += time;
         if checked.is_poor() {

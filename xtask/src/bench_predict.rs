@@ -138,21 +138,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         rows.push(Row { name: name.clone(), threads: threads.clone(), latency: Vec::new(), batch: Vec::new(), scores });
     }
-    for repeat in 0..args.repeats + 1 {
-        // Repeat 0 warms the one-member scorer; the backends were warmed above.
+    for &i in singles.iter().chain(&long_singles) {
+        single.score(&items[i..i + 1])?;
+    }
+    for repeat in 0..args.repeats {
         for (calls, times) in [(&singles, &mut one_member_latency.all), (&long_singles, &mut one_member_latency.longest)] {
             for &i in calls {
                 let start = Instant::now();
                 single.score(&items[i..i + 1])?;
-                if repeat > 0 {
-                    times.push(start.elapsed().as_secs_f64());
-                }
+                times.push(start.elapsed().as_secs_f64());
             }
         }
-        if repeat == 0 {
-            continue;
-        }
-        eprintln!("repeat {repeat}/{}", args.repeats);
+        eprintln!("repeat {}/{}", repeat + 1, args.repeats);
         for ((_, _, backend), row) in backends.iter().zip(&mut rows) {
             let start = Instant::now();
             backend(&items)?;

@@ -125,11 +125,7 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
     let Some(path) = &args.card else {
         bail!("give --model FILE (or --card FILE for the baselines alone)");
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let card: ModelCard = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a model card", path.display()))?;
-    Ok((None, card, None))
+    Ok((None, ModelCard::read(path)?, None))
 }
 
 /// Loads a predictor model with core's tract runtime, the one the lint uses.

@@ -152,7 +152,35 @@ pub enum CardError {
     },
 }
 
+/// Why a model card file (`NAME.card.json`, written beside a model) could not be read.
+#[derive(Debug, Error)]
+pub enum CardFileError {
+    /// The file could not be read.
+    #[error("cannot read the model card {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// The file is not a model card.
+    #[error("{path} is not a model card: {source}")]
+    NotCard {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the JSON reader said.
+        source: serde_json::Error,
+    },
+}
+
 impl ModelCard {
+    /// Reads a card file on its own (without its model): for tools that need a model's split
+    /// or ranges, such as evaluating baselines on its held-out networks.
+    pub fn read(path: &std::path::Path) -> Result<ModelCard, CardFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CardFileError::Io { path: path.into(), source })?;
+        serde_json::from_str(&text).map_err(|source| CardFileError::NotCard { path: path.into(), source })
+    }
+
     /// Checks what inference relies on; the predictor calls it when it loads a model.
     pub fn check(&self) -> Result<(), CardError> {
         if self.epochs == 0 {

@@ -131,9 +131,7 @@ enum Command {
 
 /// The held-out ids of a model card file.
 fn held_out_ids(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--hold-out-from {}: cannot read it", path.display()))?;
-    let card: peephole_core::predictor::ModelCard =
-        serde_json::from_str(&text).with_context(|| format!("--hold-out-from {}: not a model card", path.display()))?;
+    let card = peephole_core::predictor::ModelCard::read(path).context("--hold-out-from")?;
     anyhow::ensure!(!card.split.test_ids.is_empty(), "--hold-out-from {}: the card holds out no networks", path.display());
     Ok(card.split.test_ids.into_iter().collect())
 }
