@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use peephole_core::metrics::evaluate;
+use peephole_core::metrics::{MetricError, Report, evaluate};
 use peephole_core::predictor::{
     MethodMetrics, ModelCard, PREDICTOR_FORMAT, PredictorWeights, Ranges, SplitInfo, ZooFileInfo, native,
 };
@@ -89,6 +89,15 @@ pub fn predict_final(weights: &PredictorWeights, records: &[ZooRecord], epochs: 
     records.iter().map(|r| native::predict(weights, &r.ulc, epochs).0).collect()
 }
 
+/// How well `weights` predicts the final accuracy of `records` (networks without one are
+/// skipped): the held-out score of a card, and the validation score settings are chosen by.
+pub fn final_metrics(weights: &PredictorWeights, records: &[ZooRecord], epochs: u32) -> Result<Report, MetricError> {
+    let finished: Vec<ZooRecord> = records.iter().filter(|r| r.final_accuracy().is_some()).cloned().collect();
+    let predicted = predict_final(weights, &finished, epochs);
+    let actual: Vec<f64> = finished.iter().filter_map(|r| r.final_accuracy()).collect();
+    evaluate(&predicted, &actual)
+}
+
 /// Fits, measures and describes a predictor; the caller writes it.
 pub fn build_predictor(
     zoo: &LoadedZoo,
@@ -106,9 +115,7 @@ pub fn build_predictor(
     let weights = fit_ensemble(&split, options, progress)?;
     let mut metrics = Vec::new();
     if split.test.len() >= 2 {
-        let predicted = predict_final(&weights, &split.test, options.epochs);
-        let actual: Vec<f64> = split.test.iter().filter_map(|r| r.final_accuracy()).collect();
-        match evaluate(&predicted, &actual) {
+        match final_metrics(&weights, &split.test, options.epochs) {
             Ok(report) => metrics.push(MethodMetrics { method: "peephole".into(), report }),
             Err(error) => eprintln!("held-out metrics unavailable: {error}"),
         }

@@ -110,9 +110,15 @@ impl PeepholeNet {
 
     /// Predicted (scaled) accuracy, `B`.
     pub fn forward(&self, batch: &PredictorBatch, train: bool) -> Tensor {
-        let structure = self.structure(&batch.codes, &batch.lengths);
-        let epoch = batch.epochs.apply(&self.epoch_embedding);
-        Tensor::cat(&[structure, epoch], 1)
+        self.regress(&self.structure(&batch.codes, &batch.lengths), &batch.epochs, train)
+    }
+
+    /// Predicted (scaled) accuracy from structural features `B x 160` and epochs `B`: the
+    /// part after the LSTM, on its own so that training on whole curves can run the LSTM
+    /// once per network and reuse its features for every epoch of that network.
+    pub fn regress(&self, structure: &Tensor, epochs: &Tensor, train: bool) -> Tensor {
+        let epoch = epochs.apply(&self.epoch_embedding);
+        Tensor::cat(&[structure, &epoch], 1)
             .apply(&self.hidden1)
             .apply_t(&self.norm1, train)
             .relu()
