@@ -84,17 +84,14 @@ pub fn percentiles(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Final-epoch predictions of `weights` for `records` (native forward pass).
-pub fn predict_final(weights: &PredictorWeights, records: &[ZooRecord], epochs: u32) -> Vec<f64> {
-    records.iter().map(|r| native::predict(weights, &r.ulc, epochs).0).collect()
-}
-
-/// How well `weights` predicts the final accuracy of `records` (networks without one are
-/// skipped): the held-out score of a card, and the validation score settings are chosen by.
+/// How well `weights` (native forward pass) predicts the final accuracy of `records`
+/// (networks without one are skipped): the held-out score of a card, and the validation score
+/// settings are chosen by.
 pub fn final_metrics(weights: &PredictorWeights, records: &[ZooRecord], epochs: u32) -> Result<Report, MetricError> {
-    let finished: Vec<ZooRecord> = records.iter().filter(|r| r.final_accuracy().is_some()).cloned().collect();
-    let predicted = predict_final(weights, &finished, epochs);
-    let actual: Vec<f64> = finished.iter().filter_map(|r| r.final_accuracy()).collect();
+    let (predicted, actual): (Vec<f64>, Vec<f64>) = records
+        .iter()
+        .filter_map(|r| r.final_accuracy().map(|actual| (native::predict(weights, &r.ulc, epochs).0, actual)))
+        .unzip();
     evaluate(&predicted, &actual)
 }
 

@@ -166,6 +166,13 @@ fn supervised(records: &[ZooRecord], supervision: Supervision, epochs: u32) -> V
 
 /// Builds a padded batch for sequences and epochs.
 pub fn make_batch(sequences: &[&[UlcCode]], epochs: &[u32], device: Device) -> PredictorBatch {
+    let (codes, lengths) = encode_sequences(sequences, device);
+    let epochs: Vec<i64> = epochs.iter().map(|&e| i64::from(e)).collect();
+    PredictorBatch { codes, lengths, epochs: Tensor::from_slice(&epochs).to_device(device) }
+}
+
+/// Sequences as the LSTM's input: codes `B x L x 4`, right-padded with 0, and lengths `B`.
+fn encode_sequences(sequences: &[&[UlcCode]], device: Device) -> (Tensor, Tensor) {
     let longest = sequences.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
     let mut codes = vec![0i64; sequences.len() * longest * 4];
     for (b, sequence) in sequences.iter().enumerate() {
@@ -176,19 +183,18 @@ pub fn make_batch(sequences: &[&[UlcCode]], epochs: &[u32], device: Device) -> P
         }
     }
     let lengths: Vec<i64> = sequences.iter().map(|s| s.len() as i64).collect();
-    let epochs: Vec<i64> = epochs.iter().map(|&e| i64::from(e)).collect();
-    PredictorBatch {
-        codes: Tensor::from_slice(&codes).reshape([sequences.len() as i64, longest as i64, 4]).to_device(device),
-        lengths: Tensor::from_slice(&lengths).to_device(device),
-        epochs: Tensor::from_slice(&epochs).to_device(device),
-    }
+    (
+        Tensor::from_slice(&codes).reshape([sequences.len() as i64, longest as i64, 4]).to_device(device),
+        Tensor::from_slice(&lengths).to_device(device),
+    )
 }
 
 /// Networks and their supervised points as tensors: the LSTM runs once per network
-/// (`networks`), and `owner` maps each point to its network's row, so a curve of eight
-/// epochs costs one pass over the layers instead of eight.
+/// (`codes`, `lengths`), and `owner` maps each point to its network's row, so a curve of
+/// eight epochs costs one pass over the layers instead of eight.
 struct CurveBatch {
-    networks: PredictorBatch,
+    codes: Tensor,
+    lengths: Tensor,
     owner: Tensor,
     epochs: Tensor,
     targets: Tensor,
@@ -205,9 +211,10 @@ impl CurveBatch {
                 targets.push(accuracy as f32);
             }
         }
-        let last_epochs: Vec<u32> = picked.iter().map(|n| n.points.last().map_or(1, |p| p.0)).collect();
+        let (codes, lengths) = encode_sequences(&sequences, device);
         CurveBatch {
-            networks: make_batch(&sequences, &last_epochs, device),
+            codes,
+            lengths,
             owner: Tensor::from_slice(&owner).to_device(device),
             epochs: Tensor::from_slice(&epochs).to_device(device),
             targets: Tensor::from_slice(&targets).to_device(device),
@@ -220,7 +227,7 @@ impl CurveBatch {
 
     /// Predicted (scaled) accuracy of every point.
     fn forward(&self, net: &PeepholeNet, train: bool) -> Tensor {
-        let structure = net.structure(&self.networks.codes, &self.networks.lengths).index_select(0, &self.owner);
+        let structure = net.structure(&self.codes, &self.lengths).index_select(0, &self.owner);
         net.regress(&structure, &self.epochs, train)
     }
 }
@@ -251,8 +258,7 @@ pub fn fit_ensemble(
     if options.batching == Batching::Points {
         train = train
             .into_iter()
-            .flat_map(|n| n.points.into_iter().map(move |p| (n.codes.clone(), p)))
-            .map(|(codes, point)| Supervised { codes, points: vec![point] })
+            .flat_map(|n| n.points.into_iter().map(move |point| Supervised { codes: n.codes.clone(), points: vec![point] }))
             .collect();
     }
     let validation = supervised(&split.validation, Supervision::Final, options.epochs);
