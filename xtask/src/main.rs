@@ -33,7 +33,7 @@ enum Command {
     Setup(setup::Args),
     /// Set up, then run every test of the workspace.
     Test(test::Args),
-    /// Print networks drawn by generator v1 (text form, ULC, MACs, params).
+    /// Print networks drawn by generator v1 or v2 (text form, ULC, MACs, params).
     Sample(sample::Args),
     /// Generate and train a zoo under a protocol (resumable; calls peephole-train).
     Zoo(zoo::Args),

@@ -1,6 +1,6 @@
-//! `cargo xtask sample`: prints networks drawn by generator v1, to eyeball the generator.
+//! `cargo xtask sample`: prints networks drawn by generator v1 or v2, to eyeball a generator.
 
-use peephole_core::generator::{Skeleton, network_at};
+use peephole_core::generator::{Family, GeneratorChoice, Skeleton, draw, record_id};
 use peephole_core::ulc::encode;
 
 /// Options of `sample`.
@@ -12,7 +12,10 @@ pub struct Args {
     /// Generator stream seed (the zoo's `--seed`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Skeleton.
+    /// v1, v2, or mix:P (the share of v2).
+    #[arg(long, default_value = "v1")]
+    generator: GeneratorChoice,
+    /// Skeleton of generator v1.
     #[arg(long, default_value = "fmnist-v1")]
     skeleton: String,
 }
@@ -22,18 +25,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let skeleton = Skeleton::from_name(&args.skeleton)
         .ok_or_else(|| anyhow::anyhow!("--skeleton {}: unknown (known: fmnist-v1)", args.skeleton))?;
     for index in 0..args.count {
-        let generated = network_at(skeleton, args.seed, index);
-        let encoding = encode(&generated.network)?;
+        let family = args.generator.family_at(args.seed, index);
+        let drawn = draw(family, skeleton, args.seed, index);
+        let encoding = encode(&drawn.network)?;
         let ulc: Vec<String> = encoding.codes.iter().map(|c| format!("{}{}{}{}", c.ty, c.kw, c.kh, c.ch)).collect();
-        println!("#{index} block: {}", generated.block);
-        println!("   network: {}", generated.network);
+        let design = match family {
+            Family::V1 => "block: ",
+            Family::V2 => "style: ",
+        };
+        println!("#{index} {} ({}) {design}{}", record_id(family, args.seed, index), family.name(), drawn.design);
+        println!("   network: {}", drawn.network);
         println!("   ULC v1:  {}", ulc.join(" "));
         println!(
-            "   {} layers, {:.2} M MACs, {} params, {} block(s) rejected by the compute filter",
-            generated.network.layers.len(),
-            generated.macs as f64 / 1e6,
-            generated.params,
-            generated.rejected
+            "   {} layers, {:.2} M MACs, {} params, {} design(s) rejected by the compute filter",
+            drawn.network.layers.len(),
+            drawn.macs as f64 / 1e6,
+            drawn.params,
+            drawn.rejected
         );
         for clamp in &encoding.clamps {
             println!("   note: {clamp}");

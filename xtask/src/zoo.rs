@@ -1,40 +1,19 @@
-//! `cargo xtask zoo`: builds the libtorch trainer in release mode and runs its zoo command.
+//! `cargo xtask zoo`: builds the libtorch trainer in release mode and runs its zoo command
+//! with every argument passed through unchanged, so the trainer's options are declared once
+//! (`cargo xtask zoo --help` prints the trainer's help).
 
-use std::path::PathBuf;
+use std::ffi::OsString;
 
 use crate::cargo::{cargo, run as run_command};
 use crate::setup;
 
-/// Options of `zoo`, passed on to `peephole-train zoo`.
+/// Arguments of `zoo`: all of them belong to `peephole-train zoo`.
 #[derive(clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct Args {
-    /// Training protocol.
-    #[arg(long, default_value = "fmnist-budget-v1")]
-    protocol: String,
-    /// Networks 0..COUNT of the generator stream.
-    #[arg(long)]
-    count: u64,
-    /// Generator stream seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Training seed base (default: --seed); another value retrains the same networks.
-    #[arg(long)]
-    train_seed: Option<u64>,
-    /// Zoo file to append to.
-    #[arg(long)]
-    out: PathBuf,
-    /// cpu, cuda or auto.
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// Parallel trainings.
-    #[arg(long, default_value_t = 1)]
-    jobs: usize,
-    /// Only indices i with i % N == I.
-    #[arg(long, default_value = "0/1")]
-    shard: String,
-    /// Zoo files whose networks count as trained: continue a committed zoo in a new file.
-    #[arg(long = "done-in", num_args = 1.., value_name = "FILE")]
-    done_in: Vec<PathBuf>,
+    /// Arguments for `peephole-train zoo` (see `cargo xtask zoo --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<OsString>,
 }
 
 /// Entry point of `cargo xtask zoo`.
@@ -43,15 +22,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut command = cargo();
     command
         .args(["run", "--release", "--quiet", "-p", "peephole-train", "--bin", "peephole-train", "--", "zoo"])
-        .args(["--protocol", &args.protocol, "--count", &args.count.to_string(), "--seed", &args.seed.to_string()])
-        .arg("--out")
-        .arg(&args.out)
-        .args(["--device", &args.device, "--jobs", &args.jobs.to_string(), "--shard", &args.shard]);
-    if let Some(train_seed) = args.train_seed {
-        command.args(["--train-seed", &train_seed.to_string()]);
-    }
-    if !args.done_in.is_empty() {
-        command.arg("--done-in").args(&args.done_in);
-    }
+        .args(&args.args);
     run_command(&mut command)
 }

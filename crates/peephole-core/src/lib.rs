@@ -9,6 +9,7 @@ pub mod lint;
 pub mod metrics;
 pub mod predictor;
 pub mod protocol;
+pub mod reference;
 pub mod text;
 pub mod ulc;
 pub mod zoo;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ir::Network;
-use crate::ulc::UlcCode;
+use crate::ulc::{Clamp, UlcCode};
 
 /// One trained network: everything needed to learn from it and to reproduce it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,11 +21,12 @@ pub struct ZooRecord {
     pub protocol: String,
     /// ULC version of `ulc`.
     pub ulc_version: String,
-    /// Generator version and skeleton the network came from.
+    /// What drew the network: `generator-v1`, `generator-v2`, or the name of a network list
+    /// (`reference-v1`) for hand-written networks.
     pub generator: String,
-    /// Skeleton name.
+    /// Skeleton name (`fmnist-v1`); `free-form` for networks no skeleton frames.
     pub skeleton: String,
-    /// The block, in the text form.
+    /// The random design in text: v1's block, v2's style summary, a listed network's source.
     pub block: String,
     /// The whole network in the text form (for people and grep).
     pub text: String,
@@ -33,6 +34,11 @@ pub struct ZooRecord {
     pub network: Network,
     /// The ULC sequence.
     pub ulc: Vec<UlcCode>,
+    /// Every value ULC v1 clamped while encoding `network` (a 7x7 kernel, a 1 -> 16 stem),
+    /// so a reader sees where the codes say less than the network; absent in records written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulc_clamps: Vec<Clamp>,
     /// Seed of the training run (initialisation and batch order).
     pub seed: u64,
     /// Validation accuracy after each epoch.

@@ -30,6 +30,7 @@ fn record(index: u64) -> ZooRecord {
         text: generated.network.to_string(),
         network: generated.network,
         ulc: codes,
+        ulc_clamps: Vec::new(),
         seed: 1000 + index,
         curve: vec![0.5, 0.625, 0.7, 0.75, 0.8, 0.8125, 0.83475, 0.84],
         train_loss: vec![

@@ -191,6 +191,7 @@ mod tests {
             text: generated.network.to_string(),
             network: generated.network,
             ulc: codes,
+            ulc_clamps: Vec::new(),
             seed: 0,
             curve: vec![0.5, 0.6, 0.7, 0.75, 0.8, 0.82, 0.85, 0.86],
             train_loss: vec![Some(1.0); 8],

@@ -424,6 +424,7 @@ mod tests {
                     text: generated.network.to_string(),
                     network: generated.network,
                     ulc: codes,
+                    ulc_clamps: Vec::new(),
                     seed: index,
                     curve,
                     train_loss: vec![Some(1.0); 8],
