@@ -1,13 +1,16 @@
-//! Zoo generation: samples networks with generator v1, trains each under a protocol, and
-//! appends records; resumable, shardable, interruptible without a half record.
+//! Zoo generation: draws networks from a generator (v1, v2 or a mix) or reads them from a
+//! network list (the reference set), trains each under a protocol, and appends records;
+//! resumable, shardable, interruptible without a half record.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use peephole_core::generator::{GENERATOR_VERSION, network_at};
+use peephole_core::generator::free_form::{V2_CLASSES, V2_INPUT};
+use peephole_core::generator::{Family, GeneratorChoice, draw};
 use peephole_core::protocol::Protocol;
+use peephole_core::reference::ListedNetwork;
 use peephole_core::ulc::{ULC_VERSION, encode};
 use peephole_core::zoo::{ZooRecord, ZooWriter, finished_ids};
 use tch::Device;
@@ -45,15 +48,62 @@ impl std::str::FromStr for Shard {
     }
 }
 
+/// Where a zoo run's networks come from.
+#[derive(Debug, Clone)]
+pub enum NetworkSource {
+    /// Indices `0..count` of a generator stream.
+    Generated {
+        /// v1, v2 or a mix.
+        choice: GeneratorChoice,
+        /// Networks `0..count`.
+        count: u64,
+        /// Generator stream seed: picks the networks.
+        seed: u64,
+    },
+    /// Every network of a list file, in file order (index = position).
+    Listed {
+        /// The list's name, written as each record's `generator`.
+        name: String,
+        /// The networks.
+        networks: Vec<ListedNetwork>,
+    },
+}
+
+impl NetworkSource {
+    /// How many indices the source has.
+    pub fn len(&self) -> u64 {
+        match self {
+            NetworkSource::Generated { count, .. } => *count,
+            NetworkSource::Listed { networks, .. } => networks.len() as u64,
+        }
+    }
+
+    /// True when it has no network.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The record id of index `index`.
+    pub fn record_id(&self, index: u64) -> String {
+        match self {
+            NetworkSource::Generated { choice, seed, .. } => {
+                record_id(choice.family_at(*seed, index), *seed, index)
+            }
+            NetworkSource::Listed { networks, .. } => usize::try_from(index)
+                .ok()
+                .and_then(|i| networks.get(i))
+                .map_or_else(|| format!("ref-missing-{index}"), ListedNetwork::record_id),
+        }
+    }
+}
+
 /// Everything a zoo run needs.
 #[derive(Debug, Clone)]
 pub struct ZooJob {
     /// Protocol to train under (must have a skeleton).
     pub protocol: Protocol,
-    /// Networks `0..count` of the generator stream.
-    pub count: u64,
-    /// Generator stream seed: picks the networks.
-    pub seed: u64,
+    /// The networks.
+    pub source: NetworkSource,
     /// Training seed base: network `i` trains with `train_seed * 1_000_000 + i`.
     pub train_seed: u64,
     /// Output file (appended to).
@@ -70,10 +120,85 @@ pub struct ZooJob {
     pub done_in: Vec<PathBuf>,
 }
 
-/// The id of network `index` of stream `seed`: the same network in every zoo that uses it.
-pub fn record_id(seed: u64, index: u64) -> String {
-    format!("s{seed}-{index:06}")
+pub use peephole_core::generator::record_id;
+
+/// A network ready to train, with what its record says of where it came from.
+struct Prepared {
+    id: String,
+    generator: String,
+    skeleton: String,
+    design: String,
+    network: peephole_core::Network,
+    params: u64,
+    macs: u64,
 }
+
+/// Draws or looks up network `index` of the job's source.
+fn prepare(job: &ZooJob, index: u64) -> anyhow::Result<Prepared> {
+    let skeleton = job.protocol.skeleton.ok_or_else(|| {
+        anyhow::anyhow!(
+            "protocol {} has no skeleton to generate networks in",
+            job.protocol.name
+        )
+    })?;
+    match &job.source {
+        NetworkSource::Generated { choice, seed, .. } => {
+            let family = choice.family_at(*seed, index);
+            if family == Family::V2 {
+                anyhow::ensure!(
+                    skeleton.input() == V2_INPUT && skeleton.classes() == V2_CLASSES,
+                    "generator v2 draws {V2_INPUT} networks with {V2_CLASSES} classes; protocol {} trains {} images with {} classes",
+                    job.protocol.name,
+                    skeleton.input(),
+                    skeleton.classes()
+                );
+            }
+            let drawn = draw(family, skeleton, *seed, index);
+            Ok(Prepared {
+                id: record_id(family, *seed, index),
+                generator: family.name().into(),
+                skeleton: match family {
+                    Family::V1 => skeleton.name().into(),
+                    Family::V2 => FREE_FORM.into(),
+                },
+                design: drawn.design,
+                network: drawn.network,
+                params: drawn.params,
+                macs: drawn.macs,
+            })
+        }
+        NetworkSource::Listed { name, networks } => {
+            let listed = usize::try_from(index)
+                .ok()
+                .and_then(|i| networks.get(i))
+                .ok_or_else(|| anyhow::anyhow!("network list {name} has no index {index}"))?;
+            let network = listed.network.clone();
+            anyhow::ensure!(
+                network.input == skeleton.input() && network.classes == skeleton.classes(),
+                "network {} of {name} takes {} images with {} classes; protocol {} trains {} images with {} classes",
+                listed.name,
+                network.input,
+                network.classes,
+                job.protocol.name,
+                skeleton.input(),
+                skeleton.classes()
+            );
+            let analysis = network.analyze()?;
+            Ok(Prepared {
+                id: listed.record_id(),
+                generator: name.clone(),
+                skeleton: FREE_FORM.into(),
+                design: listed.source.clone(),
+                network,
+                params: analysis.params,
+                macs: analysis.macs,
+            })
+        }
+    }
+}
+
+/// The `skeleton` of records whose networks no skeleton frames (v2, network lists).
+pub const FREE_FORM: &str = "free-form";
 
 /// Trains network `index` and builds its record.
 pub fn train_record(
@@ -82,17 +207,11 @@ pub fn train_record(
     train: &TensorSplit,
     validation: &TensorSplit,
 ) -> anyhow::Result<ZooRecord> {
-    let skeleton = job.protocol.skeleton.ok_or_else(|| {
-        anyhow::anyhow!(
-            "protocol {} has no skeleton to generate networks in",
-            job.protocol.name
-        )
-    })?;
-    let generated = network_at(skeleton, job.seed, index);
-    let encoding = encode(&generated.network)?;
+    let prepared = prepare(job, index)?;
+    let encoding = encode(&prepared.network)?;
     let seed = job.train_seed * 1_000_000 + index;
     let outcome = train_network(
-        &generated.network,
+        &prepared.network,
         &job.protocol,
         train,
         validation,
@@ -100,20 +219,21 @@ pub fn train_record(
         job.device,
     )?;
     Ok(ZooRecord {
-        id: record_id(job.seed, index),
+        id: prepared.id,
         protocol: job.protocol.name.into(),
         ulc_version: ULC_VERSION.into(),
-        generator: GENERATOR_VERSION.into(),
-        skeleton: skeleton.name().into(),
-        block: generated.block.to_string(),
-        text: generated.network.to_string(),
-        network: generated.network,
+        generator: prepared.generator,
+        skeleton: prepared.skeleton,
+        block: prepared.design,
+        text: prepared.network.to_string(),
+        network: prepared.network,
         ulc: encoding.codes,
+        ulc_clamps: encoding.clamps,
         seed,
         curve: outcome.curve,
         train_loss: outcome.train_loss,
-        params: generated.params,
-        macs: generated.macs,
+        params: prepared.params,
+        macs: prepared.macs,
         wall_seconds: outcome.wall_seconds,
         device: device_name(job.device),
         diverged: outcome.diverged,
@@ -133,14 +253,14 @@ pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
         );
         done.extend(finished_ids(other)?);
     }
-    let todo: Vec<u64> = (0..job.count)
+    let todo: Vec<u64> = (0..job.source.len())
         .filter(|i| i % job.shard.count == job.shard.index)
-        .filter(|&i| !done.contains(&record_id(job.seed, i)))
+        .filter(|&i| !done.contains(&job.source.record_id(i)))
         .collect();
     eprintln!(
         "zoo {}: {} networks in shard {}/{}, {} already in {}, {} to train on {} with {} job(s)",
         job.protocol.name,
-        job.count,
+        job.source.len(),
         job.shard.index,
         job.shard.count,
         done.len(),

@@ -10,7 +10,9 @@ use peephole_train::data::load_protocol_data;
 use peephole_train::predictor::build::{build_predictor, final_metrics, load_zoos, write_predictor};
 use peephole_train::predictor::train::{Batching, FitOptions, FitProgress, Supervision};
 use peephole_train::train::{device_name, train_network};
-use peephole_train::zoo::{Shard, ZooJob, run_zoo};
+use peephole_core::generator::GeneratorChoice;
+use peephole_core::reference::{list_name, read_network_list};
+use peephole_train::zoo::{NetworkSource, Shard, ZooJob, run_zoo};
 use tch::Device;
 
 #[derive(Parser)]
@@ -25,14 +27,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate networks with generator v1 and train them into a zoo file (resumable).
+    /// Draw networks from a generator (or read them from a list) and train them into a zoo
+    /// file (resumable, shardable).
     Zoo {
         #[arg(long, default_value = "fmnist-budget-v1")]
         protocol: String,
-        #[arg(long)]
-        count: u64,
+        /// v1, v2, or mix:P (each index draws v2 with probability P).
+        #[arg(long, default_value = "v1", conflicts_with = "networks")]
+        generator: GeneratorChoice,
+        /// Networks 0..COUNT of the generator stream.
+        #[arg(long, required_unless_present = "networks")]
+        count: Option<u64>,
+        /// Generator stream seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Train the networks of a list file (`name | source | network` per line, as
+        /// data/reference/reference-v1.txt) instead of generated ones.
+        #[arg(long, value_name = "FILE", conflicts_with = "count")]
+        networks: Option<PathBuf>,
         /// Training seed base (default: --seed); a second value retrains the same networks.
         #[arg(long)]
         train_seed: Option<u64>,
@@ -210,8 +222,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Zoo {
             protocol,
+            generator,
             count,
             seed,
+            networks,
             train_seed,
             out,
             device,
@@ -222,10 +236,21 @@ fn main() -> anyhow::Result<()> {
         } => {
             let device = parse_device(&device)?;
             tch::set_num_threads(threads.unwrap_or((cores / jobs.max(1)).max(1)) as i32);
+            let source = match (networks, count) {
+                (Some(path), _) => NetworkSource::Listed {
+                    name: list_name(&path),
+                    networks: read_network_list(&path)?,
+                },
+                (None, Some(count)) => NetworkSource::Generated {
+                    choice: generator,
+                    count,
+                    seed,
+                },
+                (None, None) => anyhow::bail!("give --count N (generated networks) or --networks FILE"),
+            };
             let job = ZooJob {
                 protocol: parse_protocol(&protocol)?,
-                count,
-                seed,
+                source,
                 train_seed: train_seed.unwrap_or(seed),
                 out,
                 device,
