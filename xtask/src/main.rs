@@ -15,6 +15,7 @@ mod setup;
 mod test;
 mod train_predictor;
 mod zoo;
+mod zoo_merge;
 mod zoo_stats;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Sample(sample::Args),
     /// Generate and train a zoo under a protocol (resumable; calls peephole-train).
     Zoo(zoo::Args),
+    /// Merge the shard files of a split zoo run (`zoo --slurm`) into the zoo file.
+    ZooMerge(zoo_merge::Args),
     /// Print the paper's Table 2 for a zoo file, and a histogram of final accuracies.
     ZooStats(zoo_stats::Args),
     /// Train the predictor on zoo files and export it with its model card (calls
@@ -64,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Zoo(args) => zoo::run(&args),
+        Command::ZooMerge(args) => zoo_merge::run(&args),
         Command::ZooStats(args) => zoo_stats::run(&args),
         Command::TrainPredictor(args) => train_predictor::run(&args),
         Command::Eval(args) => eval::run(&args),
