@@ -12,6 +12,7 @@ mod fuzz;
 mod sample;
 mod search;
 mod setup;
+mod slurm;
 mod test;
 mod train_predictor;
 mod zoo;
@@ -36,7 +37,8 @@ enum Command {
     Test(test::Args),
     /// Print networks drawn by generator v1 (text form, ULC, MACs, params).
     Sample(sample::Args),
-    /// Generate and train a zoo under a protocol (resumable; calls peephole-train).
+    /// Generate and train a zoo under a protocol (resumable; calls peephole-train). With
+    /// `--slurm`, write a Slurm job array instead (`cargo xtask zoo --slurm --help`).
     Zoo(zoo::Args),
     /// Merge the shard files of a split zoo run (`zoo --slurm`) into the zoo file.
     ZooMerge(zoo_merge::Args),
@@ -62,6 +64,11 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `zoo --slurm` takes its own options and passes every other one to the trainer verbatim.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).is_some_and(|c| c == "zoo") && slurm::requested(&argv[2..]) {
+        return slurm::run(&argv[2..]);
+    }
     match Cli::parse().command {
         Command::Setup(args) => setup::run(&args),
         Command::Test(args) => test::run(&args),
