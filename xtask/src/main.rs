@@ -14,6 +14,7 @@ mod search;
 mod setup;
 mod slurm;
 mod test;
+mod test_slurm;
 mod train_predictor;
 mod zoo;
 mod zoo_merge;
@@ -33,8 +34,11 @@ enum Command {
     /// Install what training and the tests need: the Python venv with torch==2.11.0 and
     /// onnxruntime==1.31.1, and Debian's Fashion-MNIST. Idempotent.
     Setup(setup::Args),
-    /// Set up, then run every test of the workspace.
+    /// Set up, then run every test of the workspace, then the one-node Slurm test.
     Test(test::Args),
+    /// Start a one-node Slurm here, run a zoo job array with a cancelled task and a
+    /// resubmission, merge, and compare with a one-process run (root; installs slurm-wlm).
+    TestSlurm(test_slurm::Args),
     /// Print networks drawn by generator v1 (text form, ULC, MACs, params).
     Sample(sample::Args),
     /// Generate and train a zoo under a protocol (resumable; calls peephole-train). With
@@ -72,6 +76,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Setup(args) => setup::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::TestSlurm(args) => test_slurm::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Zoo(args) => zoo::run(&args),
         Command::ZooMerge(args) => zoo_merge::run(&args),
