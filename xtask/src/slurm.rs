@@ -350,20 +350,24 @@ pub fn script_text(request: &ArrayRequest, env: &ScriptEnv) -> String {
     s
 }
 
-/// Builds the release trainer and returns its path (from cargo's own report, so it works with
-/// any `CARGO_TARGET_DIR`).
+/// Builds the release trainer and returns its path.
 pub fn build_trainer() -> anyhow::Result<PathBuf> {
-    eprintln!("$ cargo build --release -p peephole-train --bin peephole-train");
+    build_peephole_train(&["--release", "-p", "peephole-train"])
+}
+
+/// Builds `peephole-train` with cargo `options` and returns the executable's path, from
+/// cargo's own report, so that it works with any `CARGO_TARGET_DIR`.
+pub fn build_peephole_train(options: &[&str]) -> anyhow::Result<PathBuf> {
+    eprintln!("$ cargo build {} --bin peephole-train", options.join(" "));
     let output = cargo()
+        .arg("build")
+        .args(options)
         .args([
-            "build",
-            "--release",
-            "-p",
-            "peephole-train",
             "--bin",
             "peephole-train",
+            "--message-format",
+            "json-render-diagnostics",
         ])
-        .args(["--message-format", "json-render-diagnostics"])
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("cannot start cargo")?;

@@ -661,7 +661,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
     ensure_installed()?;
     setup::run_setup(&setup::Args::default_python())?;
-    let trainer = slurm::build_trainer()?;
+    // The trainer `cargo xtask test` has just built for the tests (the same packages and
+    // features, so nothing is rebuilt): a release build would add many minutes to CI, and
+    // what this test checks does not depend on the optimisation level.
+    let trainer = slurm::build_peephole_train(&["--workspace", "--features", "peephole/tch"])?;
     let dir = std::env::temp_dir().join(format!("peephole-slurm-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let setup_took = start.elapsed();
