@@ -12,9 +12,12 @@ mod fuzz;
 mod sample;
 mod search;
 mod setup;
+mod slurm;
 mod test;
+mod test_slurm;
 mod train_predictor;
 mod zoo;
+mod zoo_merge;
 mod zoo_stats;
 
 use clap::{Parser, Subcommand};
@@ -31,12 +34,18 @@ enum Command {
     /// Install what training and the tests need: the Python venv with torch==2.11.0 and
     /// onnxruntime==1.31.1, and Debian's Fashion-MNIST. Idempotent.
     Setup(setup::Args),
-    /// Set up, then run every test of the workspace.
+    /// Set up, then run every test of the workspace, then the one-node Slurm test.
     Test(test::Args),
+    /// Start a one-node Slurm here, run a zoo job array with a cancelled task and a
+    /// resubmission, merge, and compare with a one-process run (root; installs slurm-wlm).
+    TestSlurm(test_slurm::Args),
     /// Print networks drawn by generator v1 or v2 (text form, ULC, MACs, params).
     Sample(sample::Args),
-    /// Generate and train a zoo under a protocol (resumable; calls peephole-train).
+    /// Generate and train a zoo under a protocol (resumable; calls peephole-train). With
+    /// `--slurm`, write a Slurm job array instead (`cargo xtask zoo --slurm --help`).
     Zoo(zoo::Args),
+    /// Merge the shard files of a split zoo run (`zoo --slurm`) into the zoo file.
+    ZooMerge(zoo_merge::Args),
     /// Print the paper's Table 2 for a zoo file, and a histogram of final accuracies.
     ZooStats(zoo_stats::Args),
     /// Train the predictor on zoo files and export it with its model card (calls
@@ -59,11 +68,18 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `zoo --slurm` takes its own options and passes every other one to the trainer verbatim.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).is_some_and(|c| c == "zoo") && slurm::requested(&argv[2..]) {
+        return slurm::run(&argv[2..]);
+    }
     match Cli::parse().command {
         Command::Setup(args) => setup::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::TestSlurm(args) => test_slurm::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Zoo(args) => zoo::run(&args),
+        Command::ZooMerge(args) => zoo_merge::run(&args),
         Command::ZooStats(args) => zoo_stats::run(&args),
         Command::TrainPredictor(args) => train_predictor::run(&args),
         Command::Eval(args) => eval::run(&args),

@@ -113,7 +113,8 @@ fn has_dataset(dir: &Path) -> bool {
     DATASET_FILES.iter().all(|f| dir.join(f).exists())
 }
 
-fn is_root() -> bool {
+/// Whether xtask runs as root (and may install Debian packages).
+pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 

@@ -9,6 +9,9 @@ pub struct Args {
     /// Skip the set-up step (when you know the machine is ready).
     #[arg(long)]
     no_setup: bool,
+    /// Skip the one-node Slurm test (`cargo xtask test-slurm`), which needs root.
+    #[arg(long)]
+    no_slurm: bool,
     /// Extra arguments for `cargo test` (after `--`).
     #[arg(last = true)]
     rest: Vec<String>,
@@ -35,7 +38,11 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
             .args(["test", "--workspace", "--features", "peephole/tch"])
             .env("LD_LIBRARY_PATH", library_path)
             .args(&args.rest),
-    )
+    )?;
+    if args.no_slurm {
+        return Ok(());
+    }
+    crate::test_slurm::run(&crate::test_slurm::Args::default())
 }
 
 /// Entry point of `cargo xtask test`.

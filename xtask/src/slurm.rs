@@ -1,0 +1,737 @@
+//! `cargo xtask zoo ... --slurm`: writes, and with `--submit` submits, an sbatch script for a
+//! Slurm job array whose task `i` runs the trainer's zoo command with `--shard i/N` into a shard
+//! file of its own; `cargo xtask zoo-merge OUT` then folds the shards into the zoo file.
+//!
+//! Every zoo argument this module does not know goes to the trainer verbatim, so options the
+//! trainer gains need no change here; only `--out` is taken: it names the merged zoo file, and
+//! the shards, logs and pinned trainer go beside it in `OUT.shards/`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use peephole_core::protocol::{FMNIST_BUDGET_V1, PROTOCOLS, Protocol};
+
+use crate::cargo::cargo;
+use crate::setup;
+use crate::zoo_merge::{shard_file, shards_dir};
+
+/// The flag that turns `cargo xtask zoo` into a job-array writer.
+pub const SLURM_FLAG: &str = "--slurm";
+
+/// Default array size: at most this many tasks, and never more than networks.
+pub const DEFAULT_MAX_ARRAY_SIZE: u64 = 100;
+
+/// The slurm options of `cargo xtask zoo --slurm`, shown by `cargo xtask zoo --slurm --help`.
+pub const HELP: &str = "\
+cargo xtask zoo [ZOO OPTIONS] --out OUT --slurm [SLURM OPTIONS]
+
+Writes OUT.shards/zoo-array.sbatch: a Slurm job array whose task i runs
+`peephole-train zoo [ZOO OPTIONS] --shard i/N --out OUT.shards/shard-III-of-NNN.jsonl`
+(plus `--done-in OUT` once OUT exists). Rerunning the same command after a failure trains
+only the ids still missing. Merge with `cargo xtask zoo-merge OUT`.
+
+Slurm options:
+  --array-size N       tasks in the array (default: --count, at most 100)
+  --partition P        partition to run in
+  --gres G             generic resources per task, e.g. gpu:1 (then --device auto)
+  --time HH:MM:SS      time limit per task
+  --cpus-per-task N    CPUs per task, also the trainer's --threads (default 1)
+  --sbatch ARG         one more #SBATCH line, e.g. --sbatch --account=myproject (repeatable)
+  --trainer PATH       a peephole-train built for the cluster's nodes (default: build it here)
+  --data-dir DIR       Fashion-MNIST on the nodes (default: where it is found here)
+  --libtorch DIR       libtorch's lib folder on the nodes (default: .venv/libtorch/lib)
+  --script PATH        where to write the script (default: OUT.shards/zoo-array.sbatch)
+  --submit             submit it with sbatch and print the job id
+";
+
+/// What `--slurm` adds to a zoo run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlurmOptions {
+    /// Tasks in the array.
+    pub array_size: Option<u64>,
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--gres`, e.g. `gpu:1`.
+    pub gres: Option<String>,
+    /// `--time`.
+    pub time: Option<String>,
+    /// `--cpus-per-task`.
+    pub cpus_per_task: Option<u32>,
+    /// Extra `#SBATCH` lines.
+    pub sbatch: Vec<String>,
+    /// Submit with sbatch.
+    pub submit: bool,
+    /// A prebuilt trainer.
+    pub trainer: Option<PathBuf>,
+    /// Dataset folder on the nodes.
+    pub data_dir: Option<PathBuf>,
+    /// libtorch lib folder on the nodes.
+    pub libtorch: Option<PathBuf>,
+    /// Where to write the script.
+    pub script: Option<PathBuf>,
+}
+
+/// A zoo command line split into the Slurm part and the trainer's part.
+#[derive(Debug, Clone)]
+pub struct ArrayRequest {
+    /// The Slurm options.
+    pub slurm: SlurmOptions,
+    /// The merged zoo file (`--out`), absolute.
+    pub out: PathBuf,
+    /// `--count`.
+    pub count: u64,
+    /// The protocol the script pins.
+    pub protocol: Protocol,
+    /// Tasks in the array.
+    pub tasks: u64,
+    /// Trainer zoo arguments, verbatim, with `--protocol` and `--device` made explicit.
+    pub trainer_args: Vec<String>,
+    /// Whether the user gave `--threads` (else each task uses its CPUs).
+    pub has_threads: bool,
+}
+
+/// Whether a zoo command line asks for Slurm.
+pub fn requested(args: &[String]) -> bool {
+    args.iter().any(|a| a == SLURM_FLAG)
+}
+
+fn value_of<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == name {
+            return iter.next().map(String::as_str);
+        }
+        if let Some(value) = arg
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn is_gpu(gres: Option<&str>) -> bool {
+    gres.is_some_and(|g| g.split(',').any(|part| part.starts_with("gpu")))
+}
+
+/// Splits a zoo command line (the arguments after `zoo`) into Slurm options and trainer
+/// arguments; `cwd` makes `--out` absolute.
+pub fn parse(args: &[String], cwd: &Path) -> anyhow::Result<ArrayRequest> {
+    let mut slurm = SlurmOptions::default();
+    let mut out = None;
+    let mut trainer_args = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let value = |i: &mut usize| -> anyhow::Result<String> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            let v = args
+                .get(*i)
+                .with_context(|| format!("{name} needs a value"))?;
+            *i += 1;
+            Ok(v.clone())
+        };
+        match name {
+            SLURM_FLAG => {}
+            "--submit" => slurm.submit = true,
+            "--array-size" => {
+                let v = value(&mut i)?;
+                slurm.array_size = Some(
+                    v.parse()
+                        .with_context(|| format!("--array-size {v}: not a number"))?,
+                );
+            }
+            "--partition" => slurm.partition = Some(value(&mut i)?),
+            "--gres" => slurm.gres = Some(value(&mut i)?),
+            "--time" => slurm.time = Some(value(&mut i)?),
+            "--cpus-per-task" => {
+                let v = value(&mut i)?;
+                slurm.cpus_per_task = Some(
+                    v.parse()
+                        .with_context(|| format!("--cpus-per-task {v}: not a number"))?,
+                );
+            }
+            "--sbatch" => slurm.sbatch.push(value(&mut i)?),
+            "--trainer" => slurm.trainer = Some(cwd.join(value(&mut i)?)),
+            "--data-dir" => slurm.data_dir = Some(cwd.join(value(&mut i)?)),
+            "--libtorch" => slurm.libtorch = Some(cwd.join(value(&mut i)?)),
+            "--script" => slurm.script = Some(cwd.join(value(&mut i)?)),
+            "--out" => out = Some(cwd.join(value(&mut i)?)),
+            "--shard" => bail!(
+                "--shard and --slurm: the job array shards the range itself (task i runs --shard i/N)"
+            ),
+            _ => trainer_args.push(arg.clone()),
+        }
+    }
+    let out = out.context("--slurm needs --out: the zoo file the shards are merged into")?;
+    let count: u64 = value_of(&trainer_args, "--count")
+        .context("--slurm needs --count")?
+        .parse()
+        .context("--count: not a number")?;
+    if count == 0 {
+        bail!("--count 0: nothing to train");
+    }
+    let protocol_name = match value_of(&trainer_args, "--protocol") {
+        Some(name) => name.to_string(),
+        None => {
+            // The trainer's default, made explicit so the script pins it.
+            trainer_args.extend(["--protocol".into(), FMNIST_BUDGET_V1.name.into()]);
+            FMNIST_BUDGET_V1.name.into()
+        }
+    };
+    let protocol = Protocol::by_name(&protocol_name).with_context(|| {
+        let known: Vec<_> = PROTOCOLS.iter().map(|p| p.name).collect();
+        format!(
+            "--protocol {protocol_name}: unknown protocol (known: {})",
+            known.join(", ")
+        )
+    })?;
+    let gpu = is_gpu(slurm.gres.as_deref());
+    match value_of(&trainer_args, "--device") {
+        None => trainer_args.extend(["--device".into(), if gpu { "auto" } else { "cpu" }.into()]),
+        Some("cuda") if !gpu => bail!("--device cuda needs a GPU in every task: add --gres gpu:1"),
+        Some(_) => {}
+    }
+    let tasks = slurm
+        .array_size
+        .unwrap_or(count.min(DEFAULT_MAX_ARRAY_SIZE));
+    if tasks == 0 || tasks > count {
+        bail!("--array-size {tasks}: need 1..={count} tasks for {count} networks");
+    }
+    let has_threads = value_of(&trainer_args, "--threads").is_some();
+    Ok(ArrayRequest {
+        slurm,
+        out,
+        count,
+        protocol,
+        tasks,
+        trainer_args,
+        has_threads,
+    })
+}
+
+/// Quotes a word for bash (only when it needs it).
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn quote_path(path: &Path) -> String {
+    shell_quote(&path.to_string_lossy())
+}
+
+/// Where the binary the script pins lives, and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedTrainer {
+    /// The copy under `OUT.shards/bin/`, named by its hash.
+    pub path: PathBuf,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// Everything the script needs besides the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptEnv {
+    /// The pinned trainer.
+    pub trainer: PinnedTrainer,
+    /// libtorch's lib folder on the nodes.
+    pub libtorch: PathBuf,
+    /// Fashion-MNIST on the nodes.
+    pub data_dir: PathBuf,
+    /// Working directory of every task (where relative trainer paths start).
+    pub chdir: PathBuf,
+    /// The command line that wrote the script, for its header.
+    pub command_line: String,
+}
+
+/// The sbatch script of a request.
+pub fn script_text(request: &ArrayRequest, env: &ScriptEnv) -> String {
+    let shards = shards_dir(&request.out);
+    let mut s = String::new();
+    s.push_str("#!/bin/bash\n");
+    s.push_str(&format!(
+        "#SBATCH --job-name=peephole-zoo-{}\n",
+        request.protocol.name
+    ));
+    s.push_str(&format!("#SBATCH --array=0-{}\n", request.tasks - 1));
+    s.push_str(&format!(
+        "#SBATCH --output={}/logs/task-%3a-job-%A.log\n",
+        shards.display()
+    ));
+    s.push_str(&format!("#SBATCH --chdir={}\n", env.chdir.display()));
+    s.push_str("#SBATCH --ntasks=1\n");
+    s.push_str(&format!(
+        "#SBATCH --cpus-per-task={}\n",
+        request.slurm.cpus_per_task.unwrap_or(1)
+    ));
+    if let Some(partition) = &request.slurm.partition {
+        s.push_str(&format!("#SBATCH --partition={partition}\n"));
+    }
+    if let Some(gres) = &request.slurm.gres {
+        s.push_str(&format!("#SBATCH --gres={gres}\n"));
+    }
+    if let Some(time) = &request.slurm.time {
+        s.push_str(&format!("#SBATCH --time={time}\n"));
+    }
+    for extra in &request.slurm.sbatch {
+        s.push_str(&format!("#SBATCH {extra}\n"));
+    }
+    s.push_str(&format!(
+        "\n# Written by `cargo xtask zoo --slurm` (peephole-rs): task i of {tasks} trains the networks\n\
+         # i, i+{tasks}, ... of 0..{count} under {protocol} into its own shard file. Resubmit with the\n\
+         # same command after a failure (only missing ids train), then merge:\n\
+         #   cargo xtask zoo-merge {out}\n\
+         # Written by: {command}\n\n",
+        tasks = request.tasks,
+        count = request.count,
+        protocol = request.protocol.name,
+        out = quote_path(&request.out),
+        command = env.command_line,
+    ));
+    s.push_str("set -euo pipefail\n\n");
+    s.push_str("# The trainer and protocol this script was written with, pinned.\n");
+    s.push_str(&format!("TRAINER={}\n", quote_path(&env.trainer.path)));
+    s.push_str(&format!("TRAINER_SHA256={}\n", env.trainer.sha256));
+    s.push_str(&format!("PROTOCOL={}\n", request.protocol.name));
+    s.push_str(&format!("TASKS={}\n", request.tasks));
+    s.push_str(&format!("MERGED={}\n", quote_path(&request.out)));
+    s.push_str(&format!("SHARDS={}\n", quote_path(&shards)));
+    s.push_str(&format!(
+        "export LD_LIBRARY_PATH={}\"${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\"\n",
+        quote_path(&env.libtorch)
+    ));
+    s.push_str(&format!(
+        "export PEEPHOLE_DATA_DIR={}\n\n",
+        quote_path(&env.data_dir)
+    ));
+    s.push_str("I=${SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is a job array}\n");
+    s.push_str("printf -v SHARD '%s/shard-%03d-of-%03d.jsonl' \"$SHARDS\" \"$I\" \"$TASKS\"\n");
+    s.push_str(
+        "if ! echo \"$TRAINER_SHA256  $TRAINER\" | sha256sum --check --status; then\n\
+         \x20 echo \"$TRAINER is not the trainer this script was written with (sha256 $TRAINER_SHA256)\" >&2\n\
+         \x20 exit 2\n\
+         fi\n",
+    );
+    s.push_str(
+        "# Ids already merged count as trained, so a resubmission trains only missing ones.\n",
+    );
+    s.push_str("DONE_IN=()\n");
+    s.push_str("if [[ -s $MERGED ]]; then DONE_IN=(--done-in \"$MERGED\"); fi\n");
+    s.push_str(
+        "echo \"task $I of $TASKS (job ${SLURM_ARRAY_JOB_ID:-?}_$I) on $(hostname): $PROTOCOL into $SHARD\"\n",
+    );
+    if is_gpu(request.slurm.gres.as_deref()) {
+        s.push_str("echo \"CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-unset}\"\n");
+    }
+    let args: Vec<String> = request
+        .trainer_args
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect();
+    s.push_str(&format!("exec \"$TRAINER\" zoo {}", args.join(" ")));
+    if !request.has_threads {
+        s.push_str(" --threads \"${SLURM_CPUS_PER_TASK:-1}\"");
+    }
+    s.push_str(" --shard \"$I/$TASKS\" --out \"$SHARD\" ${DONE_IN[@]+\"${DONE_IN[@]}\"}\n");
+    s
+}
+
+/// Builds the release trainer and returns its path.
+pub fn build_trainer() -> anyhow::Result<PathBuf> {
+    build_peephole_train(&["--release", "-p", "peephole-train"])
+}
+
+/// Builds `peephole-train` with cargo `options` and returns the executable's path, from
+/// cargo's own report, so that it works with any `CARGO_TARGET_DIR`.
+pub fn build_peephole_train(options: &[&str]) -> anyhow::Result<PathBuf> {
+    eprintln!("$ cargo build {} --bin peephole-train", options.join(" "));
+    let output = cargo()
+        .arg("build")
+        .args(options)
+        .args([
+            "--bin",
+            "peephole-train",
+            "--message-format",
+            "json-render-diagnostics",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot start cargo")?;
+    if !output.status.success() {
+        bail!("building peephole-train failed with {}", output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "peephole-train")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .context("cargo built peephole-train but reported no executable")
+}
+
+fn sha256(path: &Path) -> anyhow::Result<String> {
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .context("cannot start sha256sum")?;
+    if !output.status.success() {
+        bail!(
+            "sha256sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .next()
+        .map(str::to_string)
+        .context("sha256sum printed nothing")
+}
+
+/// Copies the trainer into `OUT.shards/bin/`, named by its hash, so that rebuilding the
+/// workspace cannot change what a queued task runs.
+pub fn pin_trainer(binary: &Path, out: &Path) -> anyhow::Result<PinnedTrainer> {
+    let sha256 = sha256(binary)?;
+    let dir = shards_dir(out).join("bin");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("peephole-train-{}", &sha256[..16]));
+    if !path.exists() || self::sha256(&path)? != sha256 {
+        let partial = dir.join(format!(".peephole-train-{}.partial", std::process::id()));
+        std::fs::copy(binary, &partial)
+            .with_context(|| format!("copying {} to {}", binary.display(), partial.display()))?;
+        if self::sha256(&partial)? != sha256 {
+            let _ = std::fs::remove_file(&partial);
+            bail!(
+                "{} changed while it was copied (rebuilt?); run again",
+                binary.display()
+            );
+        }
+        std::fs::rename(&partial, &path)
+            .with_context(|| format!("renaming to {}", path.display()))?;
+    }
+    Ok(PinnedTrainer { path, sha256 })
+}
+
+/// Runs Slurm's commands, with an explicit `slurm.conf` (the one-node test) or the
+/// environment's.
+#[derive(Debug, Clone, Default)]
+pub struct SlurmClient {
+    /// `SLURM_CONF` for every command, when set.
+    pub conf: Option<PathBuf>,
+}
+
+impl SlurmClient {
+    /// A Slurm command (`sbatch`, `squeue`, ...).
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
+        if let Some(conf) = &self.conf {
+            command.env("SLURM_CONF", conf);
+        }
+        command
+    }
+
+    /// Runs a command and returns its stdout, failing with its stderr.
+    pub fn output(&self, program: &str, args: &[&str]) -> anyhow::Result<String> {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .with_context(|| format!("cannot start {program} (is Slurm installed?)"))?;
+        if !output.status.success() {
+            bail!(
+                "{program} {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+/// A submitted job array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// Slurm's job id of the array.
+    pub job_id: String,
+}
+
+/// What `cargo xtask zoo --slurm` wrote (and submitted).
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The request it came from.
+    pub request: ArrayRequest,
+    /// The script.
+    pub script: PathBuf,
+    /// The trainer it pins.
+    pub trainer: PinnedTrainer,
+    /// The job, with `--submit`.
+    pub submission: Option<Submission>,
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("PEEPHOLE_DATA_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.join("train-images-idx3-ubyte.gz").exists())
+        .unwrap_or_else(|| PathBuf::from(setup::SYSTEM_DATASET_DIR))
+}
+
+/// Writes the script of a zoo command line and, with `--submit`, submits it.
+pub fn write_and_submit(args: &[String], client: &SlurmClient) -> anyhow::Result<Written> {
+    let cwd = std::env::current_dir().context("no current directory")?;
+    let request = parse(args, &cwd)?;
+    let binary = match &request.slurm.trainer {
+        Some(path) => path.clone(),
+        None => {
+            setup::run_setup(&setup::Args::default_python())?;
+            build_trainer()?
+        }
+    };
+    let trainer = pin_trainer(&binary, &request.out)?;
+    let env = ScriptEnv {
+        trainer: trainer.clone(),
+        libtorch: request
+            .slurm
+            .libtorch
+            .clone()
+            .unwrap_or_else(|| setup::venv().join("libtorch/lib")),
+        data_dir: request
+            .slurm
+            .data_dir
+            .clone()
+            .unwrap_or_else(default_data_dir),
+        chdir: cwd,
+        command_line: std::iter::once("cargo xtask zoo".to_string())
+            .chain(args.iter().map(|a| shell_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let shards = shards_dir(&request.out);
+    std::fs::create_dir_all(shards.join("logs"))
+        .with_context(|| format!("creating {}/logs", shards.display()))?;
+    let script = request
+        .slurm
+        .script
+        .clone()
+        .unwrap_or_else(|| shards.join("zoo-array.sbatch"));
+    std::fs::write(&script, script_text(&request, &env))
+        .with_context(|| format!("writing {}", script.display()))?;
+    let submission = if request.slurm.submit {
+        let stdout = client.output("sbatch", &["--parsable", &script.to_string_lossy()])?;
+        let job_id = stdout
+            .trim()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if job_id.is_empty() {
+            bail!("sbatch printed no job id");
+        }
+        Some(Submission { job_id })
+    } else {
+        None
+    };
+    Ok(Written {
+        request,
+        script,
+        trainer,
+        submission,
+    })
+}
+
+/// Entry point of `cargo xtask zoo ... --slurm` (`args`: everything after `zoo`).
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return Ok(());
+    }
+    let written = write_and_submit(args, &SlurmClient::default())?;
+    let request = &written.request;
+    let out = quote_path(&request.out);
+    println!(
+        "wrote {}: {} tasks, {} networks of {}, shards {}",
+        written.script.display(),
+        request.tasks,
+        request.count,
+        request.protocol.name,
+        shard_file(&request.out, 0, request.tasks)
+            .with_file_name("shard-*.jsonl")
+            .display()
+    );
+    match &written.submission {
+        Some(Submission { job_id }) => {
+            println!("submitted job array {job_id}");
+            println!(
+                "  follow:  squeue -j {job_id}   (logs: {}/logs/)",
+                shards_dir(&request.out).display()
+            );
+            println!("  cancel:  scancel {job_id}");
+            println!("  then:    cargo xtask zoo-merge {out}");
+            println!(
+                "  a task failed or was cancelled? rerun this same command: it trains only the missing ids"
+            );
+        }
+        None => println!("submit with: sbatch {}", quote_path(&written.script)),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn env() -> ScriptEnv {
+        ScriptEnv {
+            trainer: PinnedTrainer {
+                path: "/c/zoo.jsonl.shards/bin/peephole-train-0123".into(),
+                sha256: "0123".into(),
+            },
+            libtorch: "/repo/.venv/libtorch/lib".into(),
+            data_dir: "/usr/share/datasets/fashion-mnist".into(),
+            chdir: "/c".into(),
+            command_line: "cargo xtask zoo ...".into(),
+        }
+    }
+
+    #[test]
+    fn slurm_options_are_taken_and_every_other_zoo_argument_passes_through_verbatim() {
+        let args = words(
+            "--protocol fmnist-smoke-v1 --count 10 --slurm --array-size=4 --generator mix:0.5 --out zoo.jsonl --gres gpu:1 --submit --done-in a.jsonl b.jsonl",
+        );
+        let request = parse(&args, Path::new("/c")).expect("parses");
+        assert_eq!(request.out, Path::new("/c/zoo.jsonl"));
+        assert_eq!(request.tasks, 4);
+        assert!(request.slurm.submit);
+        assert_eq!(request.slurm.gres.as_deref(), Some("gpu:1"));
+        assert_eq!(
+            request.trainer_args,
+            words(
+                "--protocol fmnist-smoke-v1 --count 10 --generator mix:0.5 --done-in a.jsonl b.jsonl --device auto"
+            )
+        );
+    }
+
+    #[test]
+    fn the_script_pins_protocol_and_device_and_refuses_a_user_shard() {
+        let request =
+            parse(&words("--count 3 --out z.jsonl --slurm"), Path::new("/c")).expect("parses");
+        assert_eq!(request.protocol.name, FMNIST_BUDGET_V1.name);
+        assert_eq!(request.tasks, 3);
+        assert!(
+            request
+                .trainer_args
+                .ends_with(&words("--protocol fmnist-budget-v1 --device cpu"))
+        );
+        assert!(
+            parse(
+                &words("--count 3 --out z.jsonl --slurm --shard 0/2"),
+                Path::new("/c")
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                &words("--count 3 --out z.jsonl --slurm --array-size 4"),
+                Path::new("/c")
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                &words("--count 3 --out z.jsonl --slurm --device cuda"),
+                Path::new("/c")
+            )
+            .is_err()
+        );
+        assert!(parse(&words("--count 3 --slurm"), Path::new("/c")).is_err());
+    }
+
+    #[test]
+    fn each_task_trains_its_shard_into_its_own_file_with_the_merged_file_as_done() {
+        let request = parse(
+            &words("--protocol fmnist-smoke-v1 --count 8 --out zoo.jsonl --slurm --array-size 4 --partition gpu --gres gpu:1 --time 01:00:00"),
+            Path::new("/c"),
+        )
+        .expect("parses");
+        let text = script_text(&request, &env());
+        for line in [
+            "#SBATCH --array=0-3",
+            "#SBATCH --partition=gpu",
+            "#SBATCH --gres=gpu:1",
+            "#SBATCH --time=01:00:00",
+            "#SBATCH --output=/c/zoo.jsonl.shards/logs/task-%3a-job-%A.log",
+            "TRAINER=/c/zoo.jsonl.shards/bin/peephole-train-0123",
+            "PROTOCOL=fmnist-smoke-v1",
+            "if [[ -s $MERGED ]]; then DONE_IN=(--done-in \"$MERGED\"); fi",
+            "exec \"$TRAINER\" zoo --protocol fmnist-smoke-v1 --count 8 --device auto --threads \"${SLURM_CPUS_PER_TASK:-1}\" --shard \"$I/$TASKS\" --out \"$SHARD\" ${DONE_IN[@]+\"${DONE_IN[@]}\"}",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing line {line:?} in\n{text}"
+            );
+        }
+    }
+
+    /// The committed example of a GPU partition's script is what the writer writes (with
+    /// illustrative paths and hash). Regenerate with `PEEPHOLE_BLESS=1 cargo test -p xtask`.
+    #[test]
+    fn the_committed_gpu_example_script_is_current() {
+        let args = words(
+            "--protocol fmnist-budget-v1 --count 1000 --seed 1 --out zoo/fmnist-budget-v1.jsonl --slurm --array-size 50 --partition gpu --gres gpu:1 --cpus-per-task 4 --time 02:00:00 --submit",
+        );
+        let request = parse(&args, Path::new("/shared/peephole")).expect("parses");
+        let sha256 = "9c1f0e4b7a2d83561e0f4c2b9a7d6e5f3c1b0a9e8d7c6b5a4f3e2d1c0b9a8f7e".to_string();
+        let env = ScriptEnv {
+            trainer: PinnedTrainer {
+                path: format!(
+                    "/shared/peephole/zoo/fmnist-budget-v1.jsonl.shards/bin/peephole-train-{}",
+                    &sha256[..16]
+                )
+                .into(),
+                sha256,
+            },
+            libtorch: "/shared/peephole/.venv/libtorch/lib".into(),
+            data_dir: "/shared/datasets/fashion-mnist".into(),
+            chdir: "/shared/peephole".into(),
+            command_line: format!("cargo xtask zoo {}", args.join(" ")),
+        };
+        let actual = script_text(&request, &env);
+        let path = crate::cargo::root().join("examples/slurm/zoo-gpu.sbatch");
+        if std::env::var_os("PEEPHOLE_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("writable examples/");
+            std::fs::write(&path, &actual).expect("writable example");
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            expected,
+            actual,
+            "{} is stale (run with PEEPHOLE_BLESS=1 if the change is intended)",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("--count"), "--count");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}
