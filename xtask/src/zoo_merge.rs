@@ -250,6 +250,7 @@ mod tests {
             text: network.to_string(),
             network,
             ulc,
+            ulc_clamps: Vec::new(),
             seed: 1,
             curve: vec![0.5, 0.6],
             train_loss: vec![Some(1.0), Some(0.5)],
