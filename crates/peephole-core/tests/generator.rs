@@ -2,6 +2,8 @@
 //! statistical test against the spec's matrix written out here), the block's structural
 //! limits, the `fmnist-v1` skeleton, the compute filter and the per-index streams.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -9,6 +11,7 @@ use peephole_core::generator::{
     self, Block, BlockLayer, ChannelRatio, MAX_CHANNELS, MAX_MACS, Skeleton,
 };
 use peephole_core::{Kernel, Layer, LayerKind, Network, Padding, Shape};
+use common::assert_frequency;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,31 +52,6 @@ const SPEC_MAX_CONVS: usize = 3;
 const BLOCKS: usize = 100_000;
 const SEED: u64 = 0x5eed_b10c;
 
-/// Why 5 standard deviations: each cell's empirical frequency over n draws has standard
-/// deviation sqrt(p(1-p)/n) (a binomial proportion), and for the thousands of draws each
-/// row gets here it is close to normal. A correct chain lands outside 5 sigma with
-/// probability P(|Z| > 5) ~ 5.7e-7 per cell, so ~100 cells in this file fail by chance with
-/// probability ~6e-5 in total, for any seed: the bound only fails for a real difference,
-/// and it is tight enough to catch swapped columns or a 0.6 that became 0.5. A cell the
-/// spec gives probability 0 has no variance at all: it must be exactly 0, not "within 5
-/// sigma of 0".
-fn assert_frequency(what: &str, count: u64, n: u64, p: f64) {
-    assert!(n > 0, "{what}: no observations");
-    if p == 0.0 {
-        assert_eq!(
-            count, 0,
-            "{what}: the spec gives probability 0, seen {count} of {n}"
-        );
-        return;
-    }
-    let frequency = count as f64 / n as f64;
-    let sigma = (p * (1.0 - p) / n as f64).sqrt();
-    assert!(
-        (frequency - p).abs() <= 5.0 * sigma,
-        "{what}: {count}/{n} = {frequency:.5}, spec {p}, bound 5 sigma = {:.5}",
-        5.0 * sigma
-    );
-}
 
 fn row_of(kind: LayerKind) -> usize {
     KINDS.iter().position(|&k| k == kind).unwrap()

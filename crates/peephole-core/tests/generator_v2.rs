@@ -4,6 +4,8 @@
 //! independent assembler written from the spec), the compute filter and the per-index
 //! streams, and that the text form, ULC and shape inference handle everything v2 draws.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -16,6 +18,7 @@ use peephole_core::generator::{
 use peephole_core::text::parse_network;
 use peephole_core::ulc::{UlcField, encode};
 use peephole_core::{Kernel, Layer, Network, Padding, Shape};
+use common::assert_frequency;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -69,29 +72,6 @@ const DESIGNS: usize = 60_000;
 const NETWORKS: u64 = 50_000;
 const SEED: u64 = 0x5eed_0002;
 
-/// Why 5 standard deviations: a frequency over n independent draws has standard deviation
-/// sqrt(p(1-p)/n) and, for the thousands of draws each cell gets here, is close to normal. A
-/// correct generator lands outside 5 sigma with probability ~5.7e-7 per cell, so the ~60
-/// cells of this file fail by chance with probability ~3e-5 in all, for any seed; with 60,000
-/// designs, 5 sigma is at most 0.0102 for p = 0.5 and 0.0046 for p = 0.05, so a probability
-/// moved by 0.02 (0.55 -> 0.53, 0.15 -> 0.13) fails. Zero-probability cells must be exactly 0.
-fn assert_frequency(what: &str, count: u64, n: u64, p: f64) {
-    assert!(n > 0, "{what}: no observations");
-    if p == 0.0 {
-        assert_eq!(
-            count, 0,
-            "{what}: probability 0 in the spec, seen {count} of {n}"
-        );
-        return;
-    }
-    let frequency = count as f64 / n as f64;
-    let sigma = (p * (1.0 - p) / n as f64).sqrt();
-    assert!(
-        (frequency - p).abs() <= 5.0 * sigma,
-        "{what}: {count}/{n} = {frequency:.5}, spec {p}, bound 5 sigma = {:.5}",
-        5.0 * sigma
-    );
-}
 
 fn designs() -> &'static [Design] {
     static DESIGNS_CELL: OnceLock<Vec<Design>> = OnceLock::new();
