@@ -22,18 +22,28 @@ pub struct Args {
 
 /// Entry point of `cargo xtask sample`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let skeleton = Skeleton::from_name(&args.skeleton)
-        .ok_or_else(|| anyhow::anyhow!("--skeleton {}: unknown (known: fmnist-v1)", args.skeleton))?;
+    let skeleton = Skeleton::from_name(&args.skeleton).ok_or_else(|| {
+        anyhow::anyhow!("--skeleton {}: unknown (known: fmnist-v1)", args.skeleton)
+    })?;
     for index in 0..args.count {
         let family = args.generator.family_at(args.seed, index);
         let drawn = draw(family, skeleton, args.seed, index);
         let encoding = encode(&drawn.network)?;
-        let ulc: Vec<String> = encoding.codes.iter().map(|c| format!("{}{}{}{}", c.ty, c.kw, c.kh, c.ch)).collect();
+        let ulc: Vec<String> = encoding
+            .codes
+            .iter()
+            .map(|c| format!("{}{}{}{}", c.ty, c.kw, c.kh, c.ch))
+            .collect();
         let design = match family {
             Family::V1 => "block: ",
             Family::V2 => "style: ",
         };
-        println!("#{index} {} ({}) {design}{}", record_id(family, args.seed, index), family.name(), drawn.design);
+        println!(
+            "#{index} {} ({}) {design}{}",
+            record_id(family, args.seed, index),
+            family.name(),
+            drawn.design
+        );
         println!("   network: {}", drawn.network);
         println!("   ULC v1:  {}", ulc.join(" "));
         println!(

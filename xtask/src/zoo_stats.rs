@@ -89,7 +89,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for bad in &contents.bad_lines {
             eprintln!("{}: {bad} (skipped)", file.display());
         }
-        anyhow::ensure!(!contents.records.is_empty(), "{}: no records", file.display());
+        anyhow::ensure!(
+            !contents.records.is_empty(),
+            "{}: no records",
+            file.display()
+        );
         files.push((file.display().to_string(), contents.records));
     }
     println!("Per file (Table 2 of the paper: final validation accuracy of the zoo)");
@@ -104,7 +108,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // with two seeds counts twice here.
     let mut by_generator: BTreeMap<&str, Vec<&ZooRecord>> = BTreeMap::new();
     for record in files.iter().flat_map(|(_, records)| records) {
-        by_generator.entry(record.generator.as_str()).or_default().push(record);
+        by_generator
+            .entry(record.generator.as_str())
+            .or_default()
+            .push(record);
     }
     println!("Per generator (all files; a network trained with two seeds counts twice)");
     println!();
@@ -157,9 +164,14 @@ fn repeated_architectures(files: &[(String, Vec<ZooRecord>)]) {
 /// Kendall tau, Spearman, R^2 and MSE between two training runs of the same networks: the best
 /// a predictor of one run can do, since the other run is as good a "prediction" as exists.
 fn noise_ceiling(first: &std::path::Path, second: &std::path::Path) -> anyhow::Result<()> {
-    let finals = |path: &std::path::Path| -> anyhow::Result<std::collections::HashMap<String, f64>> {
-        Ok(read_zoo(path)?.records.iter().filter_map(|r| Some((r.id.clone(), r.final_accuracy()?))).collect())
-    };
+    let finals =
+        |path: &std::path::Path| -> anyhow::Result<std::collections::HashMap<String, f64>> {
+            Ok(read_zoo(path)?
+                .records
+                .iter()
+                .filter_map(|r| Some((r.id.clone(), r.final_accuracy()?)))
+                .collect())
+        };
     let (a, b) = (finals(first)?, finals(second)?);
     let mut ids: Vec<&String> = b.keys().filter(|id| a.contains_key(*id)).collect();
     ids.sort();

@@ -123,7 +123,9 @@ pub enum GeneratorChoice {
 
 /// Why a `--generator` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("generator `{given}`: {reason} (expected v1, v2 or mix:P with P the share of v2 in [0, 1])")]
+#[error(
+    "generator `{given}`: {reason} (expected v1, v2 or mix:P with P the share of v2 in [0, 1])"
+)]
 pub struct GeneratorChoiceError {
     /// The value given.
     pub given: String,

@@ -4,14 +4,16 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use peephole_core::generator::GeneratorChoice;
 use peephole_core::protocol::Protocol;
+use peephole_core::reference::{list_name, read_network_list};
 use peephole_train::bench::{BenchTrainOptions, bench_train};
 use peephole_train::data::load_protocol_data;
-use peephole_train::predictor::build::{build_predictor, final_metrics, load_zoos, write_predictor};
+use peephole_train::predictor::build::{
+    build_predictor, final_metrics, load_zoos, write_predictor,
+};
 use peephole_train::predictor::train::{Batching, FitOptions, FitProgress, Supervision};
 use peephole_train::train::{device_name, train_network};
-use peephole_core::generator::GeneratorChoice;
-use peephole_core::reference::{list_name, read_network_list};
 use peephole_train::zoo::{NetworkSource, Shard, ZooJob, run_zoo};
 use tch::Device;
 
@@ -150,7 +152,11 @@ enum Command {
 /// The held-out ids of a model card file.
 fn held_out_ids(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
     let card = peephole_core::predictor::ModelCard::read(path).context("--hold-out-from")?;
-    anyhow::ensure!(!card.split.test_ids.is_empty(), "--hold-out-from {}: the card holds out no networks", path.display());
+    anyhow::ensure!(
+        !card.split.test_ids.is_empty(),
+        "--hold-out-from {}: the card holds out no networks",
+        path.display()
+    );
     Ok(card.split.test_ids.into_iter().collect())
 }
 
@@ -176,14 +182,20 @@ impl BarProgress {
 
 impl FitProgress for BarProgress {
     fn epoch(&self, member: usize, epoch: usize, validation_mse: f64, best: f64) {
-        self.bar.set_position((member * self.max_epochs + epoch + 1) as u64);
-        self.bar.set_message(format!("{} epoch {}: val MSE {validation_mse:.5} (best {best:.5})", member + 1, epoch + 1));
+        self.bar
+            .set_position((member * self.max_epochs + epoch + 1) as u64);
+        self.bar.set_message(format!(
+            "{} epoch {}: val MSE {validation_mse:.5} (best {best:.5})",
+            member + 1,
+            epoch + 1
+        ));
     }
 }
 
 /// A network in the text form, with the error drawn under the offending column.
 fn parse_network(text: &str) -> anyhow::Result<peephole_core::Network> {
-    text.parse().map_err(|e: peephole_core::text::TextError| anyhow::anyhow!("{}", e.render(text)))
+    text.parse()
+        .map_err(|e: peephole_core::text::TextError| anyhow::anyhow!("{}", e.render(text)))
 }
 
 fn parse_device(name: &str) -> anyhow::Result<Device> {
@@ -246,7 +258,9 @@ fn main() -> anyhow::Result<()> {
                     count,
                     seed,
                 },
-                (None, None) => anyhow::bail!("give --count N (generated networks) or --networks FILE"),
+                (None, None) => {
+                    anyhow::bail!("give --count N (generated networks) or --networks FILE")
+                }
             };
             let job = ZooJob {
                 protocol: parse_protocol(&protocol)?,
@@ -301,7 +315,11 @@ fn main() -> anyhow::Result<()> {
                 device,
                 hold_out: hold_out_from.as_deref().map(held_out_ids).transpose()?,
             };
-            let name = out.file_stem().and_then(|s| s.to_str()).unwrap_or("predictor").to_string();
+            let name = out
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("predictor")
+                .to_string();
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let progress = BarProgress::new(ensemble, max_epochs);
             let (weights, card, split) =
@@ -330,14 +348,38 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::BenchTrain { network, protocol, batch, steps, warmup, repeats, threads, export } => {
+        Command::BenchTrain {
+            network,
+            protocol,
+            batch,
+            steps,
+            warmup,
+            repeats,
+            threads,
+            export,
+        } => {
             let network = parse_network(&network)?;
             let protocol = parse_protocol(&protocol)?;
             let threads = threads.unwrap_or(cores);
             let (train, _) = load_protocol_data(&protocol, Device::Cpu)?;
-            let options = BenchTrainOptions { batch, steps, warmup, repeats };
-            let rates = bench_train(&network, &protocol, &train, &options, threads as i32, &export)?;
-            println!("{}", serde_json::json!({ "backend": "tch", "threads": threads, "images_per_second": rates }));
+            let options = BenchTrainOptions {
+                batch,
+                steps,
+                warmup,
+                repeats,
+            };
+            let rates = bench_train(
+                &network,
+                &protocol,
+                &train,
+                &options,
+                threads as i32,
+                &export,
+            )?;
+            println!(
+                "{}",
+                serde_json::json!({ "backend": "tch", "threads": threads, "images_per_second": rates })
+            );
             Ok(())
         }
         Command::TrainOne {
