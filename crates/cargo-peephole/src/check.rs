@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use peephole_lint::ast::Declaration;
 use peephole_lint::check::{self, Mode};
 use peephole_lint::predict::ModelContext;
+use peephole_io::escape;
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -93,47 +94,122 @@ pub fn check_source(source: &str, file: &Path, models: &ModelContext) -> (Vec<Di
     (diagnostics, networks)
 }
 
-/// The `.rs` files to check: `path` itself if it is a file, else every one below it, sorted,
-/// skipping `target` and hidden directories (build output and VCS data hold no declarations
-/// of the user's).
-pub fn rust_files(path: &Path) -> Result<Vec<PathBuf>, CliError> {
+/// Largest Rust source file read: generated sources run to a few MB; a device or a runaway
+/// file stops here instead of filling memory.
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// Something under the checked path that `check` did not check, reported as an error while
+/// the walk goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum Skipped {
+    /// A symbolic link whose target lies outside the checked directory: following it could
+    /// print another file's contents (`host.rs -> /etc/passwd`) in a parse error.
+    #[error("{}: a symbolic link out of the checked directory, not followed", escape(&path.display().to_string()))]
+    OutsideRoot {
+        /// The link.
+        path: PathBuf,
+    },
+    /// A directory that could not be listed, or an entry whose type could not be read.
+    #[error("cannot read {}: {source}", escape(&path.display().to_string()))]
+    Unlistable {
+        /// The directory or entry.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A `.rs` file that could not be read: a device, a FIFO, too large, not UTF-8.
+    #[error("cannot read {0}")]
+    Unreadable(#[source] peephole_io::ReadError),
+}
+
+/// What a walk found: the `.rs` files to check, sorted, and what it had to leave out.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Files to read, each inside the checked directory (or the one file asked for).
+    pub files: Vec<PathBuf>,
+    /// What was not checked, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The `.rs` files to check: `path` itself if it is not a directory (then reading it says
+/// whether it is a file), else every one below it, sorted, skipping `target` and hidden
+/// directories (build output and VCS data hold no declarations of the user's). Symbolic
+/// links are followed only to files inside `path`; directories are entered only as real
+/// directories, so the walk never leaves `path` and never loops.
+pub fn rust_files(path: &Path) -> Result<Walk, CliError> {
     let read = |source| CliError::Read {
         path: path.to_path_buf(),
         source,
     };
-    if std::fs::metadata(path).map_err(read)?.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+    if !std::fs::metadata(path).map_err(read)?.is_dir() {
+        return Ok(Walk {
+            files: vec![path.to_path_buf()],
+            skipped: Vec::new(),
+        });
     }
-    let mut files = Vec::new();
+    let root = std::fs::canonicalize(path).map_err(read)?;
+    let mut walk = Walk::default();
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::Read {
-            path: dir.clone(),
-            source,
-        })?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(source) => {
+                walk.skipped.push(Skipped::Unlistable { path: dir, source });
+                continue;
+            }
+        };
         for entry in entries {
-            let entry = entry.map_err(|source| CliError::Read {
-                path: dir.clone(),
-                source,
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(source) => {
+                    walk.skipped.push(Skipped::Unlistable {
+                        path: dir.clone(),
+                        source,
+                    });
+                    continue;
+                }
+            };
             let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let kind = entry.file_type().map_err(|source| CliError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let kind = match entry.file_type() {
+                Ok(kind) => kind,
+                Err(source) => {
+                    walk.skipped.push(Skipped::Unlistable { path, source });
+                    continue;
+                }
+            };
             if kind.is_dir() {
                 if name != "target" && !name.starts_with('.') {
                     pending.push(path);
                 }
             } else if name.ends_with(".rs") {
-                files.push(path);
+                if kind.is_symlink() && !link_stays_inside(&path, &root) {
+                    walk.skipped.push(Skipped::OutsideRoot { path });
+                } else {
+                    walk.files.push(path);
+                }
             }
         }
     }
-    files.sort();
-    Ok(files)
+    walk.files.sort();
+    walk.skipped
+        .sort_by_key(|skipped| skipped_path(skipped).to_path_buf());
+    Ok(walk)
+}
+
+/// Whether the symbolic link `link` resolves to something inside `root` (canonical); a
+/// dangling link or one that cannot be resolved does not.
+fn link_stays_inside(link: &Path, root: &Path) -> bool {
+    std::fs::canonicalize(link).is_ok_and(|target| target.starts_with(root))
+}
+
+/// The path a skipped entry is about, for sorting.
+fn skipped_path(skipped: &Skipped) -> &Path {
+    match skipped {
+        Skipped::OutsideRoot { path } | Skipped::Unlistable { path, .. } => path,
+        Skipped::Unreadable(error) => error.path(),
+    }
 }
 
 /// The directory of the nearest `Cargo.toml` above `file`: the crate's `CARGO_MANIFEST_DIR`,
@@ -160,18 +236,23 @@ pub struct Outcome {
 }
 
 /// Checks every Rust file under `path`, printing diagnostics and rustc's closing line to
-/// `out`. Fails only when a file cannot be read.
+/// `out`. Fails only when `path` itself cannot be read; a file or directory below it that
+/// cannot be read, or a link out of it, is reported as an error and the check goes on.
 pub fn run(
     path: &Path,
     cli_model: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let mut outcome = Outcome::default();
-    for file in rust_files(path)? {
-        let source = std::fs::read_to_string(&file).map_err(|source| CliError::Read {
-            path: file.clone(),
-            source,
-        })?;
+    let Walk { files, mut skipped } = rust_files(path)?;
+    for file in files {
+        let source = match peephole_io::read_text(&file, MAX_SOURCE_BYTES, "Rust source") {
+            Ok(source) => source,
+            Err(error) => {
+                skipped.push(Skipped::Unreadable(error));
+                continue;
+            }
+        };
         let models = model::context(cli_model, manifest_dir(&file));
         // `check` alone walks `.`: print `src/main.rs` as rustc does, not `./src/main.rs`.
         let shown = file.strip_prefix(".").unwrap_or(&file);
@@ -185,6 +266,10 @@ pub fn run(
             }
             write!(out, "{}", diagnostic.render(&source))?;
         }
+    }
+    for problem in skipped {
+        outcome.errors += 1;
+        writeln!(out, "error: {problem}\n")?;
     }
     if let Some(line) = summary(outcome.errors, outcome.warnings) {
         writeln!(out, "{line}")?;
@@ -304,7 +389,7 @@ peephole::network! { #[peephole(min_accuracy = 0.9)] struct C: [1, 8, 8] -> 10 {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "").unwrap();
         }
-        let files = rust_files(dir.path()).expect("walks");
+        let files = rust_files(dir.path()).expect("walks").files;
         let relative: Vec<_> = files
             .iter()
             .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf())

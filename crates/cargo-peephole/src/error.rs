@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use peephole_core::predictor::PredictorError;
 use peephole_core::text::TextError;
+use peephole_io::{MAX_SHOWN_CHARS, escape, excerpt};
 use thiserror::Error;
 
 /// A failure of one command, or of one network within a command; `main` prints it as
@@ -31,7 +32,7 @@ pub enum CliError {
     },
     /// A network in the text form that does not parse; the message shows the text with a
     /// caret under the column.
-    #[error("malformed network at column {}:\n{}", .error.column, indent(&.error.render(.text)))]
+    #[error("malformed network at column {}:\n{}", .error.column, indent(&render_text_error(.text, .error)))]
     Text {
         /// The network as given.
         text: String,
@@ -52,6 +53,14 @@ pub enum CliError {
     /// Writing the results failed (a closed pipe, a full disk).
     #[error("cannot write the output: {0}")]
     Write(#[from] std::io::Error),
+}
+
+/// The input with a caret under the offending column, as [`TextError::render`] draws it,
+/// but escaped (control and bidi characters) and cut around the column, so neither a hostile
+/// line nor a 10 MB one reaches the terminal as given.
+fn render_text_error(text: &str, error: &TextError) -> String {
+    let (shown, caret) = excerpt(text, error.column.saturating_sub(1), MAX_SHOWN_CHARS);
+    format!("{shown}\n{}^ {}", " ".repeat(caret), escape(&error.message))
 }
 
 /// Indents every line of a rendered snippet so it reads as part of the error above it.
@@ -85,5 +94,22 @@ mod tests {
         assert_eq!(lines[1], format!("  {text}"));
         assert_eq!(lines[2].find('^'), Some(column + 1), "{shown}");
         assert!(lines[2].ends_with("unknown layer `dropout`: expected conv, maxpool, avgpool, relu, sigmoid, tanh or bn"), "{shown}");
+    }
+
+    // Issue 19: echoed input showed NUL as blank and bidi overrides raw, and a 10 MB line
+    // was echoed whole to stderr.
+    #[test]
+    fn echoed_text_is_escaped_and_a_huge_line_is_cut_around_the_caret() {
+        let text = format!("[1x28x28] {} \u{202e}\0 -> 10", "relu ".repeat(2_000_000));
+        let error = peephole_core::text::parse_network(&text).expect_err("not a layer");
+        let shown = CliError::Text { text, error }.to_string();
+        assert!(shown.len() < 1000, "{} bytes", shown.len());
+        assert!(!shown.contains('\u{202e}') && !shown.contains('\0'), "{shown}");
+        assert!(shown.contains("\\u{202e}"), "{shown}");
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        assert!(lines[1].starts_with("  ...(") && lines[1].contains("characters) "), "{shown}");
+        let caret = lines[2].find('^').expect("a caret");
+        assert_eq!(lines[1][caret..].chars().next(), Some('\\'), "{shown}");
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use peephole_core::Network;
-use peephole_core::predictor::advice::{ScoredEdit, percent, rank_edits};
+use peephole_core::predictor::advice::{DEFAULT_SEARCH_BUDGET, ScoredEdit, percent, search_edits};
 use peephole_core::predictor::{Prediction, Predictor, PredictorError};
 
 /// A network's prediction and every valid edit, best first.
@@ -20,14 +20,33 @@ pub struct Explanation {
     pub protocol: String,
     /// Epochs of the protocol.
     pub epochs: u32,
-    /// Every edit that keeps the network valid, highest predicted accuracy first.
+    /// Every edit that keeps the network valid and was scored, highest predicted accuracy
+    /// first.
     pub edits: Vec<ScoredEdit>,
+    /// Why the list is empty or short: the network is outside what the model saw (no search),
+    /// or the search budget ran out (how far it got).
+    pub search_note: Option<String>,
 }
 
 /// Scores `network` and every candidate edit of it.
 pub fn explain(predictor: &Predictor, network: &Network) -> Result<Explanation, PredictorError> {
     let base = predictor.predict_final(network)?;
-    let edits = rank_edits(predictor, network, base.mean)?;
+    // Out of range, the model cannot rank edits, and a very long network would cost minutes
+    // (a 510-layer one took 287 s): no search then, and a budget always.
+    let (edits, search_note) = if base.notes.is_empty() {
+        let search = search_edits(predictor, network, base.mean, DEFAULT_SEARCH_BUDGET)?;
+        let note = search.stopped_note();
+        (search.ranked, note)
+    } else {
+        let notes: Vec<String> = base.notes.iter().map(ToString::to_string).collect();
+        (
+            Vec::new(),
+            Some(format!(
+                "no edit search: the network is outside what the model saw in training ({})",
+                notes.join("; ")
+            )),
+        )
+    };
     Ok(Explanation {
         network: network.clone(),
         zoo_percentile: predictor.zoo_percentile(base.mean),
@@ -35,6 +54,7 @@ pub fn explain(predictor: &Predictor, network: &Network) -> Result<Explanation, 
         epochs: predictor.card().epochs,
         base,
         edits,
+        search_note,
     })
 }
 
@@ -49,11 +69,16 @@ impl Explanation {
             percent(self.base.mean),
             percent(self.base.spread),
             self.epochs,
-            self.protocol,
+            peephole_io::shown(&self.protocol),
             self.zoo_percentile
         );
+        if let Some(note) = &self.search_note {
+            let _ = writeln!(out, "  note: {note}");
+        }
         if self.edits.is_empty() {
-            let _ = writeln!(out, "  no single-layer edit keeps this network valid");
+            if self.search_note.is_none() {
+                let _ = writeln!(out, "  no single-layer edit keeps this network valid");
+            }
             return out;
         }
         let rows: Vec<[String; 4]> = self
@@ -112,7 +137,7 @@ mod tests {
             peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded)
                 .expect("embedded model");
         let network = parse_network(
-            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 sigmoid conv3x3:32 sigmoid -> 10",
+            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 bn relu conv3x3:32 sigmoid maxpool2x2/2 conv3x3:64 bn relu -> 10",
         )
         .unwrap();
         let explanation = explain(&predictor, &network).expect("scores");
@@ -133,5 +158,25 @@ mod tests {
             "{text}"
         );
         assert_eq!(lines.len(), 4 + explanation.edits.len(), "{text}");
+    }
+
+    // Issue 19: `explain` on a 510-layer network ran 287 s (1,530 edits).
+    #[test]
+    fn a_510_layer_network_gets_no_edit_search_and_answers_at_once() {
+        let predictor =
+            peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded)
+                .expect("embedded model");
+        let text = format!("[1x28x28] {}-> 10", "conv3x3:16 bn relu ".repeat(170));
+        let network = parse_network(&text).unwrap();
+        assert_eq!(network.layers.len(), 510);
+        let started = std::time::Instant::now();
+        let explanation = explain(&predictor, &network).expect("scores");
+        assert!(explanation.edits.is_empty());
+        let shown = explanation.text();
+        assert!(
+            shown.contains("note: no edit search: the network is outside what the model saw in training (510 layers is outside"),
+            "{shown}"
+        );
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     }
 }

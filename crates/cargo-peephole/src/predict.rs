@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use peephole_io::shown;
+
 use peephole_core::Network;
 use peephole_core::predictor::advice::percent;
 use peephole_core::predictor::{Predictor, PredictorError};
@@ -80,7 +82,14 @@ impl Report {
     pub fn text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.network);
-        let _ = writeln!(out, "  model `{}`, protocol {}", self.model, self.protocol);
+        // The card's name and protocol are whatever the model file says: escaped, so a
+        // hostile card cannot forge lines or recolour the terminal.
+        let _ = writeln!(
+            out,
+            "  model `{}`, protocol {}",
+            shown(&self.model),
+            shown(&self.protocol)
+        );
         let _ = writeln!(out, "  epoch  accuracy");
         for epoch in &self.epochs {
             let _ = writeln!(
@@ -103,7 +112,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "  note: model `{}` was fitted on final accuracies only; epochs before the last are not fitted values",
-                self.model
+                shown(&self.model)
             );
         }
         for clamp in &self.clamps {
@@ -193,5 +202,25 @@ mod tests {
             Some(report.epochs.len())
         );
         assert_eq!(json["network"], "[1x28x28] conv3x3:16 relu -> 10");
+    }
+
+    // Issue 19: a card `name` with ANSI escapes and a newline printed a fake
+    // `warning: all good, ship it` line.
+    #[test]
+    fn a_hostile_card_name_cannot_forge_a_line_or_send_escapes() {
+        let predictor = predictor();
+        let network = parse_network("[1x28x28] conv3x3:16 bn relu -> 10").unwrap();
+        let mut report = report(&predictor, &network).expect("predicts");
+        report.model = "x`\u{1b}[2K\r\nwarning: all good, ship it\u{202e}".into();
+        let text = report.text();
+        assert!(
+            !text.lines().any(|line| line.starts_with("warning")),
+            "{text}"
+        );
+        assert!(
+            !text.chars().any(|c| c == '\u{1b}' || c == '\r' || c == '\u{202e}'),
+            "{text}"
+        );
+        assert!(text.contains("\\u{1b}[2K\\r\\nwarning: all good"), "{text}");
     }
 }

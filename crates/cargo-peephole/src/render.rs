@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use peephole_core::lint::LintScope;
 use peephole_lint::Warning;
 use peephole_lint::check::lint_scope;
+use peephole_io::{escape, excerpt};
 use proc_macro2::Span;
+
+/// How many characters of a source line a diagnostic shows around its column; rustc's own
+/// lines are rarely wider, and a minified or hostile 10 MB line is cut with a count.
+pub const MAX_SOURCE_LINE_CHARS: usize = 160;
 
 /// How serious a diagnostic is; errors fail `check` whether or not `--deny` is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,28 +111,32 @@ impl Diagnostic {
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
         let mut out = String::new();
-        let _ = writeln!(out, "{level}: {}", self.message);
+        // Messages quote the user's tokens and literals, paths come from the file system and
+        // the source line is the file's own text: all are escaped so that none can write
+        // control sequences or forge lines, and a huge line is cut around the caret.
+        let _ = writeln!(out, "{level}: {}", escape(&self.message));
         let _ = writeln!(
             out,
             "{gutter}--> {}:{}:{}",
-            self.file.display(),
+            escape(&self.file.display().to_string()),
             self.line,
             self.column
         );
         if let Some(text) = source.lines().nth(self.line.saturating_sub(1)) {
-            let before: String = text
+            let (shown, caret) = excerpt(text, self.column - 1, MAX_SOURCE_LINE_CHARS);
+            let before: String = shown
                 .chars()
-                .take(self.column - 1)
+                .take(caret)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let _ = writeln!(out, "{gutter} |");
-            let _ = writeln!(out, "{number} | {text}");
-            let _ = writeln!(out, "{gutter} | {before}{}", "^".repeat(self.width));
+            let _ = writeln!(out, "{number} | {shown}");
+            let _ = writeln!(out, "{gutter} | {before}{}", "^".repeat(self.width.min(MAX_SOURCE_LINE_CHARS)));
         }
         if !self.notes.is_empty() {
             let _ = writeln!(out, "{gutter} |");
             for note in &self.notes {
-                let _ = writeln!(out, "{gutter} = {note}");
+                let _ = writeln!(out, "{gutter} = {}", escape(note));
             }
         }
         out.push('\n');

@@ -266,10 +266,17 @@ pub fn check(network: &Network) -> Result<Vec<Diagnostic>, ShapeError> {
             }
         }
 
+        // The first conv's channel ratio is image channels to stem width (1 -> 16 is "ratio
+        // 16"): nothing the user would change, so its clamp is no warning; its kernel is.
+        let first_conv = network
+            .layers
+            .iter()
+            .position(|layer| layer.kind() == LayerKind::Conv);
         let clamps: Vec<&Clamp> = encoding
             .clamps
             .iter()
             .filter(|c| c.layer == index)
+            .filter(|c| !(c.field == UlcField::ChannelRatio && Some(c.layer) == first_conv))
             .collect();
         if !clamps.is_empty() {
             let shape = &analysis.layers[index];
@@ -421,11 +428,11 @@ mod tests {
 
     #[test]
     fn channel_collapse_below_four_channels() {
-        let n = net(vec![conv(1, 3), Layer::Relu, conv(1, 4)]);
+        let n = net(vec![conv(1, 16), Layer::Relu, conv(1, 3), Layer::Relu, conv(1, 4)]);
         // 16 -> 3 is also a clamped channel ratio (below 0.25).
         assert_eq!(
             lints(&n),
-            vec![(Lint::ChannelCollapse, Some(0)), (Lint::UlcClamp, Some(0))]
+            vec![(Lint::ChannelCollapse, Some(2)), (Lint::UlcClamp, Some(2))]
         );
     }
 
@@ -463,10 +470,28 @@ mod tests {
         assert_eq!(
             found[0].message,
             "layer 0 (conv7x7:64): kernel 7x7 is outside ULC v1's 1..=5 per side and is coded \
-             as 5x5; channel ratio 64 (1 -> 64 channels) is outside ULC v1's 0.25..=3 and is \
-             coded as 3; the predictor sees the clamped code, so its estimate for this network \
+             as 5x5; the predictor sees the clamped code, so its estimate for this network \
              is less reliable"
         );
+    }
+
+    // Issue 19: `ulc_clamp` fired on nearly every network's first conv (1 -> 16 channels is
+    // "ratio 16"), which the user cannot change; a later conv's ratio still warns.
+    #[test]
+    fn the_image_to_first_conv_channel_ratio_is_no_clamp_warning_but_a_later_one_is() {
+        let n = Network {
+            input: Shape::new(1, 28, 28),
+            layers: vec![
+                Layer::BatchNorm,
+                conv(3, 16),
+                Layer::Relu,
+                conv(3, 64),
+                Layer::Relu,
+            ],
+            classes: 10,
+        };
+        assert_eq!(lints(&n), vec![(Lint::UlcClamp, Some(3))]);
+        assert!(check(&n).unwrap()[0].message.contains("channel ratio 4 (16 -> 64 channels)"));
     }
 
     #[test]

@@ -125,30 +125,15 @@ pub fn parse_network_list(text: &str, path: &Path) -> Result<Vec<ListedNetwork>,
     Ok(networks)
 }
 
-/// Reads and parses a list file (regular files only, at most [`MAX_LIST_BYTES`]).
+/// Reads and parses a list file (regular files only, at most [`MAX_LIST_BYTES`], UTF-8),
+/// through the one bounded reader every outside file goes through.
 pub fn read_network_list(path: &Path) -> Result<Vec<ListedNetwork>, ListError> {
-    use std::io::Read;
-    let io = |source| ListError::Io {
-        path: path.into(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    if !file.metadata().map_err(io)?.is_file() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    let mut text = String::new();
-    file.take(MAX_LIST_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(io)?;
-    if text.len() as u64 > MAX_LIST_BYTES {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {MAX_LIST_BYTES} bytes"),
-        )));
-    }
+    let text = peephole_io::read_text(path, MAX_LIST_BYTES, "network list").map_err(|error| {
+        ListError::Io {
+            path: path.into(),
+            source: error.into_io(),
+        }
+    })?;
     parse_network_list(&text, path)
 }
 

@@ -228,11 +228,16 @@ pub fn read_zoo_from(reader: impl Read) -> std::io::Result<ZooContents> {
     Ok(contents)
 }
 
-/// Reads a zoo file; a missing file is an error, bad lines are not.
+/// Largest zoo file read: a record is a few kB, so this is far more networks than anyone
+/// trains, and a device or a runaway file stops here instead of filling memory.
+pub const MAX_ZOO_BYTES: u64 = 1 << 30;
+
+/// Reads a zoo file (regular files only, at most [`MAX_ZOO_BYTES`]); a missing file is an
+/// error, bad lines are not.
 pub fn read_zoo(path: &Path) -> Result<ZooContents, ZooError> {
-    let file = File::open(path).map_err(|source| ZooError::Io {
+    let file = peephole_io::open(path, MAX_ZOO_BYTES, "zoo file").map_err(|error| ZooError::Io {
         path: path.into(),
-        source,
+        source: error.into_io(),
     })?;
     read_zoo_from(file).map_err(|source| ZooError::Io {
         path: path.into(),

@@ -122,3 +122,65 @@ fn a_missing_file_names_the_path() {
     let error = Predictor::from_path(std::path::Path::new("/nonexistent/model.onnx")).unwrap_err();
     assert!(error.to_string().contains("/nonexistent/model.onnx"), "{error}");
 }
+
+/// The embedded model with its card edited by `edit`, re-encoded.
+fn with_card(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut proto = tract_onnx::pb::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
+    let card = proto.metadata_props.iter_mut().find(|p| p.key == META_CARD).expect("card metadata");
+    let mut json: serde_json::Value = serde_json::from_str(&card.value).unwrap();
+    edit(&mut json);
+    card.value = json.to_string();
+    proto.encode_to_vec()
+}
+
+// Issue 19: `epochs = 100000` made `predict` panic inside tract (a gather past the epoch
+// table), `epochs = 4294967295` made it allocate 103 GB walking every epoch.
+#[test]
+fn a_card_claiming_more_epochs_than_its_graph_embeds_is_refused_at_load() {
+    let error = Predictor::from_bytes(&with_card(|card| card["epochs"] = 100_000.into()), "e.onnx").unwrap_err();
+    assert!(matches!(error, PredictorError::NotPredictor { .. }), "{error}");
+    assert!(error.to_string().contains("its model card has 100000 epochs, more than the 10000"), "{error}");
+    let error = Predictor::from_bytes(&with_card(|card| card["epochs"] = 4_294_967_295u32.into()), "e.onnx").unwrap_err();
+    assert!(error.to_string().contains("4294967295 epochs"), "{error}");
+    let error = Predictor::from_bytes(&with_card(|card| card["epochs"] = 9.into()), "e.onnx").unwrap_err();
+    assert!(
+        error.to_string().contains("its model card says 9 epochs, its epoch embedding has rows for epochs 1..=8 only"),
+        "{error}"
+    );
+    let fewer = Predictor::from_bytes(&with_card(|card| card["epochs"] = 4.into()), "e.onnx").expect("fewer epochs fit the table");
+    assert_eq!(fewer.card().epochs, 4);
+}
+
+// Issue 19: a graph whose output bias was shifted printed "final 997.6%" as a verdict.
+#[test]
+fn a_graph_answering_outside_0_to_1_is_an_error_not_a_verdict() {
+    let mut proto = tract_onnx::pb::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
+    let graph = proto.graph.as_mut().expect("graph");
+    let mut shifted = 0;
+    for tensor in graph.initializer.iter_mut().filter(|t| t.name.ends_with(".mean")) {
+        if tensor.raw_data.is_empty() {
+            tensor.float_data = vec![10.0];
+        } else {
+            tensor.raw_data = 10.0f32.to_le_bytes().to_vec();
+        }
+        shifted += 1;
+    }
+    assert!(shifted > 0, "the exporter names the output scaling `m{{i}}.mean`");
+    let predictor = Predictor::from_bytes(&proto.encode_to_vec(), "shifted.onnx").expect("loads");
+    let network = peephole_core::text::parse_network("[1x28x28] conv3x3:16 bn relu -> 10").unwrap();
+    for result in [predictor.predict_final(&network), predictor.predict_final_fast(&network)] {
+        let error = result.expect_err("not an accuracy");
+        assert!(matches!(error, PredictorError::NotAccuracy { .. }), "{error}");
+        assert!(error.to_string().contains("shifted.onnx"), "{error}");
+    }
+}
+
+// Issue 19: `--model /dev/zero` grew to 7 GB in 6 s, its size read as 0.
+#[cfg(unix)]
+#[test]
+fn a_device_as_model_or_card_file_is_refused_without_reading_it() {
+    let error = Predictor::from_path(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(error.to_string(), "predictor model /dev/zero: is a character device, not a regular file");
+    let error = peephole_core::predictor::ModelCard::read(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(error.to_string(), "cannot read the model card /dev/zero: is a character device, not a regular file");
+}

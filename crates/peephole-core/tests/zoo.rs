@@ -504,3 +504,14 @@ proptest! {
         }
     }
 }
+
+// Issue 19: every outside file goes through the bounded reader; a device would never end.
+#[cfg(unix)]
+#[test]
+fn a_device_as_zoo_file_is_an_io_error_naming_it_not_an_endless_read() {
+    let error = zoo::read_zoo(std::path::Path::new("/dev/zero")).expect_err("a device");
+    assert_eq!(
+        error.to_string(),
+        "zoo file /dev/zero: is a character device, not a regular file"
+    );
+}

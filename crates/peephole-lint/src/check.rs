@@ -6,12 +6,13 @@
 //! Model-based checks (the accuracy predictor) plug in at [`diagnose`]: produce [`Finding`]s
 //! and they get the same opt-outs, spans and emission as the rule lints.
 
+use peephole_core::Layer;
 use peephole_core::lint::{self, Lint, LintScope};
 use proc_macro2::Span;
 
 use crate::ast::{Declaration, NetworkDecl};
 use crate::lower::{self, Lowered};
-use crate::predict::{self, ModelContext, PREDICTED_ACCURACY};
+use crate::predict::{self, ModelContext, OUTSIDE_TRAINING, PREDICTED_ACCURACY};
 use crate::warning::Warning;
 
 /// Which macro a declaration is written in: the two share everything but the predictor's
@@ -105,9 +106,13 @@ impl From<lint::Diagnostic> for Finding {
 /// picks. Fails only when the predictor was asked for and cannot run.
 pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Result<Vec<Warning>> {
     let mut findings = rule_lints(network);
-    if mode == Mode::Check && !network.allow.allows(PREDICTED_ACCURACY) {
+    // Both predictor lints allowed: the model need not run at all.
+    let predictor_allowed =
+        network.allow.allows(PREDICTED_ACCURACY) && network.allow.allows(OUTSIDE_TRAINING);
+    if mode == Mode::Check && !predictor_allowed {
         findings.extend(predict::findings(network, models)?);
     }
+    findings.extend(pool_stride_default(network));
     findings.retain(|finding| !allowed(network, finding));
     Ok(findings
         .into_iter()
@@ -132,6 +137,44 @@ fn rule_lints(network: &Lowered) -> Vec<Finding> {
         .unwrap_or_default()
 }
 
+/// Name of the lint on a pool written without a stride.
+pub const POOL_STRIDE_DEFAULT: &str = "pool_stride_default";
+
+/// `pool_stride_default`: a `maxpool(K)` or `avgpool(K)` written without `stride = ...`.
+/// Here the stride defaults to 1 (the feature map keeps its size); PyTorch, tch and candle
+/// default it to the kernel (the map shrinks K times). A network ported from or to one of
+/// them silently changes, so the declaration should say which one it means.
+fn pool_stride_default(network: &Lowered) -> Vec<Finding> {
+    network
+        .unwritten_pool_strides
+        .iter()
+        .filter_map(|&index| {
+            let layer = network.network.layers.get(index)?;
+            let (word, kernel) = match layer {
+                Layer::MaxPool { kernel, .. } => ("maxpool", kernel),
+                Layer::AvgPool { kernel, .. } => ("avgpool", kernel),
+                _ => return None,
+            };
+            let k = if kernel.width == kernel.height {
+                kernel.width.to_string()
+            } else {
+                format!("{}x{}", kernel.width, kernel.height)
+            };
+            Some(Finding {
+                name: POOL_STRIDE_DEFAULT,
+                layer: Some(index),
+                message: format!(
+                    "layer {index} (`{word}({k})`) has no stride, so it is 1 and keeps the feature map's size; \
+                     PyTorch, tch and candle default a pool's stride to its kernel ({k}) and would shrink the map"
+                ),
+                help: Some(format!(
+                    "write `{word}({k}, stride = {k})` for PyTorch's pool, or `{word}({k}, stride = 1)` to keep this one"
+                )),
+            })
+        })
+        .collect()
+}
+
 fn allowed(network: &Lowered, finding: &Finding) -> bool {
     network.allow.allows(finding.name)
         || finding
@@ -144,8 +187,11 @@ fn allowed(network: &Lowered, finding: &Finding) -> bool {
 /// validates against, so that unknown names are errors, and that tools quote when they say
 /// how to silence a warning.
 pub fn lint_scope(name: &str) -> Option<LintScope> {
-    if name == PREDICTED_ACCURACY {
+    if name == PREDICTED_ACCURACY || name == OUTSIDE_TRAINING {
         return Some(LintScope::Network);
+    }
+    if name == POOL_STRIDE_DEFAULT {
+        return Some(LintScope::Layer);
     }
     Lint::from_name(name).map(Lint::scope)
 }
@@ -155,7 +201,7 @@ pub(crate) fn lint_names() -> Vec<&'static str> {
     Lint::ALL
         .iter()
         .map(|lint| lint.name())
-        .chain([PREDICTED_ACCURACY])
+        .chain([PREDICTED_ACCURACY, OUTSIDE_TRAINING, POOL_STRIDE_DEFAULT])
         .collect()
 }
 
@@ -181,7 +227,7 @@ mod tests {
         let source = |network_attr: &str, layer_attr: &str| {
             format!(
                 "{network_attr} struct N: [3, 8, 8] -> 10 {{
-                    conv(3, 16), tanh, relu, {layer_attr} conv(1, 2), relu,
+                    conv(7, 16), tanh, relu, {layer_attr} conv(1, 2), relu,
                 }}"
             )
         };
@@ -216,6 +262,58 @@ mod tests {
             found[0]
                 .1
                 .starts_with("layer 2 (relu) follows another activation (tanh)")
+        );
+    }
+
+    // Issue 19: `maxpool(2)` keeps the stride at 1 where PyTorch, tch and candle default it to
+    // the kernel; written strides and 1-pixel pools are not flagged.
+    #[test]
+    fn a_pool_without_a_stride_says_what_pytorch_would_do() {
+        let found = warnings(
+            "struct N: [8, 8, 8] -> 10 { conv(3, 8), relu, maxpool(2), avgpool(3x2), maxpool(2, stride = 1), maxpool(1) }",
+        );
+        let pools: Vec<&(String, String)> = found
+            .iter()
+            .filter(|(name, _)| name == POOL_STRIDE_DEFAULT)
+            .collect();
+        assert_eq!(pools.len(), 2, "{found:?}");
+        assert!(pools[0].1.starts_with("layer 2 (`maxpool(2)`) has no stride, so it is 1"), "{found:?}");
+        assert!(pools[0].1.contains("PyTorch, tch and candle default a pool's stride to its kernel (2)"));
+        assert!(pools[1].1.starts_with("layer 3 (`avgpool(3x2)`)"), "{found:?}");
+        assert_eq!(lint_scope(POOL_STRIDE_DEFAULT), Some(LintScope::Layer));
+    }
+
+    fn lowering_errors(source: &str) -> Vec<String> {
+        let decl: Declaration = syn::parse_str(source).expect("parses");
+        let Some(Ok(decl)) = decl.networks.into_iter().next() else {
+            panic!("no network");
+        };
+        match lower::network(&decl) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    // Issue 19: an empty body `{ }` was accepted.
+    #[test]
+    fn an_empty_body_is_an_error_at_the_name() {
+        assert_eq!(
+            lowering_errors("struct Empty: [1, 8, 8] -> 10 { }"),
+            ["`Empty` declares no layers; a network needs at least one, as in `{ conv(3x3, 16), relu }`"]
+        );
+    }
+
+    // Issue 19: a repeated option silently kept the last value.
+    #[test]
+    fn a_repeated_option_is_an_error_not_the_last_value() {
+        assert_eq!(
+            lowering_errors(
+                r#"#[peephole(min_accuracy = 0.8, min_accuracy = 0.9)] #[peephole(model = "a.onnx")] #[peephole(model = "b.onnx")] struct N: [1, 8, 8] -> 10 { relu }"#
+            ),
+            [
+                "`min_accuracy` is given twice; which one did you mean?",
+                "`model` is given twice; which one did you mean?"
+            ]
         );
     }
 }

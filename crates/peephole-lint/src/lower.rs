@@ -33,6 +33,24 @@ pub struct Lowered {
     pub layer_allow: Vec<Allow>,
     /// `min_accuracy` and `model`, for `peephole_check!`.
     pub predictor: PredictorOptions,
+    /// The pools whose stride was not written (layer indexes): stride 1 here, the kernel in
+    /// PyTorch, tch and candle, which the `pool_stride_default` lint points out.
+    pub unwritten_pool_strides: Vec<usize>,
+}
+
+/// Whether a pool declaration leaves its stride to the default (a kernel of one pixel is
+/// the same either way).
+fn pool_stride_unwritten(decl: &LayerDecl, layer: &Layer) -> bool {
+    let kernel = match layer {
+        Layer::MaxPool { kernel, .. } | Layer::AvgPool { kernel, .. } => kernel,
+        _ => return false,
+    };
+    let written = decl.args.as_ref().is_some_and(|args| {
+        args.items
+            .iter()
+            .any(|item| matches!(item, Ok(Arg::Named { name, .. }) if name == "stride"))
+    });
+    !written && (kernel.width > 1 || kernel.height > 1)
 }
 
 /// The layer words, in the order messages list them.
@@ -62,6 +80,15 @@ pub fn network(decl: &NetworkDecl) -> syn::Result<Lowered> {
             Err(error) => errors.push(error.clone()),
         }
     }
+    if decl.layers.is_empty() {
+        errors.at(
+            decl.name.span(),
+            format!(
+                "`{}` declares no layers; a network needs at least one, as in `{{ conv(3x3, 16), relu }}`",
+                decl.name
+            ),
+        );
+    }
     errors.finish()?;
     let (Some(input), Some(classes)) = (input, classes) else {
         // Unreachable: a missing value always records an error above. Still no panic.
@@ -80,7 +107,15 @@ pub fn network(decl: &NetworkDecl) -> syn::Result<Lowered> {
         .map_err(|error| shape_error(&error, &network, decl, &layer_decls))?;
     let encoding =
         ulc::encode(&network).map_err(|error| shape_error(&error, &network, decl, &layer_decls))?;
+    let unwritten_pool_strides = layer_decls
+        .iter()
+        .zip(&network.layers)
+        .enumerate()
+        .filter(|(_, (decl, layer))| pool_stride_unwritten(decl, layer))
+        .map(|(index, _)| index)
+        .collect();
     Ok(Lowered {
+        unwritten_pool_strides,
         network,
         analysis,
         encoding,
@@ -623,7 +658,8 @@ mod tests {
                 1u32..=8,
                 1u32..=48,
                 1u32..=48,
-                prop::collection::vec(any_layer(), 0..10),
+                // At least one layer: an empty body is an error of its own (tested apart).
+                prop::collection::vec(any_layer(), 1..10),
                 1u32..=100,
             )
                 .prop_map(|(c, h, w, layers, classes)| Network {

@@ -69,6 +69,10 @@ pub(crate) fn read(
                 let literal: syn::LitFloat = meta.value()?.parse().map_err(|_| {
                     meta.error("`min_accuracy` takes an accuracy between 0 and 1, as in `min_accuracy = 0.85`")
                 })?;
+                if predictor.min_accuracy.is_some() {
+                    errors.spanned(&literal, "`min_accuracy` is given twice; which one did you mean?");
+                    return Ok(());
+                }
                 match literal.base10_parse::<f64>() {
                     Ok(value) if (0.0..=1.0).contains(&value) => predictor.min_accuracy = Some((value, literal)),
                     _ => errors.spanned(&literal, "`min_accuracy` is an accuracy between 0 and 1, such as 0.85"),
@@ -79,6 +83,10 @@ pub(crate) fn read(
                 let literal: syn::LitStr = meta.value()?.parse().map_err(|_| {
                     meta.error("`model` takes a path in quotes, as in `model = \"models/mine.onnx\"`")
                 })?;
+                if predictor.model.is_some() {
+                    errors.spanned(&literal, "`model` is given twice; which one did you mean?");
+                    return Ok(());
+                }
                 predictor.model = Some(literal);
                 return Ok(());
             }

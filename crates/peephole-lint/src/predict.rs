@@ -24,6 +24,11 @@ pub const MODEL_ENV: &str = "PEEPHOLE_MODEL";
 /// Name of the predictor's warning; users allow it like any lint.
 pub const PREDICTED_ACCURACY: &str = "predicted_accuracy";
 
+/// Name of the warning for a network the model cannot vouch for (other images or classes,
+/// unseen codes or lengths) whose prediction passes: its own lint, so that allowing it never
+/// hides a real verdict, and allowing `predicted_accuracy` never hides it.
+pub const OUTSIDE_TRAINING: &str = "outside_training";
+
 /// Where the model comes from, as the user chose it; also the key of the per-process cache.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ModelSource {
@@ -38,7 +43,10 @@ impl ModelSource {
     pub fn describe(&self) -> String {
         match self {
             ModelSource::Embedded => "the embedded default predictor".to_string(),
-            ModelSource::File(path) => format!("predictor {}", path.display()),
+            // A path from a source file or the environment: escaped for the terminal.
+            ModelSource::File(path) => {
+                format!("predictor {}", peephole_io::escape(&path.display().to_string()))
+            }
         }
     }
 }
@@ -136,9 +144,10 @@ pub fn load(source: &ModelSource) -> Result<Arc<Predictor>, PredictorError> {
     Ok(predictor)
 }
 
-/// The predictor's finding for one network: a warning when the predicted final accuracy is
-/// below the threshold, or when the network is outside what the model saw in training (other
-/// images, unseen codes: the prediction may be far off either way), nothing otherwise. A model that cannot be loaded or cannot answer is
+/// The predictor's finding for one network: `predicted_accuracy` when the predicted final
+/// accuracy is below the threshold; else `outside_training` when the network is outside what
+/// the model saw in training (other images, unseen codes: the prediction may be far off
+/// either way); nothing otherwise. A model that cannot be loaded or cannot answer is
 /// an error at the `model = ...` literal (or the network's name), since the user asked for a
 /// check that cannot run.
 pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result<Vec<Finding>> {
@@ -164,14 +173,22 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
             format!("peephole: {which} cannot score this network: {error}"),
         )
     })?;
-    if !verdict.is_poor() && verdict.prediction.notes.is_empty() {
+    if verdict.is_poor() {
+        return Ok(vec![Finding {
+            name: PREDICTED_ACCURACY,
+            layer: None,
+            message: verdict.message(),
+            help: verdict.help(&network.network),
+        }]);
+    }
+    if verdict.prediction.notes.is_empty() {
         return Ok(Vec::new());
     }
     Ok(vec![Finding {
-        name: PREDICTED_ACCURACY,
+        name: OUTSIDE_TRAINING,
         layer: None,
         message: verdict.message(),
-        help: verdict.help(&network.network),
+        help: None,
     }])
 }
 

@@ -12,7 +12,9 @@ use peephole_lint::ast::{Declaration, NetworkDecl};
 use peephole_lint::check::{self, Mode};
 use peephole_lint::lower::Lowered;
 use peephole_lint::options::ATTRIBUTE;
-use peephole_lint::predict::{MODEL_ENV, ModelContext, ModelSource, PREDICTED_ACCURACY};
+use peephole_lint::predict::{
+    MODEL_ENV, ModelContext, ModelSource, OUTSIDE_TRAINING, PREDICTED_ACCURACY,
+};
 
 use crate::{speed, warning};
 
@@ -40,7 +42,9 @@ fn network(decl: &NetworkDecl, mode: Mode) -> TokenStream {
             let warnings = match check::diagnose(&lowered, mode, &models) {
                 Ok(mut warnings) => {
                     // The first predictor warning of the crate carries the build-speed hint.
-                    if let Some(first) = warnings.iter_mut().find(|w| w.name == PREDICTED_ACCURACY)
+                    if let Some(first) = warnings
+                        .iter_mut()
+                        .find(|w| w.name == PREDICTED_ACCURACY || w.name == OUTSIDE_TRAINING)
                         && let Some(hint) = speed::take_hint()
                     {
                         first.message.push('\n');

@@ -112,6 +112,8 @@ fn run(data: &[u8]) -> String {
                 }
                 Err(PredictorError::NotFinite) => answers.push("not-finite"),
                 Err(PredictorError::Inference { .. }) => answers.push("inference"),
+                // A graph whose output was edited can answer outside [0, 1]: refused, typed.
+                Err(PredictorError::NotAccuracy { .. }) => answers.push("not-accuracy"),
                 Err(other) => panic!("a valid probe gave {other}"),
             }
         }

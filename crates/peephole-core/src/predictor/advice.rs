@@ -8,6 +8,7 @@
 //! search meets many sequence lengths, and tract would compile a plan for each.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use super::runtime::{Prediction, Predictor, PredictorError};
 use crate::ir::{Kernel, Layer, LayerKind, Network};
@@ -128,9 +129,89 @@ pub struct ScoredEdit {
     pub gain: f64,
 }
 
+/// How much work one edit search may do: a 510-layer network has 1,530 candidate edits and
+/// took minutes of a build, so the search stops at whichever limit it meets first and says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchBudget {
+    /// Most candidate edits scored.
+    pub candidates: usize,
+    /// Most wall-clock time spent scoring (checked between batches of candidates).
+    pub time: Duration,
+}
+
+/// The budget of the lint and of `explain`: every edit of a network the model has seen (at
+/// most 40 layers, about 280 candidates) fits it, in well under a second optimized.
+pub const DEFAULT_SEARCH_BUDGET: SearchBudget = SearchBudget {
+    candidates: 400,
+    time: Duration::from_secs(2),
+};
+
+/// Candidates scored per batch between two looks at the clock.
+const SEARCH_BATCH: usize = 32;
+
+/// Why a search scored fewer candidates than there were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoppedEarly {
+    /// The candidate limit was reached.
+    Candidates {
+        /// The limit.
+        limit: usize,
+    },
+    /// The time limit was reached.
+    Time {
+        /// The limit.
+        limit: Duration,
+    },
+}
+
+impl fmt::Display for StoppedEarly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoppedEarly::Candidates { limit } => write!(f, "the budget of {limit} candidate edits"),
+            StoppedEarly::Time { limit } => write!(f, "the time budget of {:.1} s", limit.as_secs_f64()),
+        }
+    }
+}
+
+/// What one edit search did: the edits it scored, best first, and how far it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// Scored edits, highest predicted accuracy first.
+    pub ranked: Vec<ScoredEdit>,
+    /// Valid candidate edits there were.
+    pub candidates: usize,
+    /// Of those, how many were scored before the budget ran out.
+    pub scored: usize,
+    /// Set when the budget stopped the search before every candidate was scored.
+    pub stopped_early: Option<StoppedEarly>,
+}
+
+impl Search {
+    /// `stopped after 128 of 1530 candidate edits (the time budget of 2.0 s)`, when it did.
+    pub fn stopped_note(&self) -> Option<String> {
+        self.stopped_early.map(|reason| {
+            format!("the edit search stopped after {} of {} candidate edits ({reason})", self.scored, self.candidates)
+        })
+    }
+}
+
 /// Scores every valid candidate edit at the protocol's final epoch, best first. Edits that
 /// make the network invalid (a feature map shrinking to nothing) are skipped, not errors.
+/// Unbounded: for a network the model has seen; see [`search_edits`] for a budget.
 pub fn rank_edits(predictor: &Predictor, network: &Network, base: f64) -> Result<Vec<ScoredEdit>, PredictorError> {
+    let unlimited = SearchBudget { candidates: usize::MAX, time: Duration::MAX };
+    Ok(search_edits(predictor, network, base, unlimited)?.ranked)
+}
+
+/// [`rank_edits`] within `budget`: candidates are scored in batches, in the order
+/// [`candidate_edits`] proposes them, until the candidates or the time run out.
+pub fn search_edits(
+    predictor: &Predictor,
+    network: &Network,
+    base: f64,
+    budget: SearchBudget,
+) -> Result<Search, PredictorError> {
+    let started = Instant::now();
     let epochs = predictor.card().epochs;
     let mut edits = Vec::new();
     let mut sequences: Vec<Vec<UlcCode>> = Vec::new();
@@ -144,15 +225,43 @@ pub fn rank_edits(predictor: &Predictor, network: &Network, base: f64) -> Result
             sequences.push(encoding.codes);
         }
     }
-    let items: Vec<(&[UlcCode], u32)> = sequences.iter().map(|codes| (codes.as_slice(), epochs)).collect();
-    let predictions = predictor.predict_batch_fast(&items)?;
-    let mut scored: Vec<ScoredEdit> = edits
+    let candidates = edits.len();
+    let mut stopped_early = None;
+    let mut predictions = Vec::new();
+    for (batch, chunk) in sequences.chunks(SEARCH_BATCH).enumerate() {
+        if batch > 0 && started.elapsed() >= budget.time {
+            stopped_early = Some(StoppedEarly::Time { limit: budget.time });
+            break;
+        }
+        let room = budget.candidates.saturating_sub(predictions.len());
+        if room == 0 {
+            stopped_early = Some(StoppedEarly::Candidates { limit: budget.candidates });
+            break;
+        }
+        let items: Vec<(&[UlcCode], u32)> = chunk.iter().take(room).map(|codes| (codes.as_slice(), epochs)).collect();
+        predictions.extend(predictor.predict_batch_fast(&items)?);
+    }
+    let scored = predictions.len();
+    if stopped_early.is_none() && scored < candidates {
+        stopped_early = Some(StoppedEarly::Candidates { limit: budget.candidates });
+    }
+    let mut ranked: Vec<ScoredEdit> = edits
         .into_iter()
         .zip(predictions)
         .map(|(edit, prediction)| ScoredEdit { gain: prediction.mean - base, edit, prediction })
         .collect();
-    scored.sort_by(|a, b| b.gain.total_cmp(&a.gain));
-    Ok(scored)
+    ranked.sort_by(|a, b| b.gain.total_cmp(&a.gain));
+    Ok(Search { ranked, candidates, scored, stopped_early })
+}
+
+/// Whether an edited network still makes sense as advice: it keeps a conv if the original
+/// had one and an activation if the original had one ("remove the only conv" may score
+/// higher, but nobody would act on it).
+fn makes_sense(original: &Network, edited: &Network) -> bool {
+    let has = |network: &Network, kind: fn(&Layer) -> bool| network.layers.iter().any(kind);
+    let conv = |layer: &Layer| layer.kind() == LayerKind::Conv;
+    let activation = |layer: &Layer| matches!(layer, Layer::Relu | Layer::Sigmoid | Layer::Tanh);
+    (!has(original, conv) || has(edited, conv)) && (!has(original, activation) || has(edited, activation))
 }
 
 /// Where the threshold a network is checked against comes from.
@@ -191,9 +300,12 @@ pub struct Verdict {
     pub threshold: f64,
     /// How the threshold was chosen.
     pub threshold_source: Threshold,
-    /// The best single-layer edit, when the prediction is below the threshold and some edit
-    /// raises it.
+    /// The best single-layer edit, when the prediction is below the threshold and some
+    /// sensible edit raises it by more than the prediction's spread.
     pub best_edit: Option<ScoredEdit>,
+    /// Why the edit search did not run or did not finish, when it did not: the network is
+    /// outside what the model saw, or the budget ran out.
+    pub search_note: Option<String>,
     /// The protocol the prediction is for.
     pub protocol: String,
     /// Epochs of that protocol.
@@ -209,14 +321,27 @@ impl Verdict {
 
 /// Predicts `network`'s final accuracy and, when it falls below `threshold`, searches for the
 /// single-layer edit that raises it most (the search only runs for poor networks, so checking
-/// a good network costs one prediction).
+/// a good network costs one prediction). A network outside what the model saw gets no search:
+/// the model cannot rank edits of a design it cannot vouch for, and a very long one would cost
+/// minutes. Advice is kept only when its gain exceeds the prediction's spread (smaller gains
+/// are noise between the ensemble's members) and the edited network still makes sense.
 pub fn verdict(predictor: &Predictor, network: &Network, threshold: Threshold) -> Result<Verdict, PredictorError> {
     let prediction = predictor.predict_final_fast(network)?;
     let threshold_accuracy = threshold.accuracy(predictor);
-    let best_edit = if prediction.mean < threshold_accuracy {
-        rank_edits(predictor, network, prediction.mean)?.into_iter().next().filter(|best| best.gain > 0.0)
-    } else {
+    let mut search_note = None;
+    let best_edit = if prediction.mean >= threshold_accuracy {
         None
+    } else if !prediction.notes.is_empty() {
+        search_note = Some("no edit search: the model cannot rank edits of a network outside what it saw".to_string());
+        None
+    } else {
+        let search = search_edits(predictor, network, prediction.mean, DEFAULT_SEARCH_BUDGET)?;
+        search_note = search.stopped_note();
+        search
+            .ranked
+            .into_iter()
+            .filter(|best| makes_sense(network, &best.edit.apply(network)))
+            .find(|best| best.gain > prediction.spread)
     };
     Ok(Verdict {
         zoo_percentile: predictor.zoo_percentile(prediction.mean),
@@ -224,6 +349,7 @@ pub fn verdict(predictor: &Predictor, network: &Network, threshold: Threshold) -
         threshold: threshold_accuracy,
         threshold_source: threshold,
         best_edit,
+        search_note,
         protocol: predictor.card().protocol.clone(),
         epochs: predictor.card().epochs,
     })
@@ -274,6 +400,9 @@ impl Verdict {
                 "\nnote: outside what the model saw in training, so trust it less: {}",
                 notes.join("; ")
             ));
+        }
+        if let Some(note) = &self.search_note {
+            text.push_str(&format!("\nnote: {note}"));
         }
         text
     }
@@ -335,20 +464,73 @@ mod tests {
         assert_eq!(Edit::Remove { index: 4 }.describe(&n), "remove layer 4 (bn)");
     }
 
+    /// A network the model has seen: 12 layers, every code in its training range.
+    fn in_range() -> Network {
+        crate::text::parse_network(
+            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 bn relu conv3x3:32 sigmoid maxpool2x2/2 conv3x3:64 bn relu -> 10",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_verdict_is_consistent_with_its_own_threshold() {
         let predictor = Predictor::embedded().expect("embedded model");
-        let n = network();
+        let n = in_range();
         let high = verdict(&predictor, &n, Threshold::Accuracy(2.0)).unwrap();
         assert!(high.is_poor());
-        let best = high.best_edit.as_ref().expect("some edit helps when the bar is unreachable");
-        assert!(best.gain > 0.0);
+        assert!(high.prediction.notes.is_empty(), "{:?}", high.prediction.notes);
         let ranked = rank_edits(&predictor, &n, high.prediction.mean).unwrap();
-        assert_eq!(ranked[0].edit, best.edit, "the verdict's edit is the top of the ranking");
         assert!(ranked.windows(2).all(|w| w[0].gain >= w[1].gain));
+        let sensible = ranked.iter().find(|e| makes_sense(&n, &e.edit.apply(&n))).expect("some edit");
+        match &high.best_edit {
+            Some(best) => {
+                assert_eq!(best.edit, sensible.edit, "the verdict's edit is the top sensible one of the ranking");
+                assert!(best.gain > high.prediction.spread);
+            }
+            None => assert!(sensible.gain <= high.prediction.spread, "advice is dropped only inside the spread"),
+        }
         let low = verdict(&predictor, &n, Threshold::Accuracy(0.0)).unwrap();
         assert!(!low.is_poor());
         assert!(low.best_edit.is_none(), "no search for networks that pass");
         assert!(high.message().contains("below the threshold 200.0%"));
+    }
+
+    // Issue 19: `explain` on a 510-layer network ran 287 s; out of range, it gets no search.
+    #[test]
+    fn a_network_outside_what_the_model_saw_gets_no_edit_search_and_says_why() {
+        let predictor = Predictor::embedded().expect("embedded model");
+        let short = network();
+        let poor = verdict(&predictor, &short, Threshold::Accuracy(2.0)).unwrap();
+        assert!(!poor.prediction.notes.is_empty());
+        assert!(poor.best_edit.is_none());
+        assert!(poor.message().contains("no edit search"), "{}", poor.message());
+    }
+
+    #[test]
+    fn the_search_stops_at_its_candidate_or_time_budget_and_says_so() {
+        let predictor = Predictor::embedded().expect("embedded model");
+        let n = in_range();
+        let base = predictor.predict_final(&n).unwrap().mean;
+        let ten = SearchBudget { candidates: 10, time: Duration::from_secs(60) };
+        let search = search_edits(&predictor, &n, base, ten).unwrap();
+        assert_eq!((search.scored, search.ranked.len()), (10, 10));
+        assert!(search.candidates > 10);
+        assert_eq!(search.stopped_early, Some(StoppedEarly::Candidates { limit: 10 }));
+        let note = search.stopped_note().expect("a note");
+        assert!(note.starts_with(&format!("the edit search stopped after 10 of {} candidate edits", search.candidates)), "{note}");
+        let no_time = SearchBudget { candidates: 1000, time: Duration::ZERO };
+        let search = search_edits(&predictor, &n, base, no_time).unwrap();
+        assert_eq!(search.scored, SEARCH_BATCH.min(search.candidates), "one batch, then the clock");
+        assert_eq!(search.stopped_early, Some(StoppedEarly::Time { limit: Duration::ZERO }));
+        let whole = search_edits(&predictor, &n, base, DEFAULT_SEARCH_BUDGET).unwrap();
+        assert_eq!((whole.scored, whole.stopped_early), (whole.candidates, None));
+    }
+
+    #[test]
+    fn advice_never_removes_the_only_conv_or_the_only_activation() {
+        let n = crate::text::parse_network("[1x28x28] conv3x3:16 relu bn -> 10").unwrap();
+        assert!(!makes_sense(&n, &Edit::Remove { index: 0 }.apply(&n)));
+        assert!(!makes_sense(&n, &Edit::Remove { index: 1 }.apply(&n)));
+        assert!(makes_sense(&n, &Edit::Remove { index: 2 }.apply(&n)));
     }
 }

@@ -9,6 +9,13 @@ use crate::metrics::Report;
 /// Format name of the predictor models this build reads and writes.
 pub const PREDICTOR_FORMAT: &str = "peephole-predictor-v1";
 
+/// Most epochs a card may declare: protocols train for a handful to a few hundred.
+pub const MAX_EPOCHS: u32 = 10_000;
+
+/// Largest model card file read: a card lists its held-out ids and metrics, a few kB to a few
+/// hundred; anything far larger is not a card.
+pub const MAX_CARD_BYTES: u64 = 16 << 20;
+
 /// A zoo file a model was trained on, with what identifies its exact content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZooFileInfo {
@@ -132,6 +139,13 @@ pub enum CardError {
     /// No epoch would be a valid input.
     #[error("has no epochs")]
     NoEpochs,
+    /// More epochs than any protocol trains; a consumer that walks every epoch (the
+    /// per-epoch table of `cargo peephole predict`) would allocate without end.
+    #[error("has {epochs} epochs, more than the {MAX_EPOCHS} any protocol trains")]
+    TooManyEpochs {
+        /// The card's epochs.
+        epochs: u32,
+    },
     /// Percentiles of predictions could not be computed.
     #[error("has no accuracy percentiles")]
     NoPercentiles,
@@ -155,14 +169,10 @@ pub enum CardError {
 /// Why a model card file (`NAME.card.json`, written beside a model) could not be read.
 #[derive(Debug, Error)]
 pub enum CardFileError {
-    /// The file could not be read.
-    #[error("cannot read the model card {path}: {source}")]
-    Io {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The reason.
-        source: std::io::Error,
-    },
+    /// The file could not be read: missing, not a regular file, larger than
+    /// [`MAX_CARD_BYTES`] or not UTF-8.
+    #[error("cannot read the model card {0}")]
+    Io(#[source] peephole_io::ReadError),
     /// The file is not a model card.
     #[error("{path} is not a model card: {source}")]
     NotCard {
@@ -177,7 +187,7 @@ impl ModelCard {
     /// Reads a card file on its own (without its model): for tools that need a model's split
     /// or ranges, such as evaluating baselines on its held-out networks.
     pub fn read(path: &std::path::Path) -> Result<ModelCard, CardFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CardFileError::Io { path: path.into(), source })?;
+        let text = peephole_io::read_text(path, MAX_CARD_BYTES, "model card").map_err(CardFileError::Io)?;
         serde_json::from_str(&text).map_err(|source| CardFileError::NotCard { path: path.into(), source })
     }
 
@@ -185,6 +195,9 @@ impl ModelCard {
     pub fn check(&self) -> Result<(), CardError> {
         if self.epochs == 0 {
             return Err(CardError::NoEpochs);
+        }
+        if self.epochs > MAX_EPOCHS {
+            return Err(CardError::TooManyEpochs { epochs: self.epochs });
         }
         let percentiles = &self.ranges.accuracy_percentiles;
         if percentiles.is_empty() {

@@ -8,7 +8,7 @@ mod runtime;
 pub mod screen;
 mod weights;
 
-pub use card::{CardError, CardFileError, MethodMetrics, ModelCard, PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo};
+pub use card::{CardError, CardFileError, MAX_CARD_BYTES, MAX_EPOCHS, MethodMetrics, ModelCard, PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo};
 pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
 pub use weights::WeightsError;
 pub use weights::{

@@ -2,7 +2,7 @@
 //! command line and search call. Hostile or mismatched model files give typed errors.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use prost::Message;
@@ -30,14 +30,10 @@ pub const MAX_SEQUENCE: usize = 512;
 /// Why a predictor could not be loaded or could not answer.
 #[derive(Debug, Error)]
 pub enum PredictorError {
-    /// The model file could not be read.
-    #[error("predictor model {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// The model file could not be read: missing, not a regular file (a device or a FIFO
+    /// would never end or never start), or larger than [`MAX_MODEL_BYTES`].
+    #[error("predictor model {0}")]
+    Io(#[source] peephole_io::ReadError),
     /// The bytes are not an ONNX model.
     #[error("predictor model {source_name}: not an ONNX model ({reason})")]
     NotOnnx {
@@ -106,6 +102,18 @@ pub enum PredictorError {
     /// The model answered with a non-finite number.
     #[error("the predictor returned a non-finite value for this input")]
     NotFinite,
+    /// The model answered with something that is not an accuracy: a mean outside [0, 1] or
+    /// a negative spread. A graph whose output was shifted would otherwise print "997.6%"
+    /// as if it were a verdict.
+    #[error("predictor model {source_name} answered {mean} ± {spread}, which is not an accuracy in [0, 1]")]
+    NotAccuracy {
+        /// Where the model came from.
+        source_name: String,
+        /// The mean it answered.
+        mean: f64,
+        /// The spread it answered.
+        spread: f64,
+    },
 }
 
 /// Something about an input the model did not see in training; the prediction stands but is
@@ -200,6 +208,19 @@ impl std::fmt::Debug for Predictor {
     }
 }
 
+/// The epochs the graph's epoch tables can embed (their rows less the unused row 0; the
+/// smallest over the ensemble), or `None` when the graph has no table the exporter names
+/// `*.epoch_embedding` (a hand-made graph; then the card's own limits hold alone).
+fn epoch_rows(proto: &tract_onnx::pb::ModelProto) -> Option<u64> {
+    let graph = proto.graph.as_ref()?;
+    graph
+        .initializer
+        .iter()
+        .filter(|tensor| tensor.name.ends_with(".epoch_embedding"))
+        .map(|tensor| tensor.dims.first().map_or(0, |&rows| u64::try_from(rows).unwrap_or(0).saturating_sub(1)))
+        .min()
+}
+
 /// The default model, trained on the committed zoo; embedded so the lint works offline with
 /// zero configuration.
 pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/default.onnx");
@@ -212,16 +233,9 @@ impl Predictor {
 
     /// Loads a model file.
     pub fn from_path(path: &Path) -> Result<Self, PredictorError> {
-        let io = |source| PredictorError::Io { path: path.into(), source };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_MODEL_BYTES as u64 {
-            return Err(PredictorError::NotPredictor {
-                source_name: path.display().to_string(),
-                reason: format!("{size} bytes is larger than any predictor ({MAX_MODEL_BYTES} bytes at most)"),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
-        Self::from_bytes(&bytes, &path.display().to_string())
+        let bytes = peephole_io::read_bytes(path, MAX_MODEL_BYTES as u64, "predictor model").map_err(PredictorError::Io)?;
+        // Every later error names the model by this: escaped once here for the terminal.
+        Self::from_bytes(&bytes, &peephole_io::escape(&path.display().to_string()))
     }
 
     /// Loads a model from bytes; `source_name` names them in errors. Everything that can be
@@ -242,15 +256,25 @@ impl Predictor {
         let not_predictor = |reason: String| PredictorError::NotPredictor { source_name: name.clone(), reason };
         let format = meta(META_FORMAT).ok_or_else(|| not_predictor(format!("no `{META_FORMAT}` metadata: not a Peephole predictor")))?;
         if format != PREDICTOR_FORMAT {
-            return Err(not_predictor(format!("format {format}, this build reads {PREDICTOR_FORMAT}")));
+            return Err(not_predictor(format!("format {}, this build reads {PREDICTOR_FORMAT}", peephole_io::shown(&format))));
         }
         let card_json = meta(META_CARD).ok_or_else(|| not_predictor(format!("no `{META_CARD}` metadata")))?;
         let card: ModelCard =
             serde_json::from_str(&card_json).map_err(|e| not_predictor(format!("its model card is malformed: {e}")))?;
         if card.ulc_version != ULC_VERSION {
-            return Err(PredictorError::UlcVersion { source_name: name, found: card.ulc_version, expected: ULC_VERSION });
+            return Err(PredictorError::UlcVersion { source_name: name, found: peephole_io::shown(&card.ulc_version), expected: ULC_VERSION });
         }
         card.check().map_err(|problem| not_predictor(format!("its model card {problem}")))?;
+        // The card's epochs are what every consumer asks for (the last one is the verdict):
+        // an epoch the graph's table has no row for made tract panic inside a gather.
+        if let Some(rows) = epoch_rows(&proto)
+            && u64::from(card.epochs) > rows
+        {
+            return Err(not_predictor(format!(
+                "its model card says {} epochs, its epoch embedding has rows for epochs 1..={rows} only",
+                card.epochs
+            )));
+        }
         // tract allocates what constant shapes claim while it analyses a graph, and an abort
         // on a failed allocation cannot be caught: shapes are checked before it sees them.
         screen(&proto).map_err(|source| PredictorError::Graph { source_name: name.clone(), source })?;
@@ -366,6 +390,9 @@ impl Predictor {
     fn prediction(&self, mean: f64, spread: f64, codes: &[UlcCode]) -> Result<Prediction, PredictorError> {
         if !mean.is_finite() || !spread.is_finite() {
             return Err(PredictorError::NotFinite);
+        }
+        if !(0.0..=1.0).contains(&mean) || spread < 0.0 {
+            return Err(PredictorError::NotAccuracy { source_name: self.source_name.clone(), mean, spread });
         }
         Ok(Prediction { mean, spread, notes: self.range_notes(codes) })
     }

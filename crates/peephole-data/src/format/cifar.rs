@@ -1,7 +1,6 @@
 //! Reads the CIFAR-10 binary format: fixed records of one label byte followed by a 3x32x32
 //! image stored channel-major (all red, then all green, then all blue).
 
-use std::fs;
 use std::path::Path;
 
 use crate::error::{DataError, memory_source};
@@ -41,17 +40,19 @@ impl CifarBatch {
     }
 }
 
+/// Largest CIFAR-10 batch file read: the real ones hold 10,000 records (30.7 MB); a device or
+/// a huge wrong file stops here instead of filling memory.
+pub const MAX_CIFAR_BATCH_BYTES: u64 = 64 << 20;
+
 /// Reads one CIFAR-10 binary batch file (e.g. `data_batch_1.bin`).
 ///
-/// The length is checked from the file's metadata before reading, so pointing this at the wrong
-/// (possibly huge) file fails at once instead of after reading it.
+/// Read through the bounded reader (regular files only, at most [`MAX_CIFAR_BATCH_BYTES`]), so
+/// pointing this at a device or a FIFO fails at once instead of reading without end.
 pub fn read_cifar10_batch(path: impl AsRef<Path>) -> Result<CifarBatch, DataError> {
     let path = path.as_ref();
-    let len = fs::metadata(path)
-        .map_err(|e| DataError::io(path, e))?
-        .len();
-    check_record_length(len, path)?;
-    let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = peephole_io::read_bytes(path, MAX_CIFAR_BATCH_BYTES, "CIFAR-10 batch")
+        .map_err(|e| DataError::io(path, e.into_io()))?;
+    check_record_length(bytes.len() as u64, path)?;
     parse_cifar10_from(&bytes, path)
 }
 

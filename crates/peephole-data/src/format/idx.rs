@@ -5,7 +5,6 @@
 //! compared with the bytes actually present (memory), or read incrementally under a hard cap
 //! (streams), so a header that claims four billion items costs nothing until the bytes arrive.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
@@ -100,6 +99,10 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, DataError> {
     read_idx_limited(path, None)
 }
 
+/// Largest IDX file read (compressed or not): Fashion-MNIST's training images are 47 MB raw;
+/// a device or a FIFO given by path is refused, a runaway file stops here.
+pub const MAX_IDX_FILE_BYTES: u64 = 256 << 20;
+
 /// Reads the first `max_items` items of an IDX file (all when `None`), gzipped or not.
 ///
 /// Only the needed bytes are decompressed, which is why the protocols' small splits (the first
@@ -109,7 +112,8 @@ pub fn read_idx_limited(
     max_items: Option<usize>,
 ) -> Result<IdxArray, DataError> {
     let path = path.as_ref();
-    let mut file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut file = peephole_io::open(path, MAX_IDX_FILE_BYTES, "IDX file")
+        .map_err(|e| DataError::io(path, e.into_io()))?;
     // Sniff the gzip magic without a seek, then put the sniffed bytes back in front.
     let mut sniff = [0u8; 2];
     let sniffed = read_up_to(&mut file, &mut sniff).map_err(|e| DataError::io(path, e))?;
