@@ -35,6 +35,10 @@ fn every_target_has_a_committed_corpus_and_every_input_in_it_runs_clean() {
             }
         }
     }
+    // The quiet panic hook also swallows this assertion's message: print the findings first.
+    if !failures.is_empty() {
+        eprintln!("{}", failures.join("\n"));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -44,6 +48,7 @@ fn smoke_execs(target: &Target) -> u64 {
     match target.name {
         "model" => 12,
         "predict" => 60,
+        "tree" => 300,
         _ => 3_000,
     }
 }
@@ -65,6 +70,10 @@ fn a_short_seeded_pass_of_every_target_finds_nothing() {
         for finding in report.findings {
             failures.push(format!("{} at {}: {}", target.name, finding.location, finding.message));
         }
+    }
+    // The quiet panic hook also swallows this assertion's message: print the findings first.
+    if !failures.is_empty() {
+        eprintln!("{}", failures.join("\n"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -99,7 +99,7 @@ fn a_user_build_prints_each_rule_warning_on_its_line() {
     let expected = expected_warnings(&source);
     assert_eq!(
         expected.len(),
-        9,
+        11,
         "the fixture's markers changed: {expected:?}"
     );
     assert_eq!(actual_warnings(&stdout), expected);

@@ -65,13 +65,16 @@ impl Explanation {
         let _ = writeln!(out, "{}", self.network);
         let _ = writeln!(
             out,
-            "  predicted {} ± {} after {} epochs of {} (better than {:.0}% of the zoo's trained networks)",
+            "  would rank above {:.0}% of the zoo's trained networks: predicted {} ± {} validation accuracy after {} epochs of {}",
+            self.zoo_percentile,
             percent(self.base.mean),
             percent(self.base.spread),
             self.epochs,
             peephole_io::shown(&self.protocol),
-            self.zoo_percentile
         );
+        if let Some(protocol) = peephole_core::protocol::Protocol::by_name(&self.protocol) {
+            let _ = writeln!(out, "  note: {}", protocol.in_plain_words());
+        }
         if let Some(note) = &self.search_note {
             let _ = writeln!(out, "  note: {note}");
         }
@@ -148,16 +151,18 @@ mod tests {
         );
         let text = explanation.text();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[3].trim_start().starts_with("rank  edit"), "{text}");
+        // The network, the headline, the protocol in plain words, a blank line, the table.
+        assert!(lines[2].starts_with("  note: fmnist-budget-v1 means trained from scratch"), "{text}");
+        assert!(lines[4].trim_start().starts_with("rank  edit"), "{text}");
         let best = &explanation.edits[0];
-        assert!(lines[4].contains(&best.edit.describe(&network)), "{text}");
+        assert!(lines[5].contains(&best.edit.describe(&network)), "{text}");
         assert!(
-            lines[4]
+            lines[5]
                 .trim_end()
                 .ends_with(&format!("{:+.1}", best.gain * 100.0)),
             "{text}"
         );
-        assert_eq!(lines.len(), 4 + explanation.edits.len(), "{text}");
+        assert_eq!(lines.len(), 5 + explanation.edits.len(), "{text}");
     }
 
     // Issue 19: `explain` on a 510-layer network ran 287 s (1,530 edits).

@@ -20,6 +20,26 @@ pub enum Dataset {
     Cifar10,
 }
 
+impl Dataset {
+    /// The dataset's usual name, for sentences read by people who do not know our presets.
+    pub const fn display_name(self) -> &'static str {
+        match self {
+            Dataset::FashionMnist => "Fashion-MNIST",
+            Dataset::Mnist => "MNIST",
+            Dataset::Cifar10 => "CIFAR-10",
+        }
+    }
+
+    /// Channels, height and width of one image, and the number of classes: what a network
+    /// trained on it takes and answers.
+    pub const fn image_and_classes(self) -> ([u32; 3], u32) {
+        match self {
+            Dataset::FashionMnist | Dataset::Mnist => ([1, 28, 28], 10),
+            Dataset::Cifar10 => ([3, 32, 32], 10),
+        }
+    }
+}
+
 /// Which file of a dataset a split reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -208,15 +228,73 @@ pub const FMNIST_SMOKE_V1: Protocol = Protocol {
 pub const PROTOCOLS: [Protocol; 4] = [FMNIST_BUDGET_V1, MNIST_PAPER, CIFAR10_PAPER, FMNIST_SMOKE_V1];
 
 impl Protocol {
+    /// The protocol in plain words (images, epochs, optimizer, where accuracy is measured),
+    /// for a reader who does not know the preset's name: "42% after 8 epochs of
+    /// fmnist-budget-v1" alone reads as "my LeNet gets 42%".
+    pub fn in_plain_words(&self) -> String {
+        let ([channels, height, width], classes) = self.dataset.image_and_classes();
+        let rate = &self.learning_rate;
+        let schedule = if rate.drops.is_empty() {
+            format!("learning rate {}", rate.initial)
+        } else {
+            let drops: Vec<String> = rate.drops.iter().map(u32::to_string).collect();
+            let when = match drops.as_slice() {
+                [one] => format!("from epoch {one}"),
+                many => format!("at epochs {}", many.join(" and ")),
+            };
+            format!("learning rate {} divided by {} {when}", rate.initial, rate.factor)
+        };
+        format!(
+            "{name} means trained from scratch on the first {train} {dataset} training images \
+             ({channels}x{height}x{width}, {classes} classes) for {epochs} epochs of SGD (batch {batch}, \
+             momentum {momentum}, {schedule}), with accuracy measured on the first {validation} \
+             test images",
+            name = self.name,
+            train = thousands(self.train.count),
+            dataset = self.dataset.display_name(),
+            epochs = self.epochs,
+            batch = self.batch_size,
+            momentum = self.momentum,
+            validation = thousands(self.validation.count),
+        )
+    }
+
     /// Finds a protocol by name.
     pub fn by_name(name: &str) -> Option<Protocol> {
         PROTOCOLS.into_iter().find(|p| p.name == name)
     }
 }
 
+/// `6000` as `6,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_protocol_in_plain_words_names_images_epochs_and_optimizer() {
+        assert_eq!(
+            FMNIST_BUDGET_V1.in_plain_words(),
+            "fmnist-budget-v1 means trained from scratch on the first 6,000 Fashion-MNIST training images \
+             (1x28x28, 10 classes) for 8 epochs of SGD (batch 128, momentum 0.9, learning rate 0.02 \
+             divided by 10 from epoch 7), with accuracy measured on the first 4,000 test images"
+        );
+        assert!(CIFAR10_PAPER.in_plain_words().contains("50,000 CIFAR-10 training images (3x32x32, 10 classes) for 180 epochs"));
+        assert!(FMNIST_SMOKE_V1.in_plain_words().contains("learning rate 0.02)"));
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 
     #[test]
     fn fmnist_budget_learning_rate_drops_after_epoch_six() {

@@ -113,6 +113,7 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
         findings.extend(predict::findings(network, models)?);
     }
     findings.extend(pool_stride_default(network));
+    findings.extend(conv_argument_order(network));
     findings.retain(|finding| !allowed(network, finding));
     Ok(findings
         .into_iter()
@@ -175,6 +176,53 @@ fn pool_stride_default(network: &Lowered) -> Vec<Finding> {
         .collect()
 }
 
+/// Name of the lint on a conv whose kernel and channel count look swapped.
+pub const CONV_ARGUMENT_ORDER: &str = "conv_argument_order";
+
+/// Smallest square kernel side that `conv_argument_order` questions: larger than any conv
+/// kernel of the zoo (7x7) and of the usual 28x28 and 32x32 networks.
+pub const SUSPICIOUS_KERNEL_SIDE: u32 = 8;
+
+/// `conv_argument_order`: a square conv kernel of at least [`SUSPICIOUS_KERNEL_SIDE`] with
+/// fewer output channels than its side, as `conv(16, 3)` gives: here the kernel comes first,
+/// while PyTorch's `Conv2d(in, out, kernel)` and tch's `conv2d(vs, in, out, kernel)` put the
+/// channel counts first, so a ported `conv(16, 3)` silently means a 16x16 kernel with 3
+/// channels instead of 16 channels of 3x3.
+fn conv_argument_order(network: &Lowered) -> Vec<Finding> {
+    network
+        .network
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(index, layer)| {
+            let Layer::Conv {
+                kernel,
+                out_channels,
+                ..
+            } = layer
+            else {
+                return None;
+            };
+            let side = kernel.width;
+            let suspicious = kernel.height == side
+                && side >= SUSPICIOUS_KERNEL_SIDE
+                && *out_channels < side;
+            suspicious.then(|| Finding {
+                name: CONV_ARGUMENT_ORDER,
+                layer: Some(index),
+                message: format!(
+                    "layer {index} (`conv({side}, {out_channels})`) is a {side}x{side} kernel with {out_channels} output channel(s): \
+                     conv takes the kernel first, while PyTorch and tch put the channel counts first"
+                ),
+                help: Some(format!(
+                    "write `conv({out_channels}x{out_channels}, {side})` for {side} channels of {out_channels}x{out_channels}, \
+                     or `conv({side}x{side}, {out_channels})` to keep this layer and say so"
+                )),
+            })
+        })
+        .collect()
+}
+
 fn allowed(network: &Lowered, finding: &Finding) -> bool {
     network.allow.allows(finding.name)
         || finding
@@ -190,7 +238,7 @@ pub fn lint_scope(name: &str) -> Option<LintScope> {
     if name == PREDICTED_ACCURACY || name == OUTSIDE_TRAINING {
         return Some(LintScope::Network);
     }
-    if name == POOL_STRIDE_DEFAULT {
+    if name == POOL_STRIDE_DEFAULT || name == CONV_ARGUMENT_ORDER {
         return Some(LintScope::Layer);
     }
     Lint::from_name(name).map(Lint::scope)
@@ -201,7 +249,12 @@ pub(crate) fn lint_names() -> Vec<&'static str> {
     Lint::ALL
         .iter()
         .map(|lint| lint.name())
-        .chain([PREDICTED_ACCURACY, OUTSIDE_TRAINING, POOL_STRIDE_DEFAULT])
+        .chain([
+            PREDICTED_ACCURACY,
+            OUTSIDE_TRAINING,
+            POOL_STRIDE_DEFAULT,
+            CONV_ARGUMENT_ORDER,
+        ])
         .collect()
 }
 
@@ -281,6 +334,35 @@ mod tests {
         assert!(pools[0].1.contains("PyTorch, tch and candle default a pool's stride to its kernel (2)"));
         assert!(pools[1].1.starts_with("layer 3 (`avgpool(3x2)`)"), "{found:?}");
         assert_eq!(lint_scope(POOL_STRIDE_DEFAULT), Some(LintScope::Layer));
+    }
+
+    // Issue 19: `conv(16, 3)`, PyTorch's order, reads as a 16x16 kernel with 3 channels.
+    #[test]
+    fn a_conv_with_a_huge_kernel_and_few_channels_asks_about_the_argument_order() {
+        let found = warnings(
+            "struct N: [1, 28, 28] -> 10 { conv(16, 3), relu, conv(8x8, 4), conv(9x3, 2), conv(7, 3), conv(11, 32) }",
+        );
+        let swapped: Vec<&(String, String)> = found
+            .iter()
+            .filter(|(name, _)| name == CONV_ARGUMENT_ORDER)
+            .collect();
+        assert_eq!(swapped.len(), 2, "{found:?}");
+        assert!(swapped[0].1.starts_with("layer 0 (`conv(16, 3)`) is a 16x16 kernel with 3 output channel(s)"), "{found:?}");
+        assert!(swapped[1].1.starts_with("layer 2 (`conv(8, 4)`)"), "{found:?}");
+        assert_eq!(lint_scope(CONV_ARGUMENT_ORDER), Some(LintScope::Layer));
+        let allowed = warnings(
+            "struct N: [1, 28, 28] -> 10 { #[peephole(allow(conv_argument_order))] conv(16, 3), relu }",
+        );
+        assert!(allowed.iter().all(|(name, _)| name != CONV_ARGUMENT_ORDER), "{allowed:?}");
+    }
+
+    // Issue 19: `conv(16, 3x3)` (channels first, then the kernel) says what was meant.
+    #[test]
+    fn a_kernel_written_second_is_an_error_that_suggests_the_order() {
+        assert_eq!(
+            lowering_errors("struct N: [1, 28, 28] -> 10 { conv(16, 3x3), relu }"),
+            ["conv takes the kernel first, then the output channels: did you mean `conv(3x3, 16)`?"]
+        );
     }
 
     fn lowering_errors(source: &str) -> Vec<String> {

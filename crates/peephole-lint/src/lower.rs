@@ -323,9 +323,19 @@ fn window_args(args: &Args, is_conv: bool, usage: &str, errors: &mut Errors) -> 
             Arg::Positional(value) => {
                 match positional {
                     0 => parsed.kernel = kernel(value, errors),
-                    1 if is_conv => {
-                        parsed.channels = positive(value, "the output channel count", errors);
-                    }
+                    1 if is_conv => match (written_kernel(value), &parsed.kernel) {
+                        // `conv(16, 3x3)`: PyTorch's order (channels, then kernel).
+                        (Some(written), Some(first)) if first.width == first.height => {
+                            errors.spanned(
+                                value,
+                                format!(
+                                    "conv takes the kernel first, then the output channels: did you mean `conv({written}, {})`?",
+                                    first.width
+                                ),
+                            );
+                        }
+                        _ => parsed.channels = positive(value, "the output channel count", errors),
+                    },
                     _ => errors.spanned(value, format!("unexpected argument: {usage}")),
                 }
                 positional += 1;
@@ -361,6 +371,24 @@ fn window_args(args: &Args, is_conv: bool, usage: &str, errors: &mut Errors) -> 
         }
     }
     parsed
+}
+
+/// A value written as a two-sided kernel (`3x3` or `3 x 3`), as it reads: where a channel
+/// count is expected, such a value means the arguments came in the wrong order.
+fn written_kernel(value: &Value) -> Option<String> {
+    let plain = |text: &str| !text.is_empty() && text.chars().all(|c| c.is_ascii_digit());
+    match value {
+        Value::Lit(lit @ Lit::Int(_)) => {
+            let text = lit_text(lit);
+            let (width, height) = text.split_once('x')?;
+            (plain(width) && plain(height)).then_some(text)
+        }
+        Value::Product { width, height, .. } => {
+            let (width, height) = (lit_text(width), lit_text(height));
+            (plain(&width) && plain(&height)).then(|| format!("{width}x{height}"))
+        }
+        _ => None,
+    }
 }
 
 /// A whole number >= 1 written in decimal without a suffix.

@@ -7,7 +7,7 @@
 //! default model embedded in peephole-core. Relative paths are relative to the crate's
 //! manifest directory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -173,23 +173,36 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
             format!("peephole: {which} cannot score this network: {error}"),
         )
     })?;
-    if verdict.is_poor() {
-        return Ok(vec![Finding {
-            name: PREDICTED_ACCURACY,
-            layer: None,
-            message: verdict.message(),
-            help: verdict.help(&network.network),
-        }]);
-    }
-    if verdict.prediction.notes.is_empty() {
+    let (name, help) = if verdict.is_poor() {
+        (PREDICTED_ACCURACY, verdict.help(&network.network))
+    } else if !verdict.prediction.notes.is_empty() {
+        (OUTSIDE_TRAINING, None)
+    } else {
         return Ok(Vec::new());
+    };
+    let mut message = verdict.message();
+    if let Some(words) = verdict.protocol_in_plain_words().filter(|_| first_mention(&verdict.protocol)) {
+        message.push_str(&format!("\nnote: {words}"));
     }
     Ok(vec![Finding {
-        name: OUTSIDE_TRAINING,
+        name,
         layer: None,
-        message: verdict.message(),
-        help: None,
+        message,
+        help,
     }])
+}
+
+/// True the first time this process shows a verdict under `protocol`: the protocol is said in
+/// plain words once, beside the first verdict, not on every warning. Under cargo a proc
+/// macro runs in the compiler's process for one crate, so that is once per crate;
+/// `cargo peephole check` says it once per run.
+fn first_mention(protocol: &str) -> bool {
+    static MENTIONED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    MENTIONED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(protocol.to_string())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod layers;
 pub mod model;
 pub mod predict;
 pub mod text;
+pub mod tree;
 pub mod ulc;
 pub mod zoo;
 
@@ -42,7 +43,7 @@ pub struct Target {
 }
 
 /// Every target, in the order `cargo xtask fuzz` runs them.
-pub const TARGETS: [Target; 9] = [
+pub const TARGETS: [Target; 10] = [
     text::TARGET,
     layers::TARGET,
     ulc::TARGET,
@@ -52,6 +53,7 @@ pub const TARGETS: [Target; 9] = [
     zoo::TARGET,
     idx::TARGET,
     cifar::TARGET,
+    tree::TARGET,
 ];
 
 /// The target with this name.

@@ -71,7 +71,30 @@ pub fn tiny_model() -> &'static [u8] {
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    vec![tiny_model().to_vec(), EMBEDDED_MODEL.to_vec()]
+    let mut seeds = vec![tiny_model().to_vec(), EMBEDDED_MODEL.to_vec()];
+    // Issue 19: a card that disagrees with its graph about the epochs made `predict` panic
+    // inside tract (100000) or allocate 103 GB (u32::MAX); one past the graph's epoch
+    // embedding is the smallest such lie. The card and the model are fuzzed together from
+    // these, so every run starts where those bugs were.
+    let embedded = super::card::default_card().epochs as i64;
+    for epochs in [embedded + 1, 100_000, u32::MAX as i64] {
+        seeds.push(with_card_epochs(tiny_model(), epochs));
+    }
+    seeds
+}
+
+/// `model` with its card's `epochs` replaced, the graph untouched.
+fn with_card_epochs(model: &[u8], epochs: i64) -> Vec<u8> {
+    let mut proto = decoded(model).expect("the tiny model decodes");
+    let entry = proto
+        .metadata_props
+        .iter_mut()
+        .find(|p| p.key == META_CARD)
+        .expect("the tiny model has a card");
+    let mut card: serde_json::Value = serde_json::from_str(&entry.value).expect("the card is JSON");
+    card["epochs"] = serde_json::Value::from(epochs);
+    entry.value = card.to_string();
+    proto.encode_to_vec()
 }
 
 /// Valid sequences every loaded model is asked about: the largest index of every table.

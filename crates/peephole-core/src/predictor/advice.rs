@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::runtime::{Prediction, Predictor, PredictorError};
 use crate::ir::{Kernel, Layer, LayerKind, Network};
+use crate::protocol::Protocol;
 use crate::text::layer_text;
 use crate::ulc::{UlcCode, encode};
 
@@ -370,30 +371,28 @@ impl fmt::Display for Threshold {
 }
 
 impl Verdict {
-    /// The warning's sentence: prediction with spread, threshold, zoo position, range notes.
+    /// The warning's sentence. It leads with the zoo percentile (where the network would rank
+    /// among the networks the model learned from: the part that does not depend on knowing
+    /// the protocol), then the prediction with its spread and the threshold, then range notes.
     /// A network above the threshold only warns for its range notes, and says so.
     pub fn message(&self) -> String {
+        let rank = format!(
+            "would rank above {:.0}% of the zoo's trained networks",
+            self.zoo_percentile
+        );
         let prediction = format!(
-            "predicted {} ± {} accuracy after {} epochs of {}",
+            "predicted {} ± {} validation accuracy after {} epochs of {}",
             percent(self.prediction.mean),
             percent(self.prediction.spread),
             self.epochs,
             self.protocol
         );
-        let mut text = if self.is_poor() {
-            format!(
-                "{prediction}, below the threshold {} ({}); that is better than only {:.0}% of the zoo's trained networks",
-                percent(self.threshold),
-                self.threshold_source,
-                self.zoo_percentile
-            )
-        } else {
-            format!(
-                "{prediction}, at or above the threshold {} ({})",
-                percent(self.threshold),
-                self.threshold_source
-            )
-        };
+        let comparison = if self.is_poor() { "below" } else { "at or above" };
+        let mut text = format!(
+            "{rank}: {prediction}, {comparison} the threshold {} ({})",
+            percent(self.threshold),
+            self.threshold_source
+        );
         if !self.prediction.notes.is_empty() {
             let notes: Vec<String> = self.prediction.notes.iter().map(ToString::to_string).collect();
             text.push_str(&format!(
@@ -405,6 +404,13 @@ impl Verdict {
             text.push_str(&format!("\nnote: {note}"));
         }
         text
+    }
+
+    /// What the protocol's name means, in plain words (`None` for a protocol this build does
+    /// not know, whose card still names it). Tools print it once per crate or run, beside the
+    /// first verdict, so that "42%" is not read as "my network gets 42% on my data".
+    pub fn protocol_in_plain_words(&self) -> Option<String> {
+        Protocol::by_name(&self.protocol).map(|protocol| protocol.in_plain_words())
     }
 
     /// The warning's help line: the best edit and its predicted gain.
