@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use peephole_core::lint::LintScope;
 use peephole_lint::Warning;
-use peephole_lint::check::lint_scope;
 use peephole_io::{escape, excerpt};
 use proc_macro2::Span;
 
@@ -71,10 +70,11 @@ impl Diagnostic {
 
     /// A lint warning, with its help and how to silence it.
     pub fn warning(warning: &Warning, file: &Path) -> Self {
-        let message = format!("peephole::{}: {}", warning.name, warning.message);
+        let name = warning.lint.name();
+        let message = format!("peephole::{name}: {}", warning.message);
         let mut diagnostic = Diagnostic::at(
             Level::Warning,
-            Some(warning.name.clone()),
+            Some(name.to_string()),
             &message,
             warning.span,
             file,
@@ -82,13 +82,12 @@ impl Diagnostic {
         if let Some(help) = &warning.help {
             diagnostic.notes.push(format!("help: {help}"));
         }
-        let place = match lint_scope(&warning.name) {
-            Some(LintScope::Layer) => "on the layer or the network",
-            _ => "on the network",
+        let place = match warning.lint.scope() {
+            LintScope::Layer => "on the layer or the network",
+            LintScope::Network => "on the network",
         };
         diagnostic.notes.push(format!(
-            "note: `#[peephole(allow({}))]` {place} silences this",
-            warning.name
+            "note: `#[peephole(allow({name}))]` {place} silences this"
         ));
         diagnostic
     }

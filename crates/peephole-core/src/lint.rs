@@ -1,5 +1,7 @@
-//! Rule lints: checks of a network that need no trained model, shared by the `network!` macro
-//! (which turns them into compiler warnings) and any command-line checker (which prints them).
+//! Lints: the one registry of every Peephole lint ([`Lint`]: names, scopes, summaries, which
+//! front end reports it), and the rule lints, checks of a network that need no trained model,
+//! shared by the `network!` macro (which turns them into compiler warnings) and any
+//! command-line checker (which prints them), one function per rule.
 //!
 //! Lints return data ([`Diagnostic`]), never text on a terminal, so every front end reports
 //! the same findings with the same stable names. Each lint has an opt-out by name
@@ -8,9 +10,9 @@
 
 use std::fmt;
 
-use crate::ir::{Layer, LayerKind, Network, ShapeError};
+use crate::ir::{Analysis, Layer, LayerKind, Network, ShapeError};
 use crate::text::layer_text;
-use crate::ulc::{self, Clamp, UlcField};
+use crate::ulc::{self, Clamp, UlcEncoding, UlcField};
 
 /// More saturating activations (sigmoid/tanh) than this, with no BatchNorm between them, make
 /// a [`Lint::SaturatingChain`]. Each sigmoid scales gradients by at most 0.25 (tanh by at
@@ -32,8 +34,22 @@ pub enum LintScope {
     Network,
 }
 
-/// A rule lint. The names ([`Lint::name`]) are stable: users write them in opt-outs and tools
-/// match on them, so a name is never reused for a different rule.
+/// Where a lint's findings come from: which front end can produce it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LintSource {
+    /// A rule on the network alone, run by [`check`] for every front end.
+    Rule,
+    /// How the declaration was written (a default left implicit), which only the declaration
+    /// syntax sees: `peephole-lint` reports it.
+    Declaration,
+    /// The predictor's verdict, under `peephole_check!` (and `cargo peephole check`).
+    Predictor,
+}
+
+/// Every Peephole lint, whichever front end reports it: the one registry of names, scopes
+/// and summaries that opt-outs are validated against and tools list. The names
+/// ([`Lint::name`]) are stable: users write them in opt-outs and tools match on them, so a
+/// name is never reused for a different check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Lint {
     /// An activation directly after another activation.
@@ -51,11 +67,24 @@ pub enum Lint {
     OversizedKernel,
     /// A kernel or channel ratio outside ULC v1's table, so the predictor sees a clamped code.
     UlcClamp,
+    /// The predicted final accuracy is below the threshold.
+    PredictedAccuracy,
+    /// The network is outside what the model saw in training, and its prediction passes.
+    OutsideTraining,
+    /// A pool written without a stride: 1 here, the kernel in PyTorch, tch and candle.
+    PoolStrideDefault,
+    /// A square conv kernel of at least [`SUSPICIOUS_KERNEL_SIDE`] with fewer output channels
+    /// than its side: PyTorch's argument order (`conv(16, 3)`) read as ours.
+    ConvArgumentOrder,
 }
 
+/// Smallest square kernel side that [`Lint::ConvArgumentOrder`] questions: larger than any conv
+/// kernel of the zoo (7x7) and of the usual 28x28 and 32x32 networks.
+pub const SUSPICIOUS_KERNEL_SIDE: u32 = 8;
+
 impl Lint {
-    /// Every lint, in the order diagnostics of one layer are reported.
-    pub const ALL: [Lint; 7] = [
+    /// Every lint, in the order diagnostics of one layer are reported and names are listed.
+    pub const ALL: [Lint; 11] = [
         Lint::StackedActivations,
         Lint::BatchNormAfterActivation,
         Lint::NoNonlinearity,
@@ -63,6 +92,10 @@ impl Lint {
         Lint::ChannelCollapse,
         Lint::OversizedKernel,
         Lint::UlcClamp,
+        Lint::PredictedAccuracy,
+        Lint::OutsideTraining,
+        Lint::PoolStrideDefault,
+        Lint::ConvArgumentOrder,
     ];
 
     /// The stable name users write in `allow(...)` and tools match on.
@@ -75,6 +108,10 @@ impl Lint {
             Lint::ChannelCollapse => "channel_collapse",
             Lint::OversizedKernel => "oversized_kernel",
             Lint::UlcClamp => "ulc_clamp",
+            Lint::PredictedAccuracy => "predicted_accuracy",
+            Lint::OutsideTraining => "outside_training",
+            Lint::PoolStrideDefault => "pool_stride_default",
+            Lint::ConvArgumentOrder => "conv_argument_order",
         }
     }
 
@@ -87,8 +124,19 @@ impl Lint {
     /// Whether findings of this lint name a layer.
     pub const fn scope(self) -> LintScope {
         match self {
-            Lint::NoNonlinearity => LintScope::Network,
+            Lint::NoNonlinearity | Lint::PredictedAccuracy | Lint::OutsideTraining => {
+                LintScope::Network
+            }
             _ => LintScope::Layer,
+        }
+    }
+
+    /// Which front end reports this lint.
+    pub const fn source(self) -> LintSource {
+        match self {
+            Lint::PredictedAccuracy | Lint::OutsideTraining => LintSource::Predictor,
+            Lint::PoolStrideDefault => LintSource::Declaration,
+            _ => LintSource::Rule,
         }
     }
 
@@ -104,7 +152,34 @@ impl Lint {
             Lint::ChannelCollapse => "a conv to fewer than 4 output channels",
             Lint::OversizedKernel => "a conv or pool window larger than its input feature map",
             Lint::UlcClamp => "a kernel or channel ratio outside ULC v1's table (clamped code)",
+            Lint::PredictedAccuracy => "a predicted final accuracy below the threshold",
+            Lint::OutsideTraining => {
+                "a network outside what the model saw in training, whose prediction passes"
+            }
+            Lint::PoolStrideDefault => {
+                "a pool written without a stride (1 here, the kernel in PyTorch, tch and candle)"
+            }
+            Lint::ConvArgumentOrder => {
+                "a conv kernel of 8 or more with fewer channels than its side, as conv(16, 3) gives"
+            }
         }
+    }
+
+    /// The rule that finds this lint on a network, for [`LintSource::Rule`] lints.
+    fn rule(self) -> Option<Rule> {
+        Some(match self {
+            Lint::StackedActivations => stacked_activations,
+            Lint::BatchNormAfterActivation => batchnorm_after_activation,
+            Lint::NoNonlinearity => no_nonlinearity,
+            Lint::SaturatingChain => saturating_chain,
+            Lint::ChannelCollapse => channel_collapse,
+            Lint::OversizedKernel => oversized_kernel,
+            Lint::UlcClamp => ulc_clamp,
+            Lint::ConvArgumentOrder => conv_argument_order,
+            Lint::PredictedAccuracy | Lint::OutsideTraining | Lint::PoolStrideDefault => {
+                return None;
+            }
+        })
     }
 }
 
@@ -114,11 +189,11 @@ impl fmt::Display for Lint {
     }
 }
 
-/// One finding of a rule lint: plain data so the macro can attach a span to `layer` and a
+/// One finding of a lint: plain data so the macro can attach a span to `layer` and a
 /// command-line tool can print a line number instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Which rule fired.
+    /// Which lint fired.
     pub lint: Lint,
     /// 0-based index into `Network::layers`, `None` for findings about the whole network.
     pub layer: Option<usize>,
@@ -140,82 +215,133 @@ fn describe(index: usize, layer: &Layer) -> String {
     format!("layer {index} ({})", layer_text(layer))
 }
 
+/// What every rule may look at: the network and what shape inference and ULC encoding made
+/// of it (computed once for all rules).
+struct Context<'a> {
+    network: &'a Network,
+    analysis: Analysis,
+    encoding: UlcEncoding,
+}
+
+/// A rule lint: all its findings on one network.
+type Rule = fn(&Context) -> Vec<Diagnostic>;
+
 /// Runs every rule lint and returns the findings ordered by layer (network-wide findings
-/// first). Fails only when the network itself is invalid: callers report that as an error.
+/// first), and within a layer in [`Lint::ALL`]'s order. Fails only when the network itself
+/// is invalid: callers report that as an error.
 pub fn check(network: &Network) -> Result<Vec<Diagnostic>, ShapeError> {
-    let analysis = network.analyze()?;
-    let encoding = ulc::encode(network)?;
+    let context = Context {
+        network,
+        analysis: network.analyze()?,
+        encoding: ulc::encode(network)?,
+    };
+    let mut found: Vec<Diagnostic> = Lint::ALL
+        .into_iter()
+        .filter_map(Lint::rule)
+        .flat_map(|rule| rule(&context))
+        .collect();
+    // Stable: a rule's own findings keep their order.
+    found.sort_by_key(|d| (d.layer, Lint::ALL.iter().position(|&l| l == d.lint)));
+    Ok(found)
+}
+
+/// The layers with the previous layer's kind, where there is one.
+fn with_previous(network: &Network) -> impl Iterator<Item = (usize, &Layer, LayerKind)> {
     let layers = &network.layers;
-    let mut found = Vec::new();
+    layers
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(move |(index, layer)| (index, layer, layers[index - 1].kind()))
+}
 
-    if !layers.iter().any(|l| l.kind().is_activation()) {
-        let pooling = if layers.iter().any(|l| l.kind() == LayerKind::MaxPool) {
-            " apart from max pooling"
-        } else {
-            ""
-        };
-        found.push(Diagnostic {
-            lint: Lint::NoNonlinearity,
-            layer: None,
-            message: format!(
-                "the network has no activation (relu, sigmoid or tanh), so it is a linear \
-                 map{pooling} and cannot learn much more than a linear classifier"
-            ),
-            help: Some("add `relu` after each conv".into()),
-        });
+/// [`Lint::NoNonlinearity`].
+fn no_nonlinearity(context: &Context) -> Vec<Diagnostic> {
+    let layers = &context.network.layers;
+    if layers.iter().any(|l| l.kind().is_activation()) {
+        return Vec::new();
     }
+    let pooling = if layers.iter().any(|l| l.kind() == LayerKind::MaxPool) {
+        " apart from max pooling"
+    } else {
+        ""
+    };
+    vec![Diagnostic {
+        lint: Lint::NoNonlinearity,
+        layer: None,
+        message: format!(
+            "the network has no activation (relu, sigmoid or tanh), so it is a linear \
+             map{pooling} and cannot learn much more than a linear classifier"
+        ),
+        help: Some("add `relu` after each conv".into()),
+    }]
+}
 
-    let mut saturating_run = 0usize;
-    for (index, layer) in layers.iter().enumerate() {
-        let kind = layer.kind();
-        let previous = index.checked_sub(1).map(|i| layers[i].kind());
-
-        if let Some(prev) = previous.filter(|p| p.is_activation()) {
-            if kind.is_activation() {
-                let why = if prev == kind && kind == LayerKind::Relu {
-                    "relu is idempotent, so the second one does nothing".to_string()
-                } else {
-                    format!(
-                        "with no weights between them the second nonlinearity adds no \
-                         capacity, it only distorts {}'s output again",
-                        prev.word()
-                    )
-                };
-                found.push(Diagnostic {
-                    lint: Lint::StackedActivations,
-                    layer: Some(index),
-                    message: format!(
-                        "{} follows another activation ({}); {why}",
-                        describe(index, layer),
-                        prev.word()
-                    ),
-                    help: Some("remove one of the two activations".into()),
-                });
-            } else if kind == LayerKind::BatchNorm {
-                found.push(Diagnostic {
-                    lint: Lint::BatchNormAfterActivation,
-                    layer: Some(index),
-                    message: format!(
-                        "{} normalises the output of an activation ({}); the usual order is \
-                         conv, bn, activation, so that the activation sees normalised inputs",
-                        describe(index, layer),
-                        prev.word()
-                    ),
-                    help: Some(format!("move `bn` before `{}`", prev.word())),
-                });
+/// [`Lint::StackedActivations`].
+fn stacked_activations(context: &Context) -> Vec<Diagnostic> {
+    with_previous(context.network)
+        .filter(|(_, layer, previous)| previous.is_activation() && layer.kind().is_activation())
+        .map(|(index, layer, previous)| {
+            let kind = layer.kind();
+            let why = if previous == kind && kind == LayerKind::Relu {
+                "relu is idempotent, so the second one does nothing".to_string()
+            } else {
+                format!(
+                    "with no weights between them the second nonlinearity adds no \
+                     capacity, it only distorts {}'s output again",
+                    previous.word()
+                )
+            };
+            Diagnostic {
+                lint: Lint::StackedActivations,
+                layer: Some(index),
+                message: format!(
+                    "{} follows another activation ({}); {why}",
+                    describe(index, layer),
+                    previous.word()
+                ),
+                help: Some("remove one of the two activations".into()),
             }
-        }
+        })
+        .collect()
+}
 
+/// [`Lint::BatchNormAfterActivation`].
+fn batchnorm_after_activation(context: &Context) -> Vec<Diagnostic> {
+    with_previous(context.network)
+        .filter(|(_, layer, previous)| {
+            previous.is_activation() && layer.kind() == LayerKind::BatchNorm
+        })
+        .map(|(index, layer, previous)| Diagnostic {
+            lint: Lint::BatchNormAfterActivation,
+            layer: Some(index),
+            message: format!(
+                "{} normalises the output of an activation ({}); the usual order is \
+                 conv, bn, activation, so that the activation sees normalised inputs",
+                describe(index, layer),
+                previous.word()
+            ),
+            help: Some(format!("move `bn` before `{}`", previous.word())),
+        })
+        .collect()
+}
+
+/// [`Lint::SaturatingChain`]: reported once per chain, at its first activation past the limit.
+fn saturating_chain(context: &Context) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut run = 0usize;
+    for (index, layer) in context.network.layers.iter().enumerate() {
+        let kind = layer.kind();
         if kind == LayerKind::BatchNorm {
-            saturating_run = 0;
+            run = 0;
         } else if kind.is_saturating() {
-            saturating_run += 1;
-            if saturating_run == SATURATING_CHAIN_LIMIT + 1 {
+            run += 1;
+            if run == SATURATING_CHAIN_LIMIT + 1 {
                 found.push(Diagnostic {
                     lint: Lint::SaturatingChain,
                     layer: Some(index),
                     message: format!(
-                        "{} is saturating activation number {saturating_run} (sigmoid/tanh) \
+                        "{} is saturating activation number {run} (sigmoid/tanh) \
                          without a BatchNorm between them; each one shrinks the gradient \
                          (sigmoid's slope is at most 0.25), so the first layers barely learn",
                         describe(index, layer)
@@ -224,63 +350,87 @@ pub fn check(network: &Network) -> Result<Vec<Diagnostic>, ShapeError> {
                 });
             }
         }
+    }
+    found
+}
 
-        if let Layer::Conv { out_channels, .. } = *layer
-            && out_channels < MIN_CONV_CHANNELS
-        {
-            let plural = if out_channels == 1 { "" } else { "s" };
-            found.push(Diagnostic {
-                lint: Lint::ChannelCollapse,
-                layer: Some(index),
-                message: format!(
-                    "{} narrows the network to {out_channels} channel{plural}; fewer than \
-                     {MIN_CONV_CHANNELS} feature maps is a bottleneck every later layer \
-                     and the classifier must squeeze through",
-                    describe(index, layer)
-                ),
-                help: Some(format!("use at least {MIN_CONV_CHANNELS} output channels")),
-            });
-        }
-
-        if let Some((kernel, _, _)) = layer.window() {
-            let input = analysis.layers[index].input;
-            if kernel.width > input.width || kernel.height > input.height {
-                found.push(Diagnostic {
-                    lint: Lint::OversizedKernel,
+/// [`Lint::ChannelCollapse`].
+fn channel_collapse(context: &Context) -> Vec<Diagnostic> {
+    let layers = context.network.layers.iter().enumerate();
+    layers
+        .filter_map(|(index, layer)| match *layer {
+            Layer::Conv { out_channels, .. } if out_channels < MIN_CONV_CHANNELS => {
+                let plural = if out_channels == 1 { "" } else { "s" };
+                Some(Diagnostic {
+                    lint: Lint::ChannelCollapse,
                     layer: Some(index),
                     message: format!(
-                        "{} slides a {}x{} window over a {}x{} feature map; with same padding \
-                         the part of the window outside the map only ever sees padding, which \
-                         wastes parameters and compute",
-                        describe(index, layer),
-                        kernel.width,
-                        kernel.height,
-                        input.width,
-                        input.height
+                        "{} narrows the network to {out_channels} channel{plural}; fewer than \
+                         {MIN_CONV_CHANNELS} feature maps is a bottleneck every later layer \
+                         and the classifier must squeeze through",
+                        describe(index, layer)
                     ),
-                    help: Some(format!(
-                        "use a window of at most {}x{}, or downsample less before this layer",
-                        input.width, input.height
-                    )),
-                });
+                    help: Some(format!("use at least {MIN_CONV_CHANNELS} output channels")),
+                })
             }
-        }
+            _ => None,
+        })
+        .collect()
+}
 
-        // The first conv's channel ratio is image channels to stem width (1 -> 16 is "ratio
-        // 16"): nothing the user would change, so its clamp is no warning; its kernel is.
-        let first_conv = network
-            .layers
-            .iter()
-            .position(|layer| layer.kind() == LayerKind::Conv);
-        let clamps: Vec<&Clamp> = encoding
-            .clamps
-            .iter()
-            .filter(|c| c.layer == index)
-            .filter(|c| !(c.field == UlcField::ChannelRatio && Some(c.layer) == first_conv))
-            .collect();
-        if !clamps.is_empty() {
-            let shape = &analysis.layers[index];
-            found.push(Diagnostic {
+/// [`Lint::OversizedKernel`].
+fn oversized_kernel(context: &Context) -> Vec<Diagnostic> {
+    let layers = context.network.layers.iter().enumerate();
+    layers
+        .filter_map(|(index, layer)| {
+            let (kernel, _, _) = layer.window()?;
+            let input = context.analysis.layers[index].input;
+            (kernel.width > input.width || kernel.height > input.height).then(|| Diagnostic {
+                lint: Lint::OversizedKernel,
+                layer: Some(index),
+                message: format!(
+                    "{} slides a {}x{} window over a {}x{} feature map; with same padding \
+                     the part of the window outside the map only ever sees padding, which \
+                     wastes parameters and compute",
+                    describe(index, layer),
+                    kernel.width,
+                    kernel.height,
+                    input.width,
+                    input.height
+                ),
+                help: Some(format!(
+                    "use a window of at most {}x{}, or downsample less before this layer",
+                    input.width, input.height
+                )),
+            })
+        })
+        .collect()
+}
+
+/// [`Lint::UlcClamp`]. The first conv's channel ratio is image channels to stem width (1 ->
+/// 16 is "ratio 16"): nothing the user would change, so its clamp is no warning; its kernel
+/// is.
+fn ulc_clamp(context: &Context) -> Vec<Diagnostic> {
+    let network = context.network;
+    let first_conv = network
+        .layers
+        .iter()
+        .position(|layer| layer.kind() == LayerKind::Conv);
+    let layers = network.layers.iter().enumerate();
+    layers
+        .filter_map(|(index, layer)| {
+            let clamps: Vec<&Clamp> = context
+                .encoding
+                .clamps
+                .iter()
+                .filter(|c| c.layer == index)
+                .filter(|c| !(c.field == UlcField::ChannelRatio && Some(c.layer) == first_conv))
+                .collect();
+            if clamps.is_empty() {
+                return None;
+            }
+            let shape = &context.analysis.layers[index];
+            Some(Diagnostic {
                 lint: Lint::UlcClamp,
                 layer: Some(index),
                 message: format!(
@@ -290,10 +440,46 @@ pub fn check(network: &Network) -> Result<Vec<Diagnostic>, ShapeError> {
                     clamp_phrase(layer, shape.input.channels, shape.output.channels, &clamps)
                 ),
                 help: None,
-            });
-        }
-    }
-    Ok(found)
+            })
+        })
+        .collect()
+}
+
+/// [`Lint::ConvArgumentOrder`]: here a conv's kernel comes first, while PyTorch's
+/// `Conv2d(in, out, kernel)` and tch's `conv2d(vs, in, out, kernel)` put the channel counts
+/// first, so a ported `conv(16, 3)` silently means a 16x16 kernel with 3 channels instead of
+/// 16 channels of 3x3.
+fn conv_argument_order(context: &Context) -> Vec<Diagnostic> {
+    let layers = context.network.layers.iter().enumerate();
+    layers
+        .filter_map(|(index, layer)| {
+            let Layer::Conv {
+                kernel,
+                out_channels,
+                ..
+            } = *layer
+            else {
+                return None;
+            };
+            let side = kernel.width;
+            let suspicious =
+                kernel.height == side && side >= SUSPICIOUS_KERNEL_SIDE && out_channels < side;
+            suspicious.then(|| Diagnostic {
+                lint: Lint::ConvArgumentOrder,
+                layer: Some(index),
+                message: format!(
+                    "layer {index} (`conv({side}, {out_channels})`) is a {side}x{side} kernel with \
+                     {out_channels} output channel(s): conv takes the kernel first, while PyTorch \
+                     and tch put the channel counts first"
+                ),
+                help: Some(format!(
+                    "write `conv({out_channels}x{out_channels}, {side})` for {side} channels of \
+                     {out_channels}x{out_channels}, or `conv({side}x{side}, {out_channels})` to keep \
+                     this layer and say so"
+                )),
+            })
+        })
+        .collect()
 }
 
 /// What ULC v1 clamped in one layer, e.g. `kernel 7x7 is outside ULC v1's 1..=5 per side and

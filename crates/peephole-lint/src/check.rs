@@ -3,16 +3,17 @@
 //! this module only decides which apply and where each finding points. The macros and
 //! `cargo peephole check` both call [`diagnose`].
 //!
-//! Model-based checks (the accuracy predictor) plug in at [`diagnose`]: produce [`Finding`]s
-//! and they get the same opt-outs, spans and emission as the rule lints.
+//! Model-based checks (the accuracy predictor) and declaration lints plug in at [`diagnose`]:
+//! they produce `peephole_core::lint::Diagnostic`s, and get the same opt-outs, spans and
+//! emission as the rule lints.
 
 use peephole_core::Layer;
-use peephole_core::lint::{self, Lint, LintScope};
+use peephole_core::lint::{self, Diagnostic, Lint};
 use proc_macro2::Span;
 
 use crate::ast::{Declaration, NetworkDecl};
 use crate::lower::{self, Lowered};
-use crate::predict::{self, ModelContext, OUTSIDE_TRAINING, PREDICTED_ACCURACY};
+use crate::predict::{self, ModelContext};
 use crate::warning::Warning;
 
 /// Which macro a declaration is written in: the two share everything but the predictor's
@@ -76,29 +77,6 @@ fn predictor_options_fit(lowered: &Lowered, mode: Mode) -> syn::Result<()> {
     ))
 }
 
-/// A check's result before it gets a span: which check fired and which layer it is about.
-pub(crate) struct Finding {
-    /// Stable snake_case name; users allow it by this name.
-    pub name: &'static str,
-    /// 0-based layer index, or `None` for the whole network.
-    pub layer: Option<usize>,
-    /// The sentence shown after `peephole::NAME:`.
-    pub message: String,
-    /// What to do about it.
-    pub help: Option<String>,
-}
-
-impl From<lint::Diagnostic> for Finding {
-    fn from(diagnostic: lint::Diagnostic) -> Self {
-        Finding {
-            name: diagnostic.lint.name(),
-            layer: diagnostic.layer,
-            message: diagnostic.message,
-            help: diagnostic.help,
-        }
-    }
-}
-
 /// Every warning for one network, in layer order, opt-outs applied, spans attached.
 ///
 /// This is the single entry point for diagnostics of declarations: the rule lints always,
@@ -107,13 +85,12 @@ impl From<lint::Diagnostic> for Finding {
 pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Result<Vec<Warning>> {
     let mut findings = rule_lints(network);
     // Both predictor lints allowed: the model need not run at all.
-    let predictor_allowed =
-        network.allow.allows(PREDICTED_ACCURACY) && network.allow.allows(OUTSIDE_TRAINING);
+    let predictor_allowed = network.allow.allows(Lint::PredictedAccuracy)
+        && network.allow.allows(Lint::OutsideTraining);
     if mode == Mode::Check && !predictor_allowed {
         findings.extend(predict::findings(network, models)?);
     }
     findings.extend(pool_stride_default(network));
-    findings.extend(conv_argument_order(network));
     findings.retain(|finding| !allowed(network, finding));
     Ok(findings
         .into_iter()
@@ -122,7 +99,7 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
                 .layer
                 .and_then(|index| network.layer_spans.get(index).copied())
                 .unwrap_or(network.name_span),
-            name: finding.name.to_string(),
+            lint: finding.lint,
             message: finding.message,
             help: finding.help,
         })
@@ -130,22 +107,17 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
 }
 
 /// The rule lints of `peephole_core::lint`.
-fn rule_lints(network: &Lowered) -> Vec<Finding> {
+fn rule_lints(network: &Lowered) -> Vec<Diagnostic> {
     // `lint::check` only fails on a network that does not analyse, and lowering has already
     // turned that into a compile error, so there is nothing to warn about in that case.
-    lint::check(&network.network)
-        .map(|diagnostics| diagnostics.into_iter().map(Finding::from).collect())
-        .unwrap_or_default()
+    lint::check(&network.network).unwrap_or_default()
 }
-
-/// Name of the lint on a pool written without a stride.
-pub const POOL_STRIDE_DEFAULT: &str = "pool_stride_default";
 
 /// `pool_stride_default`: a `maxpool(K)` or `avgpool(K)` written without `stride = ...`.
 /// Here the stride defaults to 1 (the feature map keeps its size); PyTorch, tch and candle
 /// default it to the kernel (the map shrinks K times). A network ported from or to one of
 /// them silently changes, so the declaration should say which one it means.
-fn pool_stride_default(network: &Lowered) -> Vec<Finding> {
+fn pool_stride_default(network: &Lowered) -> Vec<Diagnostic> {
     network
         .unwritten_pool_strides
         .iter()
@@ -161,8 +133,8 @@ fn pool_stride_default(network: &Lowered) -> Vec<Finding> {
             } else {
                 format!("{}x{}", kernel.width, kernel.height)
             };
-            Some(Finding {
-                name: POOL_STRIDE_DEFAULT,
+            Some(Diagnostic {
+                lint: Lint::PoolStrideDefault,
                 layer: Some(index),
                 message: format!(
                     "layer {index} (`{word}({k})`) has no stride, so it is 1 and keeps the feature map's size; \
@@ -176,86 +148,12 @@ fn pool_stride_default(network: &Lowered) -> Vec<Finding> {
         .collect()
 }
 
-/// Name of the lint on a conv whose kernel and channel count look swapped.
-pub const CONV_ARGUMENT_ORDER: &str = "conv_argument_order";
-
-/// Smallest square kernel side that `conv_argument_order` questions: larger than any conv
-/// kernel of the zoo (7x7) and of the usual 28x28 and 32x32 networks.
-pub const SUSPICIOUS_KERNEL_SIDE: u32 = 8;
-
-/// `conv_argument_order`: a square conv kernel of at least [`SUSPICIOUS_KERNEL_SIDE`] with
-/// fewer output channels than its side, as `conv(16, 3)` gives: here the kernel comes first,
-/// while PyTorch's `Conv2d(in, out, kernel)` and tch's `conv2d(vs, in, out, kernel)` put the
-/// channel counts first, so a ported `conv(16, 3)` silently means a 16x16 kernel with 3
-/// channels instead of 16 channels of 3x3.
-fn conv_argument_order(network: &Lowered) -> Vec<Finding> {
-    network
-        .network
-        .layers
-        .iter()
-        .enumerate()
-        .filter_map(|(index, layer)| {
-            let Layer::Conv {
-                kernel,
-                out_channels,
-                ..
-            } = layer
-            else {
-                return None;
-            };
-            let side = kernel.width;
-            let suspicious = kernel.height == side
-                && side >= SUSPICIOUS_KERNEL_SIDE
-                && *out_channels < side;
-            suspicious.then(|| Finding {
-                name: CONV_ARGUMENT_ORDER,
-                layer: Some(index),
-                message: format!(
-                    "layer {index} (`conv({side}, {out_channels})`) is a {side}x{side} kernel with {out_channels} output channel(s): \
-                     conv takes the kernel first, while PyTorch and tch put the channel counts first"
-                ),
-                help: Some(format!(
-                    "write `conv({out_channels}x{out_channels}, {side})` for {side} channels of {out_channels}x{out_channels}, \
-                     or `conv({side}x{side}, {out_channels})` to keep this layer and say so"
-                )),
-            })
-        })
-        .collect()
-}
-
-fn allowed(network: &Lowered, finding: &Finding) -> bool {
-    network.allow.allows(finding.name)
+fn allowed(network: &Lowered, finding: &Diagnostic) -> bool {
+    network.allow.allows(finding.lint)
         || finding
             .layer
             .and_then(|index| network.layer_allow.get(index))
-            .is_some_and(|allow| allow.allows(finding.name))
-}
-
-/// Whether `name` is a check users may allow, and where: the one list `#[peephole(allow)]`
-/// validates against, so that unknown names are errors, and that tools quote when they say
-/// how to silence a warning.
-pub fn lint_scope(name: &str) -> Option<LintScope> {
-    if name == PREDICTED_ACCURACY || name == OUTSIDE_TRAINING {
-        return Some(LintScope::Network);
-    }
-    if name == POOL_STRIDE_DEFAULT || name == CONV_ARGUMENT_ORDER {
-        return Some(LintScope::Layer);
-    }
-    Lint::from_name(name).map(Lint::scope)
-}
-
-/// Every name [`lint_scope`] accepts, for error messages.
-pub(crate) fn lint_names() -> Vec<&'static str> {
-    Lint::ALL
-        .iter()
-        .map(|lint| lint.name())
-        .chain([
-            PREDICTED_ACCURACY,
-            OUTSIDE_TRAINING,
-            POOL_STRIDE_DEFAULT,
-            CONV_ARGUMENT_ORDER,
-        ])
-        .collect()
+            .is_some_and(|allow| allow.allows(finding.lint))
 }
 
 #[cfg(test)]
@@ -271,7 +169,7 @@ mod tests {
         diagnose(&lowered, Mode::Declare, &ModelContext::default())
             .expect("rule lints never fail")
             .into_iter()
-            .map(|w| (w.name, w.message))
+            .map(|w| (w.lint.name().to_string(), w.message))
             .collect()
     }
 
@@ -327,13 +225,13 @@ mod tests {
         );
         let pools: Vec<&(String, String)> = found
             .iter()
-            .filter(|(name, _)| name == POOL_STRIDE_DEFAULT)
+            .filter(|(name, _)| name == Lint::PoolStrideDefault.name())
             .collect();
         assert_eq!(pools.len(), 2, "{found:?}");
         assert!(pools[0].1.starts_with("layer 2 (`maxpool(2)`) has no stride, so it is 1"), "{found:?}");
         assert!(pools[0].1.contains("PyTorch, tch and candle default a pool's stride to its kernel (2)"));
         assert!(pools[1].1.starts_with("layer 3 (`avgpool(3x2)`)"), "{found:?}");
-        assert_eq!(lint_scope(POOL_STRIDE_DEFAULT), Some(LintScope::Layer));
+        assert_eq!(Lint::PoolStrideDefault.scope(), peephole_core::lint::LintScope::Layer);
     }
 
     // Issue 19: `conv(16, 3)`, PyTorch's order, reads as a 16x16 kernel with 3 channels.
@@ -344,16 +242,16 @@ mod tests {
         );
         let swapped: Vec<&(String, String)> = found
             .iter()
-            .filter(|(name, _)| name == CONV_ARGUMENT_ORDER)
+            .filter(|(name, _)| name == Lint::ConvArgumentOrder.name())
             .collect();
         assert_eq!(swapped.len(), 2, "{found:?}");
         assert!(swapped[0].1.starts_with("layer 0 (`conv(16, 3)`) is a 16x16 kernel with 3 output channel(s)"), "{found:?}");
         assert!(swapped[1].1.starts_with("layer 2 (`conv(8, 4)`)"), "{found:?}");
-        assert_eq!(lint_scope(CONV_ARGUMENT_ORDER), Some(LintScope::Layer));
+        assert_eq!(Lint::ConvArgumentOrder.scope(), peephole_core::lint::LintScope::Layer);
         let allowed = warnings(
             "struct N: [1, 28, 28] -> 10 { #[peephole(allow(conv_argument_order))] conv(16, 3), relu }",
         );
-        assert!(allowed.iter().all(|(name, _)| name != CONV_ARGUMENT_ORDER), "{allowed:?}");
+        assert!(allowed.iter().all(|(name, _)| name != Lint::ConvArgumentOrder.name()), "{allowed:?}");
     }
 
     // Issue 19: `conv(16, 3x3)` (channels first, then the kernel) says what was meant.

@@ -1,22 +1,21 @@
 //! `#[peephole(...)]` attributes: the opt-outs a user writes on a network or on one layer.
 
-use peephole_core::lint::LintScope;
+use peephole_core::lint::{Lint, LintScope};
 use syn::{Attribute, Ident};
 
-use crate::check;
 use crate::errors::{Errors, closest};
 
 /// The name of our attribute; every other attribute on a network goes to the generated type.
 pub const ATTRIBUTE: &str = "peephole";
 
-/// Lints allowed on a network or a layer, by stable name.
+/// Lints allowed on a network or a layer.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Allow(Vec<String>);
+pub struct Allow(Vec<Lint>);
 
 impl Allow {
-    /// True when the lint with this stable name is allowed here.
-    pub fn allows(&self, lint: &str) -> bool {
-        self.0.iter().any(|name| name == lint)
+    /// True when `lint` is allowed here.
+    pub fn allows(&self, lint: Lint) -> bool {
+        self.0.contains(&lint)
     }
 }
 
@@ -116,13 +115,14 @@ pub(crate) fn read(
     (Allow(allowed), predictor)
 }
 
-/// The lint's name if `ident` names one that may be allowed at `site`; otherwise records why
-/// not. Unknown names are errors so that a typo never silently allows nothing.
-fn known(ident: &Ident, site: Site, errors: &mut Errors) -> Option<String> {
+/// The lint `ident` names, if it may be allowed at `site`; otherwise records why not.
+/// Unknown names are errors so that a typo never silently allows nothing.
+fn known(ident: &Ident, site: Site, errors: &mut Errors) -> Option<Lint> {
     let name = ident.to_string();
-    match check::lint_scope(&name) {
+    let lint = Lint::from_name(&name);
+    match lint.map(Lint::scope) {
         None => {
-            let names = check::lint_names();
+            let names: Vec<&str> = Lint::ALL.iter().map(|lint| lint.name()).collect();
             let hint = closest(&name, names.iter().copied())
                 .map(|near| format!("did you mean `{near}`? "))
                 .unwrap_or_default();
@@ -144,7 +144,7 @@ fn known(ident: &Ident, site: Site, errors: &mut Errors) -> Option<String> {
             );
             None
         }
-        Some(_) => Some(name),
+        Some(_) => lint,
     }
 }
 
@@ -163,9 +163,9 @@ mod tests {
         let mut errors = Errors::default();
         let allow = allow(&attrs, Site::Network, &mut errors);
         assert_eq!(errors.count(), 0);
-        assert!(allow.allows("ulc_clamp"));
-        assert!(allow.allows("no_nonlinearity"));
-        assert!(!allow.allows("channel_collapse"));
+        assert!(allow.allows(Lint::UlcClamp));
+        assert!(allow.allows(Lint::NoNonlinearity));
+        assert!(!allow.allows(Lint::ChannelCollapse));
     }
 
     #[test]
@@ -176,7 +176,7 @@ mod tests {
         ];
         let mut errors = Errors::default();
         let allow = allow(&attrs, Site::Network, &mut errors);
-        assert!(allow.allows("ulc_clamp"));
+        assert!(allow.allows(Lint::UlcClamp));
         let messages: Vec<String> = errors
             .finish()
             .unwrap_err()
@@ -197,8 +197,8 @@ mod tests {
         ];
         let mut errors = Errors::default();
         let allow = allow(&attrs, Site::Layer, &mut errors);
-        assert!(allow.allows("channel_collapse"));
-        assert!(!allow.allows("no_nonlinearity"));
+        assert!(allow.allows(Lint::ChannelCollapse));
+        assert!(!allow.allows(Lint::NoNonlinearity));
         assert_eq!(errors.count(), 2);
     }
 }

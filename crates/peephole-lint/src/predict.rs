@@ -11,23 +11,15 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use peephole_core::lint::{Diagnostic, Lint};
 use peephole_core::predictor::advice::{self, Threshold};
 use peephole_core::predictor::{Predictor, PredictorError};
 use proc_macro2::Span;
 
-use crate::check::Finding;
 use crate::lower::Lowered;
 
 /// The environment variable that chooses a predictor model for every check in a build.
 pub const MODEL_ENV: &str = "PEEPHOLE_MODEL";
-
-/// Name of the predictor's warning; users allow it like any lint.
-pub const PREDICTED_ACCURACY: &str = "predicted_accuracy";
-
-/// Name of the warning for a network the model cannot vouch for (other images or classes,
-/// unseen codes or lengths) whose prediction passes: its own lint, so that allowing it never
-/// hides a real verdict, and allowing `predicted_accuracy` never hides it.
-pub const OUTSIDE_TRAINING: &str = "outside_training";
 
 /// Where the model comes from, as the user chose it; also the key of the per-process cache.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -147,10 +139,11 @@ pub fn load(source: &ModelSource) -> Result<Arc<Predictor>, PredictorError> {
 /// The predictor's finding for one network: `predicted_accuracy` when the predicted final
 /// accuracy is below the threshold; else `outside_training` when the network is outside what
 /// the model saw in training (other images, unseen codes: the prediction may be far off
-/// either way); nothing otherwise. A model that cannot be loaded or cannot answer is
+/// either way), its own lint so that allowing it never hides a real verdict and allowing
+/// `predicted_accuracy` never hides it; nothing otherwise. A model that cannot be loaded or cannot answer is
 /// an error at the `model = ...` literal (or the network's name), since the user asked for a
 /// check that cannot run.
-pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result<Vec<Finding>> {
+pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result<Vec<Diagnostic>> {
     let (source, span) = context.source(network);
     let which = source.describe();
     let predictor = load(&source).map_err(|reason| {
@@ -173,10 +166,10 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
             format!("peephole: {which} cannot score this network: {error}"),
         )
     })?;
-    let (name, help) = if verdict.is_poor() {
-        (PREDICTED_ACCURACY, verdict.help(&network.network))
+    let (lint, help) = if verdict.is_poor() {
+        (Lint::PredictedAccuracy, verdict.help(&network.network))
     } else if !verdict.prediction.notes.is_empty() {
-        (OUTSIDE_TRAINING, None)
+        (Lint::OutsideTraining, None)
     } else {
         return Ok(Vec::new());
     };
@@ -184,8 +177,8 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
     if let Some(words) = verdict.protocol_in_plain_words().filter(|_| first_mention(&verdict.protocol)) {
         message.push_str(&format!("\nnote: {words}"));
     }
-    Ok(vec![Finding {
-        name,
+    Ok(vec![Diagnostic {
+        lint,
         layer: None,
         message,
         help,
@@ -272,6 +265,28 @@ mod tests {
             .expect("cannot load")
             .to_string();
         assert!(error.starts_with("peephole: cannot load predictor /no/such/model.onnx (chosen by the environment variable PEEPHOLE_MODEL): "), "{error}");
+    }
+
+    // Issue 19: `predicted_accuracy` fired for every network the model could not vouch for,
+    // even with `min_accuracy = 0.0`, so silencing it hid real verdicts too.
+    #[test]
+    fn a_passing_network_outside_training_gets_only_outside_training() {
+        let short = lowered(
+            "#[peephole(min_accuracy = 0.0)] struct Short: [1, 28, 28] -> 10 { conv(3x3, 16), relu, maxpool(2, stride = 2) }",
+        );
+        let found = findings(&short, &ModelContext::default()).expect("the embedded model runs");
+        let lints: Vec<Lint> = found.iter().map(|f| f.lint).collect();
+        assert_eq!(lints, [Lint::OutsideTraining]);
+        assert!(found[0].message.contains("note: outside what the model saw"), "{}", found[0].message);
+        assert!(found[0].message.starts_with("would rank above "), "{}", found[0].message);
+        assert!(found[0].help.is_none());
+    }
+
+    #[test]
+    fn the_protocol_is_said_in_plain_words_once_per_process() {
+        assert!(first_mention("a-protocol-only-this-test-names"));
+        assert!(!first_mention("a-protocol-only-this-test-names"));
+        assert!(first_mention("another-protocol-only-this-test-names"));
     }
 
     #[test]

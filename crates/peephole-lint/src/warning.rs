@@ -1,5 +1,6 @@
 //! The warning every check produces, before anyone decides how to show it.
 
+use peephole_core::lint::Lint;
 use proc_macro2::Span;
 
 /// One warning about a declared network: produced by the rule lints and by the predictor's
@@ -7,8 +8,8 @@ use proc_macro2::Span;
 /// so both carry exactly the same name, sentence and help.
 #[derive(Debug, Clone)]
 pub struct Warning {
-    /// Stable snake_case name, printed as `peephole::NAME`; users allow it by this name.
-    pub name: String,
+    /// Which lint; printed as `peephole::NAME`, and users allow it by that name.
+    pub lint: Lint,
     /// The sentence after the name; further lines start with `note: `.
     pub message: String,
     /// What to do about it, printed on its own `help:` line.

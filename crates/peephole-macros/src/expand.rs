@@ -2,6 +2,7 @@
 //! warnings. On error it still writes the type with placeholder values (thiserror's
 //! fallback), so code using `LeNet::ULC` does not bury the real error under follow-ups.
 
+use peephole_core::lint::LintSource;
 use peephole_core::ulc::UlcCode;
 use peephole_core::{Kernel, Layer, Padding};
 use proc_macro2::{Literal, Span, TokenStream};
@@ -13,7 +14,7 @@ use peephole_lint::check::{self, Mode};
 use peephole_lint::lower::Lowered;
 use peephole_lint::options::ATTRIBUTE;
 use peephole_lint::predict::{
-    MODEL_ENV, ModelContext, ModelSource, OUTSIDE_TRAINING, PREDICTED_ACCURACY,
+    MODEL_ENV, ModelContext, ModelSource,
 };
 
 use crate::{speed, warning};
@@ -44,7 +45,7 @@ fn network(decl: &NetworkDecl, mode: Mode) -> TokenStream {
                     // The first predictor warning of the crate carries the build-speed hint.
                     if let Some(first) = warnings
                         .iter_mut()
-                        .find(|w| w.name == PREDICTED_ACCURACY || w.name == OUTSIDE_TRAINING)
+                        .find(|w| w.lint.source() == LintSource::Predictor)
                         && let Some(hint) = speed::take_hint()
                     {
                         first.message.push('\n');

@@ -19,10 +19,6 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{Attribute, Ident};
 
-/// Used when a warning's name is not an identifier, so a bad name degrades the message
-/// instead of panicking inside the compiler.
-const FALLBACK_NAME: &str = "warning";
-
 /// Expands to items that make rustc print every warning at its span. Each warning lives in
 /// its own anonymous const so that names never clash, and declares a module `peephole` so the
 /// printed path ends in `peephole::NAME`. `attrs` (the declaration's `#[cfg]`s) go on each.
@@ -34,8 +30,8 @@ pub(crate) fn emit(warnings: &[Warning], attrs: &[&Attribute]) -> TokenStream {
 }
 
 fn emit_one(warning: &Warning, attrs: &[&Attribute]) -> TokenStream {
-    let name = syn::parse_str::<Ident>(&warning.name)
-        .unwrap_or_else(|_| Ident::new(FALLBACK_NAME, Span::call_site()));
+    // Every lint name is a snake_case identifier (`Lint::name`).
+    let name = Ident::new(warning.lint.name(), Span::call_site());
     let note = match &warning.help {
         Some(help) => format!("{}\nhelp: {help}", warning.message),
         None => warning.message.clone(),
@@ -61,10 +57,11 @@ fn emit_one(warning: &Warning, attrs: &[&Attribute]) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peephole_core::lint::Lint;
 
-    fn warning(name: &str) -> Warning {
+    fn warning(lint: Lint) -> Warning {
         Warning {
-            name: name.into(),
+            lint,
             message: "layer 2 (relu) follows another activation (tanh)".into(),
             help: Some("remove one".into()),
             span: Span::call_site(),
@@ -73,7 +70,7 @@ mod tests {
 
     #[test]
     fn emits_a_deprecated_function_and_its_use() {
-        let tokens = emit(&[warning("stacked_activations")], &[]).to_string();
+        let tokens = emit(&[warning(Lint::StackedActivations)], &[]).to_string();
         assert!(tokens.contains("deprecated"), "{tokens}");
         assert!(
             tokens.contains("layer 2 (relu) follows another activation (tanh)\\nhelp: remove one")
@@ -84,8 +81,10 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_name_degrades_instead_of_panicking() {
-        let tokens = emit(&[warning("not an ident")], &[]).to_string();
-        assert!(tokens.contains("pub fn warning"), "{tokens}");
+    fn every_lint_name_is_an_identifier_the_expansion_can_declare() {
+        for lint in Lint::ALL {
+            let tokens = emit(&[warning(lint)], &[]).to_string();
+            syn::parse2::<syn::File>(tokens.parse().unwrap()).expect("valid items");
+        }
     }
 }
