@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, ensure};
 use serde::Deserialize;
 
+use crate::bench::median;
 use crate::cargo::{cargo, root, run as run_command};
 
 /// Options of `bench train`.
@@ -37,12 +38,6 @@ struct Measured {
     backend: String,
     threads: usize,
     images_per_second: Vec<f64>,
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 fn last_json_line(output: &std::process::Output, what: &str) -> anyhow::Result<Measured> {

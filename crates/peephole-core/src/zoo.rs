@@ -66,47 +66,79 @@ impl ZooRecord {
     }
 
     /// Checks the invariants a reader relies on beyond JSON syntax.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidRecord> {
         if self.id.is_empty() {
-            return Err("empty id".into());
+            return Err(InvalidRecord::EmptyId);
         }
         if self.curve.is_empty() {
-            return Err("empty curve".into());
+            return Err(InvalidRecord::EmptyCurve);
         }
-        if let Some((epoch, value)) = self
+        if let Some((epoch, &value)) = self
             .curve
             .iter()
             .enumerate()
             .find(|(_, v)| !(v.is_finite() && (0.0..=1.0).contains(*v)))
         {
-            return Err(format!(
-                "curve[{epoch}] = {value} is not an accuracy in [0, 1]"
-            ));
+            return Err(InvalidRecord::NotAnAccuracy { epoch, value });
         }
         if self.train_loss.len() != self.curve.len() {
-            return Err(format!(
-                "{} training losses for {} curve points",
-                self.train_loss.len(),
-                self.curve.len()
-            ));
+            return Err(InvalidRecord::LossCount {
+                losses: self.train_loss.len(),
+                points: self.curve.len(),
+            });
         }
         // serde_json writes a non-finite number as `null`, which no reader accepts back: a
         // writer that let it through would durably store a record nobody can read.
         if !self.wall_seconds.is_finite() {
-            return Err(format!(
-                "wall_seconds = {} is not a finite number",
-                self.wall_seconds
-            ));
+            return Err(InvalidRecord::WallSeconds(self.wall_seconds));
         }
         if self.ulc.len() != self.network.layers.len() {
-            return Err(format!(
-                "{} ULC codes for {} layers",
-                self.ulc.len(),
-                self.network.layers.len()
-            ));
+            return Err(InvalidRecord::CodeCount {
+                codes: self.ulc.len(),
+                layers: self.network.layers.len(),
+            });
         }
         Ok(())
     }
+}
+
+/// Why a record breaks an invariant readers rely on beyond JSON syntax: the reader skips it
+/// as a bad line, the writer refuses to store it.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum InvalidRecord {
+    /// The id is empty, so resuming cannot tell the record from any other.
+    #[error("empty id")]
+    EmptyId,
+    /// No accuracy at all.
+    #[error("empty curve")]
+    EmptyCurve,
+    /// A curve point outside [0, 1] or not finite.
+    #[error("curve[{epoch}] = {value} is not an accuracy in [0, 1]")]
+    NotAnAccuracy {
+        /// 0-based index into the curve.
+        epoch: usize,
+        /// The value found there.
+        value: f64,
+    },
+    /// One training loss per curve point is expected.
+    #[error("{losses} training losses for {points} curve points")]
+    LossCount {
+        /// Training losses in the record.
+        losses: usize,
+        /// Curve points in the record.
+        points: usize,
+    },
+    /// JSON cannot hold a non-finite number.
+    #[error("wall_seconds = {0} is not a finite number")]
+    WallSeconds(f64),
+    /// One ULC code per layer is expected.
+    #[error("{codes} ULC codes for {layers} layers")]
+    CodeCount {
+        /// Codes in the record.
+        codes: usize,
+        /// Layers of its network.
+        layers: usize,
+    },
 }
 
 /// Why a zoo file could not be read or written at all.
@@ -213,7 +245,10 @@ pub fn read_zoo_from(reader: impl Read) -> std::io::Result<ZooContents> {
         match serde_json::from_str::<ZooRecord>(text) {
             Ok(record) => match record.validate() {
                 Ok(()) => contents.records.push(record),
-                Err(reason) => contents.bad_lines.push(BadLine { line, reason }),
+                Err(invalid) => contents.bad_lines.push(BadLine {
+                    line,
+                    reason: invalid.to_string(),
+                }),
             },
             Err(e) => {
                 let reason = if torn {
@@ -297,11 +332,11 @@ impl ZooWriter {
 
     /// Appends one record durably.
     pub fn write(&mut self, record: &ZooRecord) -> Result<(), ZooError> {
-        if let Err(reason) = record.validate() {
+        if let Err(invalid) = record.validate() {
             return Err(ZooError::Unwritable {
                 path: self.path.clone(),
                 id: record.id.clone(),
-                reason,
+                reason: invalid.to_string(),
             });
         }
         let mut line = serde_json::to_string(record).map_err(|e| ZooError::Unwritable {
