@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::split::Side;
+use crate::split::{Side, is_evaluation_generator};
 
 /// Real final accuracy from which a network counts as trainable (a 10-class problem sits at
 /// 0.1 when it does not train at all; 0.5 separates the networks that clearly learn).
@@ -62,7 +62,9 @@ impl Slice {
         match self {
             Slice::GeneratorV1 => side == Side::Test && family(generator) == Some("generator-v1"),
             Slice::GeneratorV2 => side == Side::Test && family(generator) == Some("generator-v2"),
-            Slice::Reference => side == Side::Evaluation,
+            // A generated network whose architecture a reference network also has sits on the
+            // evaluation side (never fitted) but is not part of the hand-written set.
+            Slice::Reference => side == Side::Evaluation && is_evaluation_generator(generator),
             Slice::Trainable => generated_test && actual >= TRAINABLE_THRESHOLD,
         }
     }
@@ -83,6 +85,7 @@ mod tests {
         assert_eq!(held("generator-v2", Side::Test, 0.5), [GeneratorV2, Trainable]);
         assert_eq!(held("generator-v2", Side::Test, 0.4999), [GeneratorV2]);
         assert_eq!(held("reference-v1", Side::Evaluation, 0.9), [Reference]);
+        assert!(held("generator-v1", Side::Evaluation, 0.9).is_empty());
         // Fitting and validation networks are in no slice; nor is an unknown generator.
         assert!(held("generator-v1", Side::Train, 0.9).is_empty());
         assert!(held("generator-v2", Side::Validation, 0.9).is_empty());
