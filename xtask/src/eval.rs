@@ -50,7 +50,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     split: Option<PathBuf>,
     /// Predictor model (ONNX, its model card inside).
-    #[arg(long, value_name = "FILE", conflicts_with = "card", required_unless_present = "card")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "card",
+        required_unless_present = "card"
+    )]
     model: Option<PathBuf>,
     /// A model card (JSON, written beside a model as NAME.card.json) instead of a model:
     /// evaluates the baselines alone, on the networks that model did not see.
@@ -112,7 +117,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     report.model = model_name;
     report.zoo = sources.iter().map(|(path, _)| path.clone()).collect();
     report.second_seed = second.iter().map(|(path, _)| path.clone()).collect();
-    report.split_file = split_path.display().to_string();
+    // Relative to the workspace when inside it, so the committed output reads the same anywhere.
+    report.split_file = split_path
+        .strip_prefix(cargo::root())
+        .unwrap_or(&split_path)
+        .display()
+        .to_string();
     print!("{}", markdown(&report));
     let out_dir = args
         .out_dir
@@ -168,7 +178,11 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
     if let Some(path) = &args.model {
         let predictor = Predictor::from_path(path)?;
         let card = predictor.card().clone();
-        return Ok((Some(path.display().to_string()), card, Some(Box::new(predictor))));
+        return Ok((
+            Some(path.display().to_string()),
+            card,
+            Some(Box::new(predictor)),
+        ));
     }
     let Some(path) = &args.card else {
         bail!("give --model FILE (or --card FILE for the baselines alone)");
@@ -179,8 +193,10 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
 impl FinalPredictor for Predictor {
     fn predict_final(&self, networks: &[&ZooRecord]) -> anyhow::Result<Vec<FinalPrediction>> {
         let epochs = self.card().epochs;
-        let items: Vec<(&[peephole_core::ulc::UlcCode], u32)> =
-            networks.iter().map(|record| (record.ulc.as_slice(), epochs)).collect();
+        let items: Vec<(&[peephole_core::ulc::UlcCode], u32)> = networks
+            .iter()
+            .map(|record| (record.ulc.as_slice(), epochs))
+            .collect();
         let predictions = self.predict_batch(&items)?;
         Ok(predictions
             .into_iter()
@@ -243,7 +259,10 @@ fn second_runs(
     let mut runs = HashMap::new();
     for record in check_records(card, second)? {
         let Some(original) = first.get(record.id.as_str()) else {
-            bail!("second-seed network {} is in none of the --zoo files", record.id);
+            bail!(
+                "second-seed network {} is in none of the --zoo files",
+                record.id
+            );
         };
         ensure!(
             original.text == record.text,
@@ -266,7 +285,11 @@ pub fn seen_by_card(card: &ModelCard, root: &Path) -> anyhow::Result<Seen> {
     for file in &card.zoo {
         let path = root.join(&file.path);
         let bytes = std::fs::read(&path).with_context(|| {
-            format!("reading {} (model card {} was fitted on it)", path.display(), card.name)
+            format!(
+                "reading {} (model card {} was fitted on it)",
+                path.display(),
+                card.name
+            )
         })?;
         let length = usize::try_from(file.bytes).unwrap_or(usize::MAX);
         ensure!(
@@ -278,7 +301,10 @@ pub fn seen_by_card(card: &ModelCard, root: &Path) -> anyhow::Result<Seen> {
             card.name
         );
         let prefix = &bytes[..length];
-        let digest: String = Sha256::digest(prefix).iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = Sha256::digest(prefix)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         ensure!(
             digest == file.sha256,
             "the first {} bytes of {} are not what model card {} was fitted on (SHA-256 differs)",
@@ -286,7 +312,8 @@ pub fn seen_by_card(card: &ModelCard, root: &Path) -> anyhow::Result<Seen> {
             path.display(),
             card.name
         );
-        let contents = read_zoo_from(prefix).with_context(|| format!("parsing {}", path.display()))?;
+        let contents =
+            read_zoo_from(prefix).with_context(|| format!("parsing {}", path.display()))?;
         for record in contents.records {
             if !held_out.contains(record.id.as_str()) {
                 seen.architectures.insert(architecture_text(&record));
@@ -571,7 +598,11 @@ pub fn evaluate(
     let mut excluded: Vec<(&ZooRecord, Side, f64)> = Vec::new();
     for (record, side) in candidates {
         let actual = features::final_accuracy(record, epochs)?;
-        if inputs.seen.architectures.contains(&architecture_text(record)) {
+        if inputs
+            .seen
+            .architectures
+            .contains(&architecture_text(record))
+        {
             excluded.push((record, side, actual));
         } else {
             scored.push((record, side, actual));
@@ -618,7 +649,15 @@ pub fn evaluate(
             .iter()
             .filter(|(r, side, a)| slice.contains(&r.generator, *side, *a))
             .count();
-        slices.push(score_slice(slice, &members, excluded_seen, &columns, &actual, &scored_records, inputs));
+        slices.push(score_slice(
+            slice,
+            &members,
+            excluded_seen,
+            &columns,
+            &actual,
+            &scored_records,
+            inputs,
+        ));
     }
     let networks = scored
         .iter()
@@ -639,7 +678,8 @@ pub fn evaluate(
         methods: columns
             .iter()
             .map(|(id, _, scale, _, predicted)| {
-                let (p, a): (Vec<f64>, Vec<f64>) = all.iter().map(|&i| (predicted[i], actual[i])).unzip();
+                let (p, a): (Vec<f64>, Vec<f64>) =
+                    all.iter().map(|&i| (predicted[i], actual[i])).unzip();
                 let accuracy = *scale == Scale::Accuracy;
                 PlotMethod {
                     id: id.clone(),
@@ -690,7 +730,11 @@ pub fn evaluate(
         slices,
         networks,
     };
-    Ok(Evaluation { report, plot, series })
+    Ok(Evaluation {
+        report,
+        plot,
+        series,
+    })
 }
 
 type Column = (String, String, Scale, bool, Vec<f64>);
@@ -708,10 +752,13 @@ fn score_slice(
 ) -> SliceReport {
     let real: Vec<f64> = members.iter().map(|&i| actual[i]).collect();
     let draws = inputs.bootstrap.draws(members.len());
-    let estimate = |metric: fn(&[f64], &[f64]) -> Result<f64, metrics::MetricError>, predicted: &[f64]| {
+    let estimate = |metric: fn(&[f64], &[f64]) -> Result<f64, metrics::MetricError>,
+                    predicted: &[f64]| {
         metric(predicted, &real).ok().map(|value| Estimate {
             value,
-            interval: interval(&draws, |d| metric(&pick(predicted, d), &pick(&real, d)).ok()),
+            interval: interval(&draws, |d| {
+                metric(&pick(predicted, d), &pick(&real, d)).ok()
+            }),
         })
     };
     // Networks of the slice with a second run.
@@ -723,7 +770,11 @@ fn score_slice(
         .map(|&k| inputs.second_runs[&records[members[k]].id])
         .collect();
     let first: Vec<f64> = paired.iter().map(|&k| real[k]).collect();
-    let mean_of_runs: Vec<f64> = first.iter().zip(&second).map(|(a, b)| (a + b) / 2.0).collect();
+    let mean_of_runs: Vec<f64> = first
+        .iter()
+        .zip(&second)
+        .map(|(a, b)| (a + b) / 2.0)
+        .collect();
     let mut methods = Vec::new();
     let mut by_id: HashMap<&str, Vec<f64>> = HashMap::new();
     for (id, label, scale, uses_curve, all) in columns {
@@ -732,7 +783,10 @@ fn score_slice(
         let kendall_tau = estimate(metrics::kendall_tau_b, &predicted);
         let spearman = estimate(metrics::spearman, &predicted);
         let (mse, r2) = match scale {
-            Scale::Accuracy => (estimate(metrics::mse, &predicted), estimate(metrics::r_squared, &predicted)),
+            Scale::Accuracy => (
+                estimate(metrics::mse, &predicted),
+                estimate(metrics::r_squared, &predicted),
+            ),
             Scale::RankOnly => (None, None),
         };
         if kendall_tau.is_none() && !predicted.is_empty() {
@@ -764,7 +818,8 @@ fn score_slice(
             .max_by(|a, b| a.1.total_cmp(&b.1))?
             .0;
         let theirs = &by_id[best.id.as_str()];
-        let tau = |p: &[f64], d: &[usize]| metrics::kendall_tau_b(&pick(p, d), &pick(&real, d)).ok();
+        let tau =
+            |p: &[f64], d: &[usize]| metrics::kendall_tau_b(&pick(p, d), &pick(&real, d)).ok();
         let all: Vec<usize> = (0..real.len()).collect();
         Some(Difference {
             baseline: best.id.clone(),
@@ -826,7 +881,10 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(out, "No networks to score.");
             continue;
         }
-        let _ = writeln!(out, "| method | MSE | Kendall tau | Spearman | R^2 | tau vs mean of 2 runs | n |");
+        let _ = writeln!(
+            out,
+            "| method | MSE | Kendall tau | Spearman | R^2 | tau vs mean of 2 runs | n |"
+        );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
         let pairs = slice.seed_agreement.as_ref().map_or(0, |s| s.n);
         for m in &slice.methods {
@@ -847,8 +905,9 @@ pub fn markdown(report: &Report) -> String {
             Some(s) => {
                 let _ = writeln!(
                     out,
-                    "\nSeed-to-seed agreement (tau between two training runs of the same networks): {} on {} networks.",
-                    s.kendall_tau.map_or("undefined".into(), |t| format!("{t:.3}")),
+                    "\nSeed-to-seed agreement (tau between two training runs of the same networks): {} on {} network(s).",
+                    s.kendall_tau
+                        .map_or("undefined".into(), |t| format!("{t:.3}")),
                     s.n
                 );
             }
@@ -857,7 +916,10 @@ pub fn markdown(report: &Report) -> String {
             }
         }
         for (what, d) in [
-            ("best architecture-only baseline", &slice.peephole_minus_best_architecture_only),
+            (
+                "best architecture-only baseline",
+                &slice.peephole_minus_best_architecture_only,
+            ),
             ("best baseline of all", &slice.peephole_minus_best_any),
         ] {
             if let Some(d) = d {
@@ -871,8 +933,10 @@ pub fn markdown(report: &Report) -> String {
                     "Peephole's tau minus the {what} ({}): {:+.3} {}: {verdict}.",
                     d.baseline,
                     d.value,
-                    d.interval
-                        .map_or("(no interval)".into(), |i| format!("[{:+.3}, {:+.3}]", i.low, i.high))
+                    d.interval.map_or("(no interval)".into(), |i| format!(
+                        "[{:+.3}, {:+.3}]",
+                        i.low, i.high
+                    ))
                 );
             }
         }
@@ -901,7 +965,11 @@ pub fn markdown(report: &Report) -> String {
         b.gbt.validation,
         b.gbt.tried
     );
-    let outside = report.networks.iter().filter(|n| !n.peephole_notes.is_empty()).count();
+    let outside = report
+        .networks
+        .iter()
+        .filter(|n| !n.peephole_notes.is_empty())
+        .count();
     if outside > 0 {
         let _ = writeln!(
             out,
@@ -1308,7 +1376,6 @@ mod font {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use peephole_core::generator::{self, Skeleton};
@@ -1321,10 +1388,14 @@ mod tests {
     /// epoch (so curve baselines have something to learn).
     fn record(index: u64, generator: &str) -> ZooRecord {
         let generated = generator::network_at(Skeleton::FmnistV1, 5, index);
-        let codes = ulc::encode(&generated.network).expect("generated networks encode").codes;
+        let codes = ulc::encode(&generated.network)
+            .expect("generated networks encode")
+            .codes;
         let first = 0.4 + 0.4 * ((index * 37 % 23) as f64 / 23.0);
         let last = (first + 0.1 + 0.3 * (1.0 - first) * first).min(0.99);
-        let curve = (0..8).map(|e| first + (last - first) * f64::from(e) / 7.0).collect();
+        let curve = (0..8)
+            .map(|e| first + (last - first) * f64::from(e) / 7.0)
+            .collect();
         ZooRecord {
             id: format!("s5-{index}"),
             protocol: "fmnist-budget-v1".into(),
@@ -1358,7 +1429,13 @@ mod tests {
             ensemble: 1,
             supervision: "final".into(),
             zoo: Vec::new(),
-            split: SplitInfo { seed: 0, train: 0, validation: 0, test: 0, test_ids: Vec::new() },
+            split: SplitInfo {
+                seed: 0,
+                train: 0,
+                validation: 0,
+                test: 0,
+                test_ids: Vec::new(),
+            },
             ranges: Ranges {
                 sequence_length: (1, 50),
                 codes_seen: [vec![], vec![], vec![], vec![]],
@@ -1376,7 +1453,11 @@ mod tests {
         fn predict_final(&self, networks: &[&ZooRecord]) -> anyhow::Result<Vec<FinalPrediction>> {
             Ok(networks
                 .iter()
-                .map(|r| FinalPrediction { mean: r.curve[7] - 0.01, spread: 0.02, notes: Vec::new() })
+                .map(|r| FinalPrediction {
+                    mean: r.curve[7] - 0.01,
+                    spread: 0.02,
+                    notes: Vec::new(),
+                })
                 .collect())
         }
     }
@@ -1389,7 +1470,11 @@ mod tests {
         records
     }
 
-    fn run_on(records: &[ZooRecord], seen: &Seen, second: &HashMap<String, f64>) -> (Split, Evaluation) {
+    fn run_on(
+        records: &[ZooRecord],
+        seen: &Seen,
+        second: &HashMap<String, f64>,
+    ) -> (Split, Evaluation) {
         let refs: Vec<&ZooRecord> = records.iter().collect();
         let mut split = Split::new();
         split.extend(&refs).unwrap();
@@ -1401,7 +1486,10 @@ mod tests {
             split: &split,
             seen,
             options: &options,
-            bootstrap: Bootstrap { resamples: 200, seed: 3 },
+            bootstrap: Bootstrap {
+                resamples: 200,
+                seed: 3,
+            },
         };
         let evaluation = evaluate(&card(), Some(&Oracle), &inputs).unwrap();
         (split, evaluation)
@@ -1420,13 +1508,24 @@ mod tests {
             .filter(|r| r.generator == "generator-v1" && split.side_of(r) == Some(Side::Test))
             .take(2)
             .collect();
-        let seen = Seen { architectures: saw.iter().map(|r| architecture_text(r)).collect(), networks: 2 };
+        let seen = Seen {
+            architectures: saw.iter().map(|r| architecture_text(r)).collect(),
+            networks: 2,
+        };
         let (split, evaluation) = run_on(&records, &seen, &HashMap::new());
         let report = &evaluation.report;
         for n in &report.networks {
             let r = records.iter().find(|r| r.id == n.id).unwrap();
-            assert!(matches!(split.side_of(r), Some(Side::Test | Side::Evaluation)), "{}", n.id);
-            assert!(!seen.architectures.contains(&architecture_text(r)), "{} was seen", n.id);
+            assert!(
+                matches!(split.side_of(r), Some(Side::Test | Side::Evaluation)),
+                "{}",
+                n.id
+            );
+            assert!(
+                !seen.architectures.contains(&architecture_text(r)),
+                "{} was seen",
+                n.id
+            );
         }
         let v1 = &report.slices[0];
         assert_eq!(v1.id, "generator_v1");
@@ -1436,16 +1535,36 @@ mod tests {
             .filter(|r| r.generator == "generator-v1" && split.side_of(r) == Some(Side::Test))
             .count();
         assert_eq!(v1.n + 2, test_v1);
-        assert_eq!(report.slices[2].n, 12, "the whole reference set is scored, and only it");
-        assert_eq!(report.baselines.train, report.networks_per_side[&Side::Train]);
+        assert_eq!(
+            report.slices[2].n, 12,
+            "the whole reference set is scored, and only it"
+        );
+        assert_eq!(
+            report.baselines.train,
+            report.networks_per_side[&Side::Train]
+        );
         // Every method of a slice is scored on the same networks; the oracle ranks perfectly.
         assert!(v1.methods.iter().all(|m| m.n == v1.n));
         let peephole = &v1.methods[0];
         assert_eq!(peephole.kendall_tau.unwrap().value, 1.0);
         let i = peephole.mse.unwrap().interval.unwrap();
-        assert!((i.low - 1e-4).abs() < 1e-9 && (i.high - 1e-4).abs() < 1e-9, "{i:?}");
+        assert!(
+            (i.low - 1e-4).abs() < 1e-9 && (i.high - 1e-4).abs() < 1e-9,
+            "{i:?}"
+        );
         let ids: Vec<&str> = v1.methods.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["peephole", "nu_svr", "last_seen", "ulc_ridge", "gbt", "log_macs", "log_params"]);
+        assert_eq!(
+            ids,
+            [
+                "peephole",
+                "nu_svr",
+                "last_seen",
+                "ulc_ridge",
+                "gbt",
+                "log_macs",
+                "log_params"
+            ]
+        );
         let d = v1.peephole_minus_best_architecture_only.as_ref().unwrap();
         assert!(["ulc_ridge", "gbt", "log_macs", "log_params"].contains(&d.baseline.as_str()));
         assert!(d.value >= 0.0);
@@ -1467,9 +1586,15 @@ mod tests {
         assert_eq!(reference.methods[0].kendall_tau_vs_mean_of_runs, Some(1.0));
         assert!(evaluation.report.slices[0].seed_agreement.is_none());
         let table = markdown(&evaluation.report);
-        assert!(table.contains("Seed-to-seed agreement (tau between two training runs of the same networks): 1.000 on 12 networks."), "{table}");
-        assert!(table.contains("No second training run covers this slice."), "{table}");
-        assert!(table.contains("| Peephole (architecture only) | 0.00010 [0.00010, 0.00010] | 1.000 ["), "{table}");
+        assert!(table.contains("Seed-to-seed agreement (tau between two training runs of the same networks): 1.000 on 12 network(s)."), "{table}");
+        assert!(
+            table.contains("No second training run covers this slice."),
+            "{table}"
+        );
+        assert!(
+            table.contains("| Peephole (architecture only) | 0.00010 [0.00010, 0.00010] | 1.000 ["),
+            "{table}"
+        );
     }
 
     #[test]
@@ -1480,7 +1605,11 @@ mod tests {
         slice.peephole_minus_best_architecture_only = Some(Difference {
             baseline: "gbt".into(),
             value: 0.02,
-            interval: Some(Interval { low: -0.05, high: 0.09, defined: 200 }),
+            interval: Some(Interval {
+                low: -0.05,
+                high: 0.09,
+                defined: 200,
+            }),
         });
         let table = markdown(&evaluation.report);
         assert!(
@@ -1491,16 +1620,25 @@ mod tests {
 
     #[test]
     fn records_of_another_protocol_and_duplicate_ids_are_refused() {
-        let mut sources = vec![("a.jsonl".to_string(), vec![record(1, "generator-v1"), record(2, "generator-v1")])];
+        let mut sources = vec![(
+            "a.jsonl".to_string(),
+            vec![record(1, "generator-v1"), record(2, "generator-v1")],
+        )];
         sources[0].1[1].protocol = "mnist-paper".into();
         let error = check_records(&card(), &sources).unwrap_err().to_string();
-        assert!(error.contains("network s5-2 was trained under protocol mnist-paper"), "{error}");
+        assert!(
+            error.contains("network s5-2 was trained under protocol mnist-paper"),
+            "{error}"
+        );
         let twice = vec![
             ("a.jsonl".to_string(), vec![record(1, "generator-v1")]),
             ("b.jsonl".to_string(), vec![record(1, "generator-v1")]),
         ];
         let error = check_records(&card(), &twice).unwrap_err().to_string();
-        assert!(error.contains("s5-1 occurs twice (in a.jsonl and in b.jsonl)"), "{error}");
+        assert!(
+            error.contains("s5-1 occurs twice (in a.jsonl and in b.jsonl)"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -1514,6 +1652,17 @@ mod tests {
         let info = reader.next_frame(&mut buffer).unwrap();
         // 7 methods: 3 columns by 3 rows of 400 px.
         assert_eq!((info.width, info.height), (1200, 1200));
+        // Accuracy panels (Peephole first) draw the red diagonal; rankers (log MACs: the sixth
+        // panel, third column of the second row) have none.
+        let canvas = plot::render(&evaluation.plot, &evaluation.series);
+        let count_red = |x0: usize, y0: usize| {
+            (y0..y0 + 400)
+                .flat_map(|y| (x0..x0 + 400).map(move |x| (x, y)))
+                .filter(|&(x, y)| canvas.pixel(x, y) == [214, 39, 40])
+                .count()
+        };
+        assert!(count_red(0, 0) > 100, "{}", count_red(0, 0));
+        assert_eq!(count_red(800, 400), 0);
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub struct Args {
 
 /// Entry point of `cargo xtask split`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let path = args.file.clone().unwrap_or_else(|| cargo::root().join(DEFAULT_SPLIT));
+    let path = args
+        .file
+        .clone()
+        .unwrap_or_else(|| cargo::root().join(DEFAULT_SPLIT));
     let mut records: Vec<ZooRecord> = Vec::new();
     for file in &args.zoo {
         let contents = read_zoo(file)?;
@@ -41,7 +44,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let refs: Vec<&ZooRecord> = records.iter().collect();
     let mut split = match std::fs::read_to_string(&path) {
-        Ok(text) => Split::from_json(&text).with_context(|| format!("split file {}", path.display()))?,
+        Ok(text) => {
+            Split::from_json(&text).with_context(|| format!("split file {}", path.display()))?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.extend => Split::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
@@ -49,17 +54,33 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         split
             .check(&refs)
             .with_context(|| format!("checking {} against the zoo files", path.display()))?;
-        println!("{}: {} architectures, {:?}; covers the {} records given", path.display(), split.entries().len(), split.counts(), refs.len());
+        println!(
+            "{}: {} architectures, {:?}; covers the {} records given",
+            path.display(),
+            split.entries().len(),
+            split.counts(),
+            refs.len()
+        );
         return Ok(());
     }
     if !args.extend {
         bail!("give --extend or --check");
     }
-    let added = split.extend(&refs).with_context(|| format!("extending {}", path.display()))?;
+    let added = split
+        .extend(&refs)
+        .with_context(|| format!("extending {}", path.display()))?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::write(&path, split.to_json()).with_context(|| format!("writing {}", path.display()))?;
-    println!("{}: added {:?}; now {} architectures, {:?}", path.display(), added, split.entries().len(), split.counts());
+    std::fs::write(&path, split.to_json())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "{}: added {:?}; now {} architectures, {:?}",
+        path.display(),
+        added,
+        split.entries().len(),
+        split.counts()
+    );
     Ok(())
 }

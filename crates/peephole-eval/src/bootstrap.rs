@@ -43,7 +43,10 @@ impl Bootstrap {
 
 /// The 95% percentile interval of `statistic` over `draws`; `None` when it is undefined on
 /// every draw (or there are none).
-pub fn interval(draws: &[Vec<usize>], statistic: impl Fn(&[usize]) -> Option<f64>) -> Option<Interval> {
+pub fn interval(
+    draws: &[Vec<usize>],
+    statistic: impl Fn(&[usize]) -> Option<f64>,
+) -> Option<Interval> {
     let mut values: Vec<f64> = draws
         .iter()
         .filter_map(|draw| statistic(draw))
@@ -92,7 +95,11 @@ mod tests {
         // 200 values, half 0 and half 1: mean 0.5, standard error 0.5 / sqrt(200) = 0.0354,
         // so the 95% interval is about 0.5 +- 0.069.
         let values: Vec<f64> = (0..200).map(|i| f64::from(i % 2)).collect();
-        let draws = Bootstrap { resamples: 2000, seed: 1 }.draws(values.len());
+        let draws = Bootstrap {
+            resamples: 2000,
+            seed: 1,
+        }
+        .draws(values.len());
         let i = interval(&draws, |d| Some(mean(&pick(&values, d)))).unwrap();
         assert_eq!(i.defined, 2000);
         assert!((i.low - (0.5 - 0.0693)).abs() < 0.012, "{i:?}");
@@ -101,15 +108,40 @@ mod tests {
 
     #[test]
     fn draws_are_seeded_and_undefined_statistics_are_counted_out() {
-        let a = Bootstrap { resamples: 5, seed: 7 }.draws(10);
-        assert_eq!(a, Bootstrap { resamples: 5, seed: 7 }.draws(10));
-        assert_ne!(a, Bootstrap { resamples: 5, seed: 8 }.draws(10));
+        let a = Bootstrap {
+            resamples: 5,
+            seed: 7,
+        }
+        .draws(10);
+        assert_eq!(
+            a,
+            Bootstrap {
+                resamples: 5,
+                seed: 7
+            }
+            .draws(10)
+        );
+        assert_ne!(
+            a,
+            Bootstrap {
+                resamples: 5,
+                seed: 8
+            }
+            .draws(10)
+        );
         assert!(a.iter().all(|d| d.len() == 10 && d.iter().all(|&i| i < 10)));
         let i = interval(&a, |d| if d[0] % 2 == 0 { Some(1.0) } else { None });
         let even = a.iter().filter(|d| d[0] % 2 == 0).count();
         assert_eq!(i.map(|i| i.defined), (even > 0).then_some(even));
         assert_eq!(interval(&a, |_| None), None);
-        assert!(Bootstrap { resamples: 5, seed: 7 }.draws(0).is_empty());
+        assert!(
+            Bootstrap {
+                resamples: 5,
+                seed: 7
+            }
+            .draws(0)
+            .is_empty()
+        );
     }
 
     #[test]

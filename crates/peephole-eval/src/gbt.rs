@@ -74,10 +74,21 @@ pub fn architecture_features(record: &ZooRecord) -> Result<Vec<f64>, BaselineErr
     let (mut strided, mut bn_after_conv, mut act_after, mut no_act) = (0.0, 0.0, 0.0, 0.0);
     let layers = &network.layers;
     let is_activation = |l: Option<&Layer>| {
-        l.is_some_and(|l| matches!(l.kind(), LayerKind::Relu | LayerKind::Sigmoid | LayerKind::Tanh))
+        l.is_some_and(|l| {
+            matches!(
+                l.kind(),
+                LayerKind::Relu | LayerKind::Sigmoid | LayerKind::Tanh
+            )
+        })
     };
     for (i, layer) in layers.iter().enumerate() {
-        if let Layer::Conv { kernel, out_channels, stride, .. } = layer {
+        if let Layer::Conv {
+            kernel,
+            out_channels,
+            stride,
+            ..
+        } = layer
+        {
             widths.push(log2(*out_channels));
             let input = analysis.layers[i].input.channels.max(1);
             ratios.push(f64::from(*out_channels) / f64::from(input));
@@ -99,8 +110,16 @@ pub fn architecture_features(record: &ZooRecord) -> Result<Vec<f64>, BaselineErr
             }
         }
     }
-    let stat = |v: &[f64], f: fn(f64, f64) -> f64, empty: f64| v.iter().copied().reduce(f).unwrap_or(empty);
-    let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let stat = |v: &[f64], f: fn(f64, f64) -> f64, empty: f64| {
+        v.iter().copied().reduce(f).unwrap_or(empty)
+    };
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
     let mut row = vec![
         layers.len() as f64,
         (record.macs as f64).ln_1p(),
@@ -151,7 +170,12 @@ pub fn default_grid() -> Vec<GbtParams> {
         for learning_rate in [0.03, 0.1] {
             for max_depth in [2, 3, 4] {
                 for min_leaf_weight in [2.0, 5.0] {
-                    grid.push(GbtParams { iterations, learning_rate, max_depth, min_leaf_weight });
+                    grid.push(GbtParams {
+                        iterations,
+                        learning_rate,
+                        max_depth,
+                        min_leaf_weight,
+                    });
                 }
             }
         }
@@ -180,7 +204,9 @@ pub struct GbtModel {
 
 impl std::fmt::Debug for GbtModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GbtModel").field("columns", &self.columns).finish_non_exhaustive()
+        f.debug_struct("GbtModel")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,11 +222,18 @@ fn check_rows(rows: &[Vec<f64>], targets: Option<&[f64]>) -> Result<usize, Basel
     if let Some(targets) = targets
         && targets.len() != rows.len()
     {
-        return Err(BaselineError::LengthMismatch { rows: rows.len(), targets: targets.len() });
+        return Err(BaselineError::LengthMismatch {
+            rows: rows.len(),
+            targets: targets.len(),
+        });
     }
     for (row, values) in rows.iter().enumerate() {
         if values.len() != columns {
-            return Err(BaselineError::FeatureCount { row, found: values.len(), expected: columns });
+            return Err(BaselineError::FeatureCount {
+                row,
+                found: values.len(),
+                expected: columns,
+            });
         }
         if let Some(column) = values.iter().position(|v| !v.is_finite()) {
             return Err(BaselineError::NotFinite { row, column });
@@ -219,9 +252,17 @@ impl GbtModel {
     ///
     /// [`BaselineError::TooFewSamples`] below 4 rows, the shape and finiteness errors of
     /// [`BaselineError`], and [`BaselineError::NoUsableSetting`] carrying the learner's error.
-    pub fn fit(rows: &[Vec<f64>], targets: &[f64], params: GbtParams, seed: u64) -> Result<GbtModel, BaselineError> {
+    pub fn fit(
+        rows: &[Vec<f64>],
+        targets: &[f64],
+        params: GbtParams,
+        seed: u64,
+    ) -> Result<GbtModel, BaselineError> {
         if rows.len() < 4 {
-            return Err(BaselineError::TooFewSamples { found: rows.len(), needed: 4 });
+            return Err(BaselineError::TooFewSamples {
+                found: rows.len(),
+                needed: 4,
+            });
         }
         let columns = check_rows(rows, Some(targets))?;
         let data = column_major(rows, columns);
@@ -238,7 +279,10 @@ impl GbtModel {
             .set_seed(seed);
         booster
             .fit(&matrix, targets, &vec![1.0; targets.len()], None)
-            .map_err(|e| BaselineError::NoUsableSetting { tried: 1, last: e.to_string() })?;
+            .map_err(|e| BaselineError::NoUsableSetting {
+                tried: 1,
+                last: e.to_string(),
+            })?;
         Ok(GbtModel { booster, columns })
     }
 
@@ -253,10 +297,16 @@ impl GbtModel {
         }
         let columns = check_rows(rows, None)?;
         if columns != self.columns {
-            return Err(BaselineError::FeatureCount { row: 0, found: columns, expected: self.columns });
+            return Err(BaselineError::FeatureCount {
+                row: 0,
+                found: columns,
+                expected: self.columns,
+            });
         }
         let data = column_major(rows, columns);
-        Ok(self.booster.predict(&Matrix::new(&data, rows.len(), columns), false))
+        Ok(self
+            .booster
+            .predict(&Matrix::new(&data, rows.len(), columns), false))
     }
 }
 
@@ -274,7 +324,10 @@ pub fn fit_gbt(
     seed: u64,
 ) -> Result<(GbtModel, GbtSelection), BaselineError> {
     if validation.0.len() < 2 {
-        return Err(BaselineError::TooFewSamples { found: validation.0.len(), needed: 2 });
+        return Err(BaselineError::TooFewSamples {
+            found: validation.0.len(),
+            needed: 2,
+        });
     }
     check_rows(validation.0, Some(validation.1))?;
     let mut best: Option<(GbtModel, GbtSelection)> = None;
@@ -287,14 +340,25 @@ pub fn fit_gbt(
             .map(|(p, a)| (p - a).powi(2))
             .sum::<f64>()
             / predicted.len() as f64;
-        if best.as_ref().is_none_or(|(_, s)| validation_mse < s.validation_mse) {
+        if best
+            .as_ref()
+            .is_none_or(|(_, s)| validation_mse < s.validation_mse)
+        {
             best = Some((
                 model,
-                GbtSelection { params, validation_mse, validation: validation.0.len(), tried: grid.len() },
+                GbtSelection {
+                    params,
+                    validation_mse,
+                    validation: validation.0.len(),
+                    tried: grid.len(),
+                },
             ));
         }
     }
-    best.ok_or(BaselineError::NoUsableSetting { tried: 0, last: "the grid is empty".into() })
+    best.ok_or(BaselineError::NoUsableSetting {
+        tried: 0,
+        last: "the grid is empty".into(),
+    })
 }
 
 #[cfg(test)]
@@ -328,12 +392,16 @@ mod tests {
         let (train_x, train_y) = problem(300, 1);
         let (val_x, val_y) = problem(100, 2);
         let (test_x, test_y) = problem(200, 3);
-        let (model, selection) = fit_gbt((&train_x, &train_y), (&val_x, &val_y), &default_grid(), 0).unwrap();
+        let (model, selection) =
+            fit_gbt((&train_x, &train_y), (&val_x, &val_y), &default_grid(), 0).unwrap();
         let predicted = model.predict(&test_x).unwrap();
         let mean = train_y.iter().sum::<f64>() / train_y.len() as f64;
         let constant = mse(&vec![mean; test_y.len()], &test_y);
         let trees = mse(&predicted, &test_y);
-        assert!(trees < 0.2 * constant, "trees {trees} vs constant {constant} ({selection:?})");
+        assert!(
+            trees < 0.2 * constant,
+            "trees {trees} vs constant {constant} ({selection:?})"
+        );
         assert_eq!(selection.tried, default_grid().len());
         assert!(selection.validation_mse < 0.2 * constant);
     }
@@ -344,17 +412,29 @@ mod tests {
         let params = default_grid()[0];
         assert!(matches!(
             GbtModel::fit(&x, &y[..19], params, 0),
-            Err(BaselineError::LengthMismatch { rows: 20, targets: 19 })
+            Err(BaselineError::LengthMismatch {
+                rows: 20,
+                targets: 19
+            })
         ));
         let mut ragged = x.clone();
         ragged[3].pop();
-        assert!(matches!(GbtModel::fit(&ragged, &y, params, 0), Err(BaselineError::FeatureCount { row: 3, .. })));
+        assert!(matches!(
+            GbtModel::fit(&ragged, &y, params, 0),
+            Err(BaselineError::FeatureCount { row: 3, .. })
+        ));
         let mut nan = x.clone();
         nan[2][1] = f64::NAN;
-        assert!(matches!(GbtModel::fit(&nan, &y, params, 0), Err(BaselineError::NotFinite { row: 2, column: 1 })));
+        assert!(matches!(
+            GbtModel::fit(&nan, &y, params, 0),
+            Err(BaselineError::NotFinite { row: 2, column: 1 })
+        ));
         assert!(matches!(
             fit_gbt((&x, &y), (&x[..1], &y[..1]), &default_grid(), 0),
-            Err(BaselineError::TooFewSamples { found: 1, needed: 2 })
+            Err(BaselineError::TooFewSamples {
+                found: 1,
+                needed: 2
+            })
         ));
     }
 
@@ -364,11 +444,25 @@ mod tests {
         let row = architecture_features(&r).unwrap();
         assert_eq!(row.len(), feature_names().len());
         assert_eq!(row[0], r.network.layers.len() as f64);
-        let convs = r.network.layers.iter().filter(|l| l.kind() == LayerKind::Conv).count() as f64;
-        let conv_column = feature_names().iter().position(|n| n == "count_conv").unwrap();
+        let convs = r
+            .network
+            .layers
+            .iter()
+            .filter(|l| l.kind() == LayerKind::Conv)
+            .count() as f64;
+        let conv_column = feature_names()
+            .iter()
+            .position(|n| n == "count_conv")
+            .unwrap();
         assert_eq!(row[conv_column], convs);
-        let act = feature_names().iter().position(|n| n == "activation_after_conv_or_bn").unwrap();
-        let none = feature_names().iter().position(|n| n == "convs_without_activation").unwrap();
+        let act = feature_names()
+            .iter()
+            .position(|n| n == "activation_after_conv_or_bn")
+            .unwrap();
+        let none = feature_names()
+            .iter()
+            .position(|n| n == "convs_without_activation")
+            .unwrap();
         assert_eq!(row[act] + row[none], convs);
         assert!(row.iter().all(|v| v.is_finite()));
     }

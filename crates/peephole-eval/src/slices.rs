@@ -26,14 +26,22 @@ pub enum Slice {
 
 /// Which generator family drew a record (`generator-v1`, `generator-v1/fmnist-v1`, ...).
 fn family(generator: &str) -> Option<&str> {
-    ["generator-v1", "generator-v2"]
-        .into_iter()
-        .find(|f| generator == *f || generator.strip_prefix(f).is_some_and(|rest| rest.starts_with('/')))
+    ["generator-v1", "generator-v2"].into_iter().find(|f| {
+        generator == *f
+            || generator
+                .strip_prefix(f)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 impl Slice {
     /// Every slice, in table order.
-    pub const ALL: [Slice; 4] = [Slice::GeneratorV1, Slice::GeneratorV2, Slice::Reference, Slice::Trainable];
+    pub const ALL: [Slice; 4] = [
+        Slice::GeneratorV1,
+        Slice::GeneratorV2,
+        Slice::Reference,
+        Slice::Trainable,
+    ];
 
     /// Stable id for JSON.
     pub const fn id(self) -> &'static str {
@@ -51,7 +59,9 @@ impl Slice {
             Slice::GeneratorV1 => "generator v1, test split".into(),
             Slice::GeneratorV2 => "generator v2, test split".into(),
             Slice::Reference => "reference set (hand-written, evaluation only)".into(),
-            Slice::Trainable => format!("trainable: generated test networks with real accuracy >= {TRAINABLE_THRESHOLD}"),
+            Slice::Trainable => format!(
+                "trainable: generated test networks with real accuracy >= {TRAINABLE_THRESHOLD}"
+            ),
         }
     }
 
@@ -78,11 +88,23 @@ mod tests {
     fn slices_select_by_generator_side_and_accuracy() {
         use Slice::*;
         let held = |generator, side, actual| -> Vec<Slice> {
-            Slice::ALL.into_iter().filter(|s| s.contains(generator, side, actual)).collect()
+            Slice::ALL
+                .into_iter()
+                .filter(|s| s.contains(generator, side, actual))
+                .collect()
         };
-        assert_eq!(held("generator-v1", Side::Test, 0.8), [GeneratorV1, Trainable]);
-        assert_eq!(held("generator-v1/fmnist-v1", Side::Test, 0.1), [GeneratorV1]);
-        assert_eq!(held("generator-v2", Side::Test, 0.5), [GeneratorV2, Trainable]);
+        assert_eq!(
+            held("generator-v1", Side::Test, 0.8),
+            [GeneratorV1, Trainable]
+        );
+        assert_eq!(
+            held("generator-v1/fmnist-v1", Side::Test, 0.1),
+            [GeneratorV1]
+        );
+        assert_eq!(
+            held("generator-v2", Side::Test, 0.5),
+            [GeneratorV2, Trainable]
+        );
         assert_eq!(held("generator-v2", Side::Test, 0.4999), [GeneratorV2]);
         assert_eq!(held("reference-v1", Side::Evaluation, 0.9), [Reference]);
         assert!(held("generator-v1", Side::Evaluation, 0.9).is_empty());

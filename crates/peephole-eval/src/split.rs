@@ -197,7 +197,10 @@ impl Split {
                 ),
                 train_percent: TRAIN_PERCENT,
                 validation_percent: VALIDATION_PERCENT,
-                evaluation_generators: EVALUATION_GENERATORS.iter().map(|s| s.to_string()).collect(),
+                evaluation_generators: EVALUATION_GENERATORS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 architectures: Vec::new(),
             },
             index: HashMap::new(),
@@ -437,12 +440,27 @@ mod tests {
         let before: Vec<Entry> = split.entries().to_vec();
         let added = split.extend(&refs).unwrap();
         assert_eq!(&split.entries()[..before.len()], &before[..]);
-        assert_eq!(added.values().sum::<usize>(), split.entries().len() - before.len());
+        assert_eq!(
+            added.values().sum::<usize>(),
+            split.entries().len() - before.len()
+        );
         // A reference network whose architecture is frozen as train/validation/test is refused.
         let clash = record("ref-clash", "reference-v1", 0);
         let error = split.extend(&[&clash]).unwrap_err();
-        assert!(matches!(error, SplitError::DisagreesWithRule { rule: "evaluation", .. }), "{error}");
-        assert_eq!(split.entries().len(), before.len() + added.values().sum::<usize>());
+        assert!(
+            matches!(
+                error,
+                SplitError::DisagreesWithRule {
+                    rule: "evaluation",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert_eq!(
+            split.entries().len(),
+            before.len() + added.values().sum::<usize>()
+        );
     }
 
     #[test]
@@ -461,7 +479,10 @@ mod tests {
             _ => Side::Test,
         };
         let error = Split::from_json(&serde_json::to_string(&moved).unwrap()).unwrap_err();
-        assert!(matches!(error, SplitError::DisagreesWithRule { .. }), "{error}");
+        assert!(
+            matches!(error, SplitError::DisagreesWithRule { .. }),
+            "{error}"
+        );
         let mut twice = split.file.clone();
         twice.architectures.push(twice.architectures[0].clone());
         let error = Split::from_json(&serde_json::to_string(&twice).unwrap()).unwrap_err();
@@ -470,7 +491,10 @@ mod tests {
         other.train_percent = 70;
         assert!(matches!(
             Split::from_json(&serde_json::to_string(&other).unwrap()),
-            Err(SplitError::Mismatch { field: "train_percent", .. })
+            Err(SplitError::Mismatch {
+                field: "train_percent",
+                ..
+            })
         ));
     }
 

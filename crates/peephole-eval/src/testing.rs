@@ -17,7 +17,9 @@ pub fn record_with_final(id: &str, generator: &str, index: u64, last: f64) -> Zo
     let codes = ulc::encode(&generated.network)
         .expect("generated networks encode")
         .codes;
-    let curve = (0..8).map(|e| 0.1 + (last - 0.1) * f64::from(e + 1) / 8.0).collect();
+    let curve = (0..8)
+        .map(|e| 0.1 + (last - 0.1) * f64::from(e + 1) / 8.0)
+        .collect();
     ZooRecord {
         id: id.into(),
         protocol: "fmnist-budget-v1".into(),

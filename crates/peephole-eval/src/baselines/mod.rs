@@ -497,7 +497,8 @@ mod tests {
         let records = zoo(70, 21);
         let refs: Vec<&ZooRecord> = records.iter().collect();
         let (train, test) = refs.split_at(50);
-        let fitted = FittedBaselines::fit(train, &test[..5], &BaselineOptions::for_epochs(8)).unwrap();
+        let fitted =
+            FittedBaselines::fit(train, &test[..5], &BaselineOptions::for_epochs(8)).unwrap();
         assert_eq!(fitted.prefix_epochs(), 2);
         let actual = finals(test);
         let mean = finals(train).iter().sum::<f64>() / train.len() as f64;
@@ -515,7 +516,8 @@ mod tests {
     fn last_seen_is_the_accuracy_at_the_last_visible_epoch_and_rankers_are_logs() {
         let records = zoo(12, 22);
         let refs: Vec<&ZooRecord> = records.iter().collect();
-        let fitted = FittedBaselines::fit(&refs, &refs[..4], &BaselineOptions::for_epochs(8)).unwrap();
+        let fitted =
+            FittedBaselines::fit(&refs, &refs[..4], &BaselineOptions::for_epochs(8)).unwrap();
         let r = &records[3];
         assert_eq!(fitted.predict(Method::LastSeen, r).unwrap(), r.curve[1]);
         let macs = fitted.predict(Method::LogMacs, r).unwrap();
@@ -530,7 +532,8 @@ mod tests {
     fn ridge_on_ulc_counts_predicts_accuracy_scale_numbers() {
         let records = zoo(30, 23);
         let refs: Vec<&ZooRecord> = records.iter().collect();
-        let fitted = FittedBaselines::fit(&refs, &refs[..4], &BaselineOptions::for_epochs(8)).unwrap();
+        let fitted =
+            FittedBaselines::fit(&refs, &refs[..4], &BaselineOptions::for_epochs(8)).unwrap();
         let predicted = fitted.predict_all(Method::UlcRidge, &refs).unwrap();
         // The synthetic accuracies ignore the architecture, so the best the ridge can do is
         // stay near the mean; it must at least stay on the accuracy scale.
@@ -590,7 +593,14 @@ mod tests {
         let ids: Vec<&str> = Method::ALL.iter().map(|m| m.id()).collect();
         assert_eq!(
             ids,
-            ["nu_svr", "last_seen", "ulc_ridge", "gbt", "log_macs", "log_params"]
+            [
+                "nu_svr",
+                "last_seen",
+                "ulc_ridge",
+                "gbt",
+                "log_macs",
+                "log_params"
+            ]
         );
         let json = serde_json::to_string(&Method::NuSvr).unwrap();
         assert_eq!(json, "\"nu_svr\"");
