@@ -1,33 +1,54 @@
-//! `cargo xtask eval`: the paper's Table 3 and Figure 5 for a predictor model: Peephole against
-//! the baselines of `peephole_core::baselines`, on exactly the networks the model held out.
+//! `cargo xtask eval`: evaluation protocol v2 (issue 16). Peephole against the baselines of
+//! `peephole_eval::baselines`, per slice (generator v1, generator v2, the reference set, the
+//! trainable networks), on the test side of the frozen split `data/splits/eval-v2.json`, with
+//! seeded bootstrap intervals.
 //!
-//! The held-out networks are the model card's `split.test_ids`; the baselines are fitted on
-//! every other network of the zoo files given (so they may see more networks than the model
-//! did, never fewer, and never a held-out one). Writes `eval.json` (every number and every
-//! per-network prediction) and `scatter.png` (predicted against real, one panel per method).
+//! The baselines are fitted on the split's train side (the trees choose their setting on its
+//! validation side); the reference set is never fitted on. A model card lists the zoo files a
+//! model was fitted on and the networks it held out: every other network of those files was
+//! seen by the model, and every scored network with the same architecture is excluded from all
+//! methods' scores (so all rows of a slice are on the same networks). Writes `eval.json` (every
+//! number, every per-network prediction) and `scatter.png` (predicted against real, scored
+//! networks of every slice, one panel per method).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use peephole_core::baselines::{
+use peephole_core::metrics;
+use peephole_core::predictor::{ModelCard, Predictor};
+use peephole_core::zoo::{ZooRecord, read_zoo, read_zoo_from};
+use peephole_eval::baselines::{
     BaselineOptions, FittedBaselines, Method, RidgeSelection, Scale, SvrSelection, features,
 };
-use peephole_core::metrics;
-use peephole_core::predictor::{MethodMetrics, ModelCard, Predictor};
-use peephole_core::zoo::{ZooRecord, read_zoo};
+use peephole_eval::bootstrap::{Bootstrap, Interval, interval, pick};
+use peephole_eval::gbt::GbtSelection;
+use peephole_eval::slices::Slice;
+use peephole_eval::split::{Side, Split, architecture_text};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::cargo;
+
+/// The committed split, relative to the workspace root.
+pub const DEFAULT_SPLIT: &str = "data/splits/eval-v2.json";
 
 /// Options of `eval`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Zoo files (JSON Lines) holding the model's held-out networks; every other network in
-    /// them trains the baselines.
+    /// Zoo files (JSON Lines), one training run per network: the split's train side fits the
+    /// baselines, its validation side chooses the trees' setting, its test side and the
+    /// reference set are scored.
     #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
     zoo: Vec<PathBuf>,
+    /// Zoo files of the same networks (same ids) trained with a second seed: seed-to-seed
+    /// agreement per slice, and every method scored against the mean of the two runs.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    second_seed: Vec<PathBuf>,
+    /// The frozen split [default: data/splits/eval-v2.json in the workspace].
+    #[arg(long, value_name = "FILE")]
+    split: Option<PathBuf>,
     /// Predictor model (ONNX, its model card inside).
     #[arg(
         long,
@@ -37,48 +58,71 @@ pub struct Args {
     )]
     model: Option<PathBuf>,
     /// A model card (JSON, written beside a model as NAME.card.json) instead of a model:
-    /// evaluates the baselines alone on that card's split.
+    /// evaluates the baselines alone, on the networks that model did not see.
     #[arg(long, value_name = "FILE")]
     card: Option<PathBuf>,
     /// Where eval.json and scatter.png go [default: target/eval in the workspace].
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
-    /// Cross-validation folds that choose the baselines' hyper-parameters.
+    /// Cross-validation folds that choose the nu-SVR's and the ridge's hyper-parameters.
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Seed of the fold assignment.
+    /// Seed of the fold assignment and of the trees.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Bootstrap resamples of the scored networks, per slice.
+    #[arg(long, default_value_t = 2000)]
+    resamples: usize,
+    /// Seed of the bootstrap draws.
+    #[arg(long, default_value_t = 0)]
+    bootstrap_seed: u64,
 }
 
 /// Entry point of `cargo xtask eval`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let (model_name, card, predictor) = load(args)?;
-    let sources = args
-        .zoo
-        .iter()
-        .map(|path| {
-            let contents = read_zoo(path)?;
-            for bad in &contents.bad_lines {
-                eprintln!("{}: {bad} (skipped)", path.display());
-            }
-            Ok((path.display().to_string(), contents.records))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let split = split_by_card(&card, &sources)?;
+    let sources = read_files(&args.zoo)?;
+    let second = read_files(&args.second_seed)?;
+    let records = check_records(&card, &sources)?;
+    let second_runs = second_runs(&card, &second, &records)?;
+    let split_path = args
+        .split
+        .clone()
+        .unwrap_or_else(|| cargo::root().join(DEFAULT_SPLIT));
+    let split_text = std::fs::read_to_string(&split_path)
+        .with_context(|| format!("reading split file {}", split_path.display()))?;
+    let split = Split::from_json(&split_text)
+        .with_context(|| format!("split file {}", split_path.display()))?;
+    split
+        .check(&records)
+        .with_context(|| format!("the zoo files against split file {}", split_path.display()))?;
+    let seen = seen_by_card(&card, &cargo::root())?;
     let mut options = BaselineOptions::for_epochs(card.epochs as usize);
     options.folds = args.folds;
     options.seed = args.seed;
-    eprintln!(
-        "fitting baselines on {} networks ({}-fold cross-validation), evaluating on {} held-out networks",
-        split.train.len(),
-        options.folds,
-        split.test.len()
-    );
-    let evaluation = evaluate(&card, predictor.as_deref(), &split, &options)?;
+    let bootstrap = Bootstrap {
+        resamples: args.resamples,
+        seed: args.bootstrap_seed,
+    };
+    let inputs = Inputs {
+        records: &records,
+        second_runs: &second_runs,
+        split: &split,
+        seen: &seen,
+        options: &options,
+        bootstrap,
+    };
+    let evaluation = evaluate(&card, predictor.as_deref(), &inputs)?;
     let mut report = evaluation.report;
     report.model = model_name;
     report.zoo = sources.iter().map(|(path, _)| path.clone()).collect();
+    report.second_seed = second.iter().map(|(path, _)| path.clone()).collect();
+    // Relative to the workspace when inside it, so the committed output reads the same anywhere.
+    report.split_file = split_path
+        .strip_prefix(cargo::root())
+        .unwrap_or(&split_path)
+        .display()
+        .to_string();
     print!("{}", markdown(&report));
     let out_dir = args
         .out_dir
@@ -89,11 +133,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("writing {}", json_path.display()))?;
     let png_path = out_dir.join("scatter.png");
-    let png = plot::scatter(&report, &evaluation.series)?;
+    let png = plot::scatter(&evaluation.plot, &evaluation.series)?;
     std::fs::write(&png_path, png).with_context(|| format!("writing {}", png_path.display()))?;
     println!();
     println!("wrote {} and {}", json_path.display(), png_path.display());
     Ok(())
+}
+
+fn read_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<ZooRecord>)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let contents = read_zoo(path)?;
+            for bad in &contents.bad_lines {
+                eprintln!("{}: {bad} (skipped)", path.display());
+            }
+            Ok((path.display().to_string(), contents.records))
+        })
+        .collect()
 }
 
 /// What `eval` needs from the model under evaluation, so that the comparison (and its tests)
@@ -119,8 +176,13 @@ type Loaded = (Option<String>, ModelCard, Option<Box<dyn FinalPredictor>>);
 /// The model and its card, or a card alone.
 fn load(args: &Args) -> anyhow::Result<Loaded> {
     if let Some(path) = &args.model {
-        let (card, predictor) = load_model(path)?;
-        return Ok((Some(path.display().to_string()), card, Some(predictor)));
+        let predictor = Predictor::from_path(path)?;
+        let card = predictor.card().clone();
+        return Ok((
+            Some(path.display().to_string()),
+            card,
+            Some(Box::new(predictor)),
+        ));
     }
     let Some(path) = &args.card else {
         bail!("give --model FILE (or --card FILE for the baselines alone)");
@@ -128,17 +190,13 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
     Ok((None, ModelCard::read(path)?, None))
 }
 
-/// Loads a predictor model with core's tract runtime, the one the lint uses.
-fn load_model(path: &Path) -> anyhow::Result<(ModelCard, Box<dyn FinalPredictor>)> {
-    let predictor = Predictor::from_path(path)?;
-    Ok((predictor.card().clone(), Box::new(predictor)))
-}
-
 impl FinalPredictor for Predictor {
     fn predict_final(&self, networks: &[&ZooRecord]) -> anyhow::Result<Vec<FinalPrediction>> {
         let epochs = self.card().epochs;
-        let items: Vec<(&[peephole_core::ulc::UlcCode], u32)> =
-            networks.iter().map(|record| (record.ulc.as_slice(), epochs)).collect();
+        let items: Vec<(&[peephole_core::ulc::UlcCode], u32)> = networks
+            .iter()
+            .map(|record| (record.ulc.as_slice(), epochs))
+            .collect();
         let predictions = self.predict_batch(&items)?;
         Ok(predictions
             .into_iter()
@@ -151,25 +209,16 @@ impl FinalPredictor for Predictor {
     }
 }
 
-/// The held-out networks (in the card's order) and the baselines' training networks.
-#[derive(Debug)]
-pub struct Split<'a> {
-    /// Every network of the zoo files that the card does not hold out.
-    pub train: Vec<&'a ZooRecord>,
-    /// The card's `split.test_ids`, in that order.
-    pub test: Vec<&'a ZooRecord>,
-}
-
-/// Splits the zoo by the card: refuses records of another protocol or ULC version (their
-/// accuracies answer a different question), ids that occur twice, and a zoo that lacks a
-/// held-out network (the comparison would silently be on other networks than the model's).
-pub fn split_by_card<'a>(
+/// Every record of the zoo files, after refusing records of another protocol or ULC version
+/// (their accuracies answer a different question) and ids that occur twice.
+pub fn check_records<'a>(
     card: &ModelCard,
     sources: &'a [(String, Vec<ZooRecord>)],
-) -> anyhow::Result<Split<'a>> {
+) -> anyhow::Result<Vec<&'a ZooRecord>> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
-    for (file, records) in sources {
-        for record in records {
+    let mut records = Vec::new();
+    for (file, file_records) in sources {
+        for record in file_records {
             ensure!(
                 record.protocol == card.protocol,
                 "{file}: network {} was trained under protocol {}, but model {} predicts {}",
@@ -188,64 +237,128 @@ pub fn split_by_card<'a>(
             );
             if let Some(other) = seen.insert(&record.id, file) {
                 bail!(
-                    "network {} occurs twice (in {other} and in {file}); give each zoo file once",
+                    "network {} occurs twice (in {other} and in {file}); give each zoo file once, \
+                     and a second seed's file with --second-seed",
                     record.id
                 );
             }
+            records.push(record);
         }
     }
-    let held_out: HashSet<&str> = card.split.test_ids.iter().map(String::as_str).collect();
-    ensure!(
-        held_out.len() == card.split.test_ids.len(),
-        "model card {} lists a held-out network twice",
-        card.name
-    );
-    let by_id: HashMap<&str, &ZooRecord> = sources
-        .iter()
-        .flat_map(|(_, records)| records)
-        .map(|r| (r.id.as_str(), r))
-        .collect();
-    let missing: Vec<&str> = card
-        .split
-        .test_ids
-        .iter()
-        .map(String::as_str)
-        .filter(|id| !by_id.contains_key(id))
-        .collect();
-    if !missing.is_empty() {
-        let trained_on: Vec<&str> = card.zoo.iter().map(|z| z.path.as_str()).collect();
-        bail!(
-            "the zoo files lack {} of model {}'s {} held-out networks (first: {}); give the zoo \
-             files it was trained on: {}",
-            missing.len(),
-            card.name,
-            held_out.len(),
-            missing
-                .iter()
-                .take(5)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
-            trained_on.join(" ")
-        );
-    }
-    let test = card
-        .split
-        .test_ids
-        .iter()
-        .map(|id| by_id[id.as_str()])
-        .collect();
-    let train = sources
-        .iter()
-        .flat_map(|(_, records)| records)
-        .filter(|r| !held_out.contains(r.id.as_str()))
-        .collect();
-    Ok(Split { train, test })
+    Ok(records)
 }
 
-/// One method's numbers on the held-out networks. `None` where a metric does not apply (MSE
-/// and R² of a ranker) or is undefined (a constant prediction has no Kendall tau); `notes`
-/// says which.
+/// The second run's final accuracy per id; a second run of a network the first files lack, or
+/// of another architecture, is an error (it would pair unrelated numbers).
+fn second_runs(
+    card: &ModelCard,
+    second: &[(String, Vec<ZooRecord>)],
+    records: &[&ZooRecord],
+) -> anyhow::Result<HashMap<String, f64>> {
+    let first: HashMap<&str, &ZooRecord> = records.iter().map(|r| (r.id.as_str(), *r)).collect();
+    let mut runs = HashMap::new();
+    for record in check_records(card, second)? {
+        let Some(original) = first.get(record.id.as_str()) else {
+            bail!(
+                "second-seed network {} is in none of the --zoo files",
+                record.id
+            );
+        };
+        ensure!(
+            original.text == record.text,
+            "second-seed network {} has another architecture than the first run",
+            record.id
+        );
+        let accuracy = features::final_accuracy(record, card.epochs as usize)
+            .with_context(|| format!("second-seed network {}", record.id))?;
+        runs.insert(record.id.clone(), accuracy);
+    }
+    Ok(runs)
+}
+
+/// Architectures the model saw while fitting or validating: every network of the zoo files its
+/// card lists (exactly the bytes it read: the card's size and SHA-256 are checked on that
+/// prefix, so a grown file still counts) except the card's held-out ids.
+pub fn seen_by_card(card: &ModelCard, root: &Path) -> anyhow::Result<Seen> {
+    let held_out: HashSet<&str> = card.split.test_ids.iter().map(String::as_str).collect();
+    let mut seen = Seen::default();
+    for file in &card.zoo {
+        let path = root.join(&file.path);
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "reading {} (model card {} was fitted on it)",
+                path.display(),
+                card.name
+            )
+        })?;
+        let length = usize::try_from(file.bytes).unwrap_or(usize::MAX);
+        ensure!(
+            bytes.len() >= length,
+            "{} has {} bytes, fewer than the {} model card {} read",
+            path.display(),
+            bytes.len(),
+            file.bytes,
+            card.name
+        );
+        let prefix = &bytes[..length];
+        let digest: String = Sha256::digest(prefix)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        ensure!(
+            digest == file.sha256,
+            "the first {} bytes of {} are not what model card {} was fitted on (SHA-256 differs)",
+            file.bytes,
+            path.display(),
+            card.name
+        );
+        let contents =
+            read_zoo_from(prefix).with_context(|| format!("parsing {}", path.display()))?;
+        for record in contents.records {
+            if !held_out.contains(record.id.as_str()) {
+                seen.architectures.insert(architecture_text(&record));
+                seen.networks += 1;
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// What a model saw.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Architecture texts ([`architecture_text`]).
+    pub architectures: HashSet<String>,
+    /// Networks (records) behind them.
+    pub networks: usize,
+}
+
+/// Everything `evaluate` reads besides the model.
+pub struct Inputs<'a> {
+    /// Every first-run record of the zoo files.
+    pub records: &'a [&'a ZooRecord],
+    /// Final accuracy of a second training run, by id.
+    pub second_runs: &'a HashMap<String, f64>,
+    /// The frozen split.
+    pub split: &'a Split,
+    /// What the model saw (excluded from every score).
+    pub seen: &'a Seen,
+    /// How the baselines are fitted.
+    pub options: &'a BaselineOptions,
+    /// How networks are resampled.
+    pub bootstrap: Bootstrap,
+}
+
+/// A number and its bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// On the slice's networks.
+    pub value: f64,
+    /// 95% percentile interval over the resamples (absent when undefined on all).
+    pub interval: Option<Interval>,
+}
+
+/// One method's numbers on one slice.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MethodResult {
     /// Stable id: `peephole` or a [`Method::id`].
@@ -257,26 +370,76 @@ pub struct MethodResult {
     /// Whether the method reads part of each network's learning curve (needs training).
     pub uses_curve: bool,
     /// Mean squared error against the real final accuracy.
-    pub mse: Option<f64>,
+    pub mse: Option<Estimate>,
     /// Kendall's tau-b.
-    pub kendall_tau: Option<f64>,
-    /// Coefficient of determination.
-    pub r2: Option<f64>,
+    pub kendall_tau: Option<Estimate>,
     /// Spearman's rho.
-    pub spearman: Option<f64>,
-    /// Held-out networks.
+    pub spearman: Option<Estimate>,
+    /// Coefficient of determination.
+    pub r2: Option<Estimate>,
+    /// Kendall tau against the mean of two training runs, on the slice's networks that have a
+    /// second run.
+    pub kendall_tau_vs_mean_of_runs: Option<f64>,
+    /// Networks scored.
     pub n: usize,
     /// Why a metric is missing.
     pub notes: Vec<String>,
 }
 
-/// One held-out network: its real final accuracy and every method's prediction.
+/// Peephole's tau minus a baseline's, on the same resamples.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    /// The baseline (the best by tau on the slice among those compared).
+    pub baseline: String,
+    /// The difference on the slice.
+    pub value: f64,
+    /// Its 95% interval.
+    pub interval: Option<Interval>,
+}
+
+/// Agreement of two training runs of the same networks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedAgreement {
+    /// Networks with both runs.
+    pub n: usize,
+    /// Kendall tau between the two runs' final accuracies.
+    pub kendall_tau: Option<f64>,
+}
+
+/// One slice's table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SliceReport {
+    /// [`Slice::id`].
+    pub id: String,
+    /// [`Slice::label`].
+    pub label: String,
+    /// Networks scored.
+    pub n: usize,
+    /// Networks of the slice left out because the model saw their architecture.
+    pub excluded_seen: usize,
+    /// One row per method.
+    pub methods: Vec<MethodResult>,
+    /// Peephole's tau minus the best architecture-only baseline's.
+    pub peephole_minus_best_architecture_only: Option<Difference>,
+    /// Peephole's tau minus the best baseline's, those that watch training included.
+    pub peephole_minus_best_any: Option<Difference>,
+    /// Seed-to-seed agreement on the slice, where a second run covers it.
+    pub seed_agreement: Option<SeedAgreement>,
+}
+
+/// One scored network.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NetworkResult {
     /// Zoo id.
     pub id: String,
+    /// Its generator.
+    pub generator: String,
+    /// Its side of the split.
+    pub side: Side,
     /// Real accuracy at the last epoch.
     pub actual: f64,
+    /// The second run's, when there is one.
+    pub second_run: Option<f64>,
     /// Prediction (or ranking score) per method id.
     pub predictions: BTreeMap<String, f64>,
     /// Peephole's ensemble spread, when a model was evaluated.
@@ -288,8 +451,10 @@ pub struct NetworkResult {
 /// What the baselines chose when fitted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BaselineFit {
-    /// Networks they were fitted on.
+    /// Networks they were fitted on (the split's train side).
     pub train: usize,
+    /// Networks the trees chose their setting on (the split's validation side).
+    pub validation: usize,
     /// Epochs of the curve the curve-based methods saw.
     pub prefix_epochs: usize,
     /// Cross-validation folds.
@@ -304,6 +469,8 @@ pub struct BaselineFit {
     pub svr_tube: f64,
     /// Ridge's chosen penalty.
     pub ridge: RidgeSelection,
+    /// The trees' chosen setting.
+    pub gbt: GbtSelection,
 }
 
 /// The whole evaluation, as `eval.json` holds it.
@@ -317,18 +484,56 @@ pub struct Report {
     pub protocol: String,
     /// Epochs of the protocol; accuracies are at this epoch.
     pub epochs: u32,
-    /// Zoo files read.
+    /// Zoo files read (first runs).
     pub zoo: Vec<String>,
-    /// Held-out networks.
-    pub test: usize,
+    /// Second-seed zoo files.
+    pub second_seed: Vec<String>,
+    /// The split file.
+    pub split_file: String,
+    /// Networks of the zoo files per side.
+    pub networks_per_side: BTreeMap<Side, usize>,
+    /// Networks (records) in the card's zoo files outside its held-out ids: what the model saw.
+    pub model_saw_networks: usize,
+    /// Distinct architectures among them.
+    pub model_saw_architectures: usize,
+    /// The bootstrap.
+    pub bootstrap: Bootstrap,
     /// How the baselines were fitted.
     pub baselines: BaselineFit,
-    /// Table 3, one row per method.
-    pub methods: Vec<MethodResult>,
-    /// Metrics the card recorded at training time (for a cross-check).
-    pub card_metrics: Vec<MethodMetrics>,
-    /// Per-network predictions.
+    /// One table per slice.
+    pub slices: Vec<SliceReport>,
+    /// Every scored network.
     pub networks: Vec<NetworkResult>,
+}
+
+/// What the scatter plot needs of each method.
+#[derive(Debug, Clone)]
+pub struct PlotMethod {
+    /// Method id.
+    pub id: String,
+    /// Its scale.
+    pub scale: Scale,
+    /// Kendall tau.
+    pub kendall_tau: Option<f64>,
+    /// MSE.
+    pub mse: Option<f64>,
+    /// R^2.
+    pub r2: Option<f64>,
+    /// Spearman.
+    pub spearman: Option<f64>,
+    /// Networks.
+    pub n: usize,
+}
+
+/// The plot's methods and axes.
+#[derive(Debug, Clone)]
+pub struct PlotSummary {
+    /// One per panel.
+    pub methods: Vec<PlotMethod>,
+    /// Epochs the curve baselines saw.
+    pub prefix_epochs: usize,
+    /// The protocol's epochs.
+    pub epochs: u32,
 }
 
 /// Predicted and real values of one method, for the plot.
@@ -336,17 +541,19 @@ pub struct Report {
 pub struct Series {
     /// Method id.
     pub id: String,
-    /// Predictions, in held-out order.
+    /// Predictions, in scored order.
     pub predicted: Vec<f64>,
     /// Real final accuracies, in the same order.
     pub actual: Vec<f64>,
 }
 
-/// A report and the series behind it.
+/// A report and the plot behind it.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     /// The numbers.
     pub report: Report,
+    /// The plot's panels (all scored networks of every slice).
+    pub plot: PlotSummary,
     /// The points.
     pub series: Vec<Series>,
 }
@@ -354,79 +561,146 @@ pub struct Evaluation {
 /// Label of the Peephole row.
 const PEEPHOLE_LABEL: &str = "Peephole (architecture only)";
 
-/// Fits the baselines on `split.train`, predicts `split.test` with every method, and scores
-/// them. `predictor = None` evaluates the baselines alone.
+/// Fits the baselines on the split's train side (trees: setting on validation), predicts every
+/// scored network (test side and reference set, minus the architectures the model saw) with
+/// every method, and scores each slice. `predictor = None` evaluates the baselines alone.
 pub fn evaluate(
     card: &ModelCard,
     predictor: Option<&dyn FinalPredictor>,
-    split: &Split<'_>,
-    options: &BaselineOptions,
+    inputs: &Inputs<'_>,
 ) -> anyhow::Result<Evaluation> {
     let epochs = card.epochs as usize;
-    let actual = split
-        .test
-        .iter()
-        .map(|r| features::final_accuracy(r, epochs))
-        .collect::<Result<Vec<_>, _>>()?;
-    let fitted = FittedBaselines::fit(&split.train, options).context("fitting the baselines")?;
+    let side_of = |r: &ZooRecord| {
+        inputs
+            .split
+            .side_of(r)
+            .with_context(|| format!("network {} is not in the split file", r.id))
+    };
+    let mut by_side: BTreeMap<Side, Vec<&ZooRecord>> = BTreeMap::new();
+    for &record in inputs.records {
+        by_side.entry(side_of(record)?).or_default().push(record);
+    }
+    let take = |side| by_side.get(&side).cloned().unwrap_or_default();
+    let (train, validation) = (take(Side::Train), take(Side::Validation));
+    let fitted = FittedBaselines::fit(&train, &validation, inputs.options)
+        .context("fitting the baselines on the split's train side")?;
     let prefix = fitted.prefix_epochs();
-    let mut methods = Vec::new();
-    let mut series = Vec::new();
+    // Scored: test side and evaluation-only networks, in record order.
+    let candidates: Vec<(&ZooRecord, Side)> = inputs
+        .records
+        .iter()
+        .filter_map(|&r| {
+            let side = inputs.split.side_of(r)?;
+            matches!(side, Side::Test | Side::Evaluation).then_some((r, side))
+        })
+        .collect();
+    let mut scored = Vec::new();
+    let mut excluded: Vec<(&ZooRecord, Side, f64)> = Vec::new();
+    for (record, side) in candidates {
+        let actual = features::final_accuracy(record, epochs)?;
+        if inputs
+            .seen
+            .architectures
+            .contains(&architecture_text(record))
+        {
+            excluded.push((record, side, actual));
+        } else {
+            scored.push((record, side, actual));
+        }
+    }
+    let scored_records: Vec<&ZooRecord> = scored.iter().map(|(r, _, _)| *r).collect();
+    let actual: Vec<f64> = scored.iter().map(|(_, _, a)| *a).collect();
+    // Every method's predictions for every scored network, in the order of `columns`.
+    let mut columns: Vec<(String, String, Scale, bool, Vec<f64>)> = Vec::new();
     let mut peephole = Vec::new();
     if let Some(predictor) = predictor {
         peephole = predictor
-            .predict_final(&split.test)
-            .context("predicting the held-out networks")?;
+            .predict_final(&scored_records)
+            .context("predicting the scored networks")?;
         ensure!(
-            peephole.len() == actual.len(),
+            peephole.len() == scored_records.len(),
             "the predictor answered {} of {} networks",
             peephole.len(),
-            actual.len()
+            scored_records.len()
         );
-        let predicted: Vec<f64> = peephole.iter().map(|p| p.mean).collect();
-        methods.push(score(
-            "peephole",
-            PEEPHOLE_LABEL,
+        columns.push((
+            "peephole".into(),
+            PEEPHOLE_LABEL.into(),
             Scale::Accuracy,
             false,
-            &predicted,
-            &actual,
+            peephole.iter().map(|p| p.mean).collect(),
         ));
-        series.push(Series {
-            id: "peephole".into(),
-            predicted,
-            actual: actual.clone(),
-        });
     }
     for method in Method::ALL {
-        let predicted = fitted.predict_all(method, &split.test)?;
-        methods.push(score(
-            method.id(),
-            &method.label(prefix),
+        columns.push((
+            method.id().into(),
+            method.label(prefix),
             method.scale(),
             method.uses_curve(),
-            &predicted,
-            &actual,
+            fitted.predict_all(method, &scored_records)?,
         ));
-        series.push(Series {
-            id: method.id().into(),
-            predicted,
-            actual: actual.clone(),
-        });
     }
-    let networks = split
-        .test
+    let mut slices = Vec::new();
+    for slice in Slice::ALL {
+        let members: Vec<usize> = (0..scored.len())
+            .filter(|&i| slice.contains(&scored[i].0.generator, scored[i].1, scored[i].2))
+            .collect();
+        let excluded_seen = excluded
+            .iter()
+            .filter(|(r, side, a)| slice.contains(&r.generator, *side, *a))
+            .count();
+        slices.push(score_slice(
+            slice,
+            &members,
+            excluded_seen,
+            &columns,
+            &actual,
+            &scored_records,
+            inputs,
+        ));
+    }
+    let networks = scored
         .iter()
         .enumerate()
-        .map(|(i, r)| NetworkResult {
+        .map(|(i, (r, side, a))| NetworkResult {
             id: r.id.clone(),
-            actual: actual[i],
-            predictions: series
-                .iter()
-                .map(|s| (s.id.clone(), s.predicted[i]))
-                .collect(),
+            generator: r.generator.clone(),
+            side: *side,
+            actual: *a,
+            second_run: inputs.second_runs.get(&r.id).copied(),
+            predictions: columns.iter().map(|c| (c.0.clone(), c.4[i])).collect(),
             peephole_spread: peephole.get(i).map(|p| p.spread),
             peephole_notes: peephole.get(i).map(|p| p.notes.clone()).unwrap_or_default(),
+        })
+        .collect();
+    let all: Vec<usize> = (0..scored.len()).collect();
+    let plot = PlotSummary {
+        methods: columns
+            .iter()
+            .map(|(id, _, scale, _, predicted)| {
+                let (p, a): (Vec<f64>, Vec<f64>) =
+                    all.iter().map(|&i| (predicted[i], actual[i])).unzip();
+                let accuracy = *scale == Scale::Accuracy;
+                PlotMethod {
+                    id: id.clone(),
+                    scale: *scale,
+                    kendall_tau: metrics::kendall_tau_b(&p, &a).ok(),
+                    mse: accuracy.then(|| metrics::mse(&p, &a).ok()).flatten(),
+                    r2: accuracy.then(|| metrics::r_squared(&p, &a).ok()).flatten(),
+                    spearman: metrics::spearman(&p, &a).ok(),
+                    n: p.len(),
+                }
+            })
+            .collect(),
+        prefix_epochs: prefix,
+        epochs: card.epochs,
+    };
+    let series = columns
+        .iter()
+        .map(|(id, _, _, _, predicted)| Series {
+            id: id.clone(),
+            predicted: predicted.clone(),
+            actual: actual.clone(),
         })
         .collect();
     let report = Report {
@@ -435,139 +709,262 @@ pub fn evaluate(
         protocol: card.protocol.clone(),
         epochs: card.epochs,
         zoo: Vec::new(),
-        test: split.test.len(),
+        second_seed: Vec::new(),
+        split_file: String::new(),
+        networks_per_side: by_side.iter().map(|(s, v)| (*s, v.len())).collect(),
+        model_saw_networks: inputs.seen.networks,
+        model_saw_architectures: inputs.seen.architectures.len(),
+        bootstrap: inputs.bootstrap,
         baselines: BaselineFit {
-            train: split.train.len(),
+            train: train.len(),
+            validation: validation.len(),
             prefix_epochs: prefix,
-            folds: options.folds,
-            seed: options.seed,
+            folds: inputs.options.folds,
+            seed: inputs.options.seed,
             svr: *fitted.svr_selection(),
             svr_support_vectors: fitted.svr().support_vectors(),
             svr_tube: fitted.svr().tube_width(),
             ridge: *fitted.ridge_selection(),
+            gbt: *fitted.gbt_selection(),
         },
-        methods,
-        card_metrics: card.metrics.clone(),
+        slices,
         networks,
     };
-    Ok(Evaluation { report, series })
+    Ok(Evaluation {
+        report,
+        plot,
+        series,
+    })
 }
 
-/// Computes every metric that applies to `scale`, each on its own so one undefined metric
-/// (a constant prediction has no ranking) does not hide the others.
-fn score(
-    id: &str,
-    label: &str,
-    scale: Scale,
-    uses_curve: bool,
-    predicted: &[f64],
+type Column = (String, String, Scale, bool, Vec<f64>);
+
+/// One slice: every method's metrics with intervals on shared resamples, Peephole's tau minus
+/// the best baselines', seed agreement and scores against the mean of two runs.
+fn score_slice(
+    slice: Slice,
+    members: &[usize],
+    excluded_seen: usize,
+    columns: &[Column],
     actual: &[f64],
-) -> MethodResult {
-    let mut notes = Vec::new();
-    let mut keep = |name: &str, result: Result<f64, metrics::MetricError>| match result {
-        Ok(value) => Some(value),
-        Err(error) => {
-            notes.push(format!("{name}: {error}"));
-            None
-        }
+    records: &[&ZooRecord],
+    inputs: &Inputs<'_>,
+) -> SliceReport {
+    let real: Vec<f64> = members.iter().map(|&i| actual[i]).collect();
+    let draws = inputs.bootstrap.draws(members.len());
+    let estimate = |metric: fn(&[f64], &[f64]) -> Result<f64, metrics::MetricError>,
+                    predicted: &[f64]| {
+        metric(predicted, &real).ok().map(|value| Estimate {
+            value,
+            interval: interval(&draws, |d| {
+                metric(&pick(predicted, d), &pick(&real, d)).ok()
+            }),
+        })
     };
-    let kendall_tau = keep("Kendall tau", metrics::kendall_tau_b(predicted, actual));
-    let spearman = keep("Spearman", metrics::spearman(predicted, actual));
-    let (mse, r2) = match scale {
-        Scale::Accuracy => (
-            keep("MSE", metrics::mse(predicted, actual)),
-            keep("R^2", metrics::r_squared(predicted, actual)),
-        ),
-        Scale::RankOnly => {
-            notes.push(
-                "MSE and R^2 do not apply: the output is a ranking score, not an accuracy".into(),
-            );
-            (None, None)
+    // Networks of the slice with a second run.
+    let paired: Vec<usize> = (0..members.len())
+        .filter(|&k| inputs.second_runs.contains_key(&records[members[k]].id))
+        .collect();
+    let second: Vec<f64> = paired
+        .iter()
+        .map(|&k| inputs.second_runs[&records[members[k]].id])
+        .collect();
+    let first: Vec<f64> = paired.iter().map(|&k| real[k]).collect();
+    let mean_of_runs: Vec<f64> = first
+        .iter()
+        .zip(&second)
+        .map(|(a, b)| (a + b) / 2.0)
+        .collect();
+    let mut methods = Vec::new();
+    let mut by_id: HashMap<&str, Vec<f64>> = HashMap::new();
+    for (id, label, scale, uses_curve, all) in columns {
+        let predicted: Vec<f64> = members.iter().map(|&i| all[i]).collect();
+        let mut notes = Vec::new();
+        let kendall_tau = estimate(metrics::kendall_tau_b, &predicted);
+        let spearman = estimate(metrics::spearman, &predicted);
+        let (mse, r2) = match scale {
+            Scale::Accuracy => (
+                estimate(metrics::mse, &predicted),
+                estimate(metrics::r_squared, &predicted),
+            ),
+            Scale::RankOnly => (None, None),
+        };
+        if kendall_tau.is_none() && !predicted.is_empty() {
+            notes.push("Kendall tau undefined (a constant prediction or a constant slice)".into());
         }
+        let on_pairs: Vec<f64> = paired.iter().map(|&k| predicted[k]).collect();
+        let kendall_tau_vs_mean_of_runs = metrics::kendall_tau_b(&on_pairs, &mean_of_runs).ok();
+        methods.push(MethodResult {
+            id: id.clone(),
+            label: label.clone(),
+            scale: *scale,
+            uses_curve: *uses_curve,
+            mse,
+            kendall_tau,
+            spearman,
+            r2,
+            kendall_tau_vs_mean_of_runs,
+            n: predicted.len(),
+            notes,
+        });
+        by_id.insert(id.as_str(), predicted);
+    }
+    let difference = |allow_curve: bool| -> Option<Difference> {
+        let ours = by_id.get("peephole")?;
+        let best = methods
+            .iter()
+            .filter(|m| m.id != "peephole" && (allow_curve || !m.uses_curve))
+            .filter_map(|m| m.kendall_tau.map(|t| (m, t.value)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))?
+            .0;
+        let theirs = &by_id[best.id.as_str()];
+        let tau =
+            |p: &[f64], d: &[usize]| metrics::kendall_tau_b(&pick(p, d), &pick(&real, d)).ok();
+        let all: Vec<usize> = (0..real.len()).collect();
+        Some(Difference {
+            baseline: best.id.clone(),
+            value: tau(ours, &all)? - tau(theirs, &all)?,
+            interval: interval(&draws, |d| Some(tau(ours, d)? - tau(theirs, d)?)),
+        })
     };
-    MethodResult {
-        id: id.into(),
-        label: label.into(),
-        scale,
-        uses_curve,
-        mse,
-        kendall_tau,
-        r2,
-        spearman,
-        n: predicted.len(),
-        notes,
+    SliceReport {
+        id: slice.id().into(),
+        label: slice.label(),
+        n: members.len(),
+        excluded_seen,
+        peephole_minus_best_architecture_only: difference(false),
+        peephole_minus_best_any: difference(true),
+        methods,
+        seed_agreement: (!paired.is_empty()).then(|| SeedAgreement {
+            n: paired.len(),
+            kendall_tau: metrics::kendall_tau_b(&first, &second).ok(),
+        }),
     }
 }
 
-/// Table 3 as markdown, with what each row needed and what the baselines chose.
+/// The per-slice tables as markdown, with what each row needed and what the baselines chose.
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
-    let cell = |value: Option<f64>, decimals: usize, scale: Scale| match (value, scale) {
-        (Some(v), _) => format!("{v:.decimals$}"),
-        (None, Scale::RankOnly) => "n/a (ranker)".into(),
+    let b = &report.baselines;
+    let cell = |e: Option<Estimate>, d: usize, scale: Scale| match (e, scale) {
+        (Some(e), _) => match e.interval {
+            Some(i) => format!("{:.d$} [{:.d$}, {:.d$}]", e.value, i.low, i.high),
+            None => format!("{:.d$}", e.value),
+        },
+        (None, Scale::RankOnly) => "n/a".into(),
         (None, Scale::Accuracy) => "undefined".into(),
     };
-    let _ = writeln!(out, "| method | MSE | Kendall tau | R^2 | Spearman | n |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
-    for m in &report.methods {
+    let _ = writeln!(
+        out,
+        "Model card `{}` ({}, accuracy after epoch {}). Split: `{}`. Baselines fitted on the {} train-side networks; the trees chose their setting on the {} validation-side networks.",
+        report.card_name, report.protocol, report.epochs, report.split_file, b.train, b.validation
+    );
+    let _ = writeln!(
+        out,
+        "The model saw {} networks ({} architectures) of its card's zoo files; scored networks with those architectures are excluded from every row. The card predates this split unless it names it: its own held-out ids decided nothing here.",
+        report.model_saw_networks, report.model_saw_architectures
+    );
+    let _ = writeln!(
+        out,
+        "Intervals: 95% percentile bootstrap over networks, {} resamples, seed {}; every method on the same resamples.",
+        report.bootstrap.resamples, report.bootstrap.seed
+    );
+    for slice in &report.slices {
+        let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
-            m.label,
-            cell(m.mse, 5, m.scale),
-            cell(m.kendall_tau, 3, Scale::Accuracy),
-            cell(m.r2, 3, m.scale),
-            cell(m.spearman, 3, Scale::Accuracy),
-            m.n
+            "### {} (n = {}, {} excluded: the model saw their architecture)",
+            slice.label, slice.n, slice.excluded_seen
         );
+        let _ = writeln!(out);
+        if slice.n == 0 {
+            let _ = writeln!(out, "No networks to score.");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "| method | MSE | Kendall tau | Spearman | R^2 | tau vs mean of 2 runs | n |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        let pairs = slice.seed_agreement.as_ref().map_or(0, |s| s.n);
+        for m in &slice.methods {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                m.label,
+                cell(m.mse, 5, m.scale),
+                cell(m.kendall_tau, 3, Scale::Accuracy),
+                cell(m.spearman, 3, Scale::Accuracy),
+                cell(m.r2, 3, m.scale),
+                m.kendall_tau_vs_mean_of_runs
+                    .map_or("-".into(), |t| format!("{t:.3} (n {pairs})")),
+                m.n
+            );
+        }
+        match &slice.seed_agreement {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "\nSeed-to-seed agreement (tau between two training runs of the same networks): {} on {} network(s).",
+                    s.kendall_tau
+                        .map_or("undefined".into(), |t| format!("{t:.3}")),
+                    s.n
+                );
+            }
+            None => {
+                let _ = writeln!(out, "\nNo second training run covers this slice.");
+            }
+        }
+        for (what, d) in [
+            (
+                "best architecture-only baseline",
+                &slice.peephole_minus_best_architecture_only,
+            ),
+            ("best baseline of all", &slice.peephole_minus_best_any),
+        ] {
+            if let Some(d) = d {
+                let verdict = match d.interval {
+                    Some(i) if i.low > 0.0 => "Peephole ahead",
+                    Some(i) if i.high < 0.0 => "Peephole behind",
+                    _ => "a tie (the interval contains 0)",
+                };
+                let _ = writeln!(
+                    out,
+                    "Peephole's tau minus the {what} ({}): {:+.3} {}: {verdict}.",
+                    d.baseline,
+                    d.value,
+                    d.interval.map_or("(no interval)".into(), |i| format!(
+                        "[{:+.3}, {:+.3}]",
+                        i.low, i.high
+                    ))
+                );
+            }
+        }
     }
-    let b = &report.baselines;
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Held out: the {} networks of model card `{}` ({}, accuracy after epoch {}). Baselines fitted on the other {} networks of the zoo.",
-        report.test, report.card_name, report.protocol, report.epochs, b.train
+        "nu-SVR and last seen read epochs 1-{} of {} of each scored network's own training; the other rows read the architecture only.",
+        b.prefix_epochs, report.epochs
     );
-    let (curve, architecture): (Vec<&MethodResult>, Vec<&MethodResult>) =
-        report.methods.iter().partition(|m| m.uses_curve);
-    let names = |rows: &[&MethodResult]| {
-        rows.iter()
-            .map(|m| m.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !curve.is_empty() {
-        let _ = writeln!(
-            out,
-            "{} read epochs 1-{} of {} of each held-out network's own training (that much training per network); {} read the architecture only.",
-            names(&curve),
-            b.prefix_epochs,
-            report.epochs,
-            names(&architecture)
-        );
-    }
     let _ = writeln!(
         out,
-        "nu-SVR: C = {}, nu = {}, gamma = {:.4} ({}-fold CV MSE {:.5}; {} support vectors, tube +-{:.5}). Ridge: lambda = {} (CV MSE {:.5}).",
+        "nu-SVR: C = {}, nu = {}, gamma = {:.4} ({}-fold CV MSE {:.5}). Ridge: lambda = {} (CV MSE {:.5}). Trees: {} rounds, learning rate {}, depth {}, min leaf weight {} (validation MSE {:.5} on {} networks, best of {} settings).",
         b.svr.params.c,
         b.svr.params.nu,
         b.svr.params.gamma,
         b.folds,
         b.svr.cv_mse,
-        b.svr_support_vectors,
-        b.svr_tube,
         b.ridge.lambda,
-        b.ridge.cv_mse
+        b.ridge.cv_mse,
+        b.gbt.params.iterations,
+        b.gbt.params.learning_rate,
+        b.gbt.params.max_depth,
+        b.gbt.params.min_leaf_weight,
+        b.gbt.validation_mse,
+        b.gbt.validation,
+        b.gbt.tried
     );
-    for m in &report.methods {
-        for note in m
-            .notes
-            .iter()
-            .filter(|n| !n.starts_with("MSE and R^2 do not apply"))
-        {
-            let _ = writeln!(out, "Note ({}): {note}", m.id);
-        }
-    }
     let outside = report
         .networks
         .iter()
@@ -576,32 +973,15 @@ pub fn markdown(report: &Report) -> String {
     if outside > 0 {
         let _ = writeln!(
             out,
-            "Peephole: {outside} of {} held-out networks have layers or lengths outside its training ranges (see peephole_notes in eval.json).",
-            report.test
-        );
-    }
-    // The card's numbers came from the training-time forward pass on the same networks; a
-    // gap beyond float noise (the exported model runs in f32) means another model or split.
-    if let (Some(ours), Some(card)) = (
-        report.methods.iter().find(|m| m.id == "peephole"),
-        report.card_metrics.iter().find(|m| m.method == "peephole"),
-    ) && ours
-        .mse
-        .is_some_and(|mse| (mse - card.report.mse).abs() > 1e-3 * card.report.mse.max(1e-9))
-    {
-        let _ = writeln!(
-            out,
-            "Warning: the model card records MSE {:.6} for peephole on the same networks; this run measured {:.6}.",
-            card.report.mse,
-            ours.mse.unwrap_or(f64::NAN)
+            "Peephole: {outside} of {} scored networks have layers or lengths outside its training ranges (see peephole_notes in eval.json).",
+            report.networks.len()
         );
     }
     out
 }
 
-/// The scatter plots (Figure 5), drawn into an RGB buffer and encoded as PNG.
 mod plot {
-    use super::{Report, Scale, Series, font};
+    use super::{PlotSummary, Scale, Series, font};
 
     /// One panel's pixel size.
     const PANEL: usize = 400;
@@ -769,6 +1149,7 @@ mod plot {
             "nu_svr" => format!("NU-SVR, EPOCHS 1-{prefix}"),
             "last_seen" => format!("LAST SEEN, EPOCH {prefix}"),
             "ulc_ridge" => "RIDGE ON ULC COUNTS".into(),
+            "gbt" => "BOOSTED TREES, ARCHITECTURE".into(),
             "log_macs" => "LN MACS".into(),
             "log_params" => "LN PARAMS".into(),
             other => other.to_uppercase(),
@@ -778,11 +1159,11 @@ mod plot {
     /// One panel per series: real final accuracy across, prediction up. Accuracy panels share
     /// one range on both axes, so y = x is the diagonal and panels compare at a glance; a
     /// ranker's score gets its own vertical range and no diagonal.
-    pub fn scatter(report: &Report, series: &[Series]) -> anyhow::Result<Vec<u8>> {
+    pub fn scatter(report: &PlotSummary, series: &[Series]) -> anyhow::Result<Vec<u8>> {
         render(report, series).png()
     }
 
-    pub fn render(report: &Report, series: &[Series]) -> Canvas {
+    pub fn render(report: &PlotSummary, series: &[Series]) -> Canvas {
         let columns = series.len().clamp(1, COLUMNS);
         let rows = series.len().div_ceil(COLUMNS).max(1);
         let mut canvas = Canvas::new(columns * PANEL, rows * PANEL);
@@ -838,7 +1219,7 @@ mod plot {
                 &mut canvas,
                 origin,
                 &PanelSpec {
-                    title: short_title(&s.id, report.baselines.prefix_epochs),
+                    title: short_title(&s.id, report.prefix_epochs),
                     subtitle,
                     x_label: format!("REAL ACCURACY AT EPOCH {}", report.epochs),
                     y_label,
@@ -998,15 +1379,14 @@ mod font {
 #[cfg(test)]
 mod tests {
     use peephole_core::generator::{self, Skeleton};
-    use peephole_core::metrics::Report as MetricsReport;
     use peephole_core::predictor::{Ranges, SplitInfo};
     use peephole_core::ulc;
 
     use super::*;
 
-    /// A record whose final accuracy grows with its first epoch (so curve baselines have
-    /// something to learn).
-    fn record(index: u64) -> ZooRecord {
+    /// A record of generator v1's network `index` whose final accuracy grows with its first
+    /// epoch (so curve baselines have something to learn).
+    fn record(index: u64, generator: &str) -> ZooRecord {
         let generated = generator::network_at(Skeleton::FmnistV1, 5, index);
         let codes = ulc::encode(&generated.network)
             .expect("generated networks encode")
@@ -1020,7 +1400,7 @@ mod tests {
             id: format!("s5-{index}"),
             protocol: "fmnist-budget-v1".into(),
             ulc_version: ulc::ULC_VERSION.into(),
-            generator: "generator-v1/fmnist-v1".into(),
+            generator: generator.into(),
             skeleton: "fmnist-v1".into(),
             block: generated.block.to_string(),
             text: generated.network.to_string(),
@@ -1039,7 +1419,7 @@ mod tests {
         }
     }
 
-    fn card(test_ids: &[&str]) -> ModelCard {
+    fn card() -> ModelCard {
         ModelCard {
             format: peephole_core::predictor::PREDICTOR_FORMAT.into(),
             name: "test-model".into(),
@@ -1053,8 +1433,8 @@ mod tests {
                 seed: 0,
                 train: 0,
                 validation: 0,
-                test: test_ids.len(),
-                test_ids: test_ids.iter().map(|s| s.to_string()).collect(),
+                test: 0,
+                test_ids: Vec::new(),
             },
             ranges: Ranges {
                 sequence_length: (1, 50),
@@ -1082,73 +1462,97 @@ mod tests {
         }
     }
 
-    fn zoo(n: u64) -> Vec<(String, Vec<ZooRecord>)> {
-        vec![("a.jsonl".into(), (0..n).map(record).collect())]
+    /// 160 v1 networks, 40 v2 networks (ids offset), 12 reference networks.
+    fn zoo() -> Vec<ZooRecord> {
+        let mut records: Vec<ZooRecord> = (0..160).map(|i| record(i, "generator-v1")).collect();
+        records.extend((160..200).map(|i| record(i, "generator-v2")));
+        records.extend((200..212).map(|i| record(i, "reference-v1")));
+        records
     }
 
-    const HELD_OUT: [&str; 6] = ["s5-3", "s5-7", "s5-11", "s5-15", "s5-19", "s5-23"];
-
-    #[test]
-    fn split_holds_out_exactly_the_card_ids_in_card_order() {
-        let sources = zoo(30);
-        let split = split_by_card(&card(&["s5-9", "s5-2"]), &sources).unwrap();
-        let test: Vec<&str> = split.test.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(test, ["s5-9", "s5-2"]);
-        assert_eq!(split.train.len(), 28);
-        assert!(split.train.iter().all(|r| r.id != "s5-9" && r.id != "s5-2"));
-    }
-
-    #[test]
-    fn split_refuses_a_zoo_without_the_held_out_networks() {
-        let sources = zoo(10);
-        let error = split_by_card(&card(&["s5-1", "s5-99"]), &sources)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("lack 1 of model test-model's 2 held-out networks (first: s5-99)"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn split_refuses_another_protocol_and_duplicate_ids() {
-        let mut sources = zoo(10);
-        sources[0].1[4].protocol = "mnist-paper".into();
-        let error = split_by_card(&card(&["s5-1"]), &sources)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("network s5-4 was trained under protocol mnist-paper"),
-            "{error}"
-        );
-        let twice = vec![
-            ("a.jsonl".to_string(), vec![record(1)]),
-            ("b.jsonl".to_string(), vec![record(1)]),
-        ];
-        let error = split_by_card(&card(&["s5-1"]), &twice)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("s5-1 occurs twice (in a.jsonl and in b.jsonl)"),
-            "{error}"
-        );
+    fn run_on(
+        records: &[ZooRecord],
+        seen: &Seen,
+        second: &HashMap<String, f64>,
+    ) -> (Split, Evaluation) {
+        let refs: Vec<&ZooRecord> = records.iter().collect();
+        let mut split = Split::new();
+        split.extend(&refs).unwrap();
+        let mut options = BaselineOptions::for_epochs(8);
+        options.gbt_grid.truncate(2);
+        let inputs = Inputs {
+            records: &refs,
+            second_runs: second,
+            split: &split,
+            seen,
+            options: &options,
+            bootstrap: Bootstrap {
+                resamples: 200,
+                seed: 3,
+            },
+        };
+        let evaluation = evaluate(&card(), Some(&Oracle), &inputs).unwrap();
+        (split, evaluation)
     }
 
     #[test]
-    fn evaluation_scores_every_method_on_the_held_out_networks() {
-        let sources = zoo(36);
-        let card = card(&HELD_OUT);
-        let split = split_by_card(&card, &sources).unwrap();
-        let oracle = Oracle;
-        let evaluation = evaluate(
-            &card,
-            Some(&oracle),
-            &split,
-            &BaselineOptions::for_epochs(8),
-        )
-        .unwrap();
+    fn only_test_side_and_reference_networks_are_scored_and_seen_architectures_are_excluded() {
+        let records = zoo();
+        let refs: Vec<&ZooRecord> = records.iter().collect();
+        let mut split = Split::new();
+        split.extend(&refs).unwrap();
+        // The model "saw" the first two test-side v1 networks.
+        let saw: Vec<&ZooRecord> = refs
+            .iter()
+            .copied()
+            .filter(|r| r.generator == "generator-v1" && split.side_of(r) == Some(Side::Test))
+            .take(2)
+            .collect();
+        let seen = Seen {
+            architectures: saw.iter().map(|r| architecture_text(r)).collect(),
+            networks: 2,
+        };
+        let (split, evaluation) = run_on(&records, &seen, &HashMap::new());
         let report = &evaluation.report;
-        let ids: Vec<&str> = report.methods.iter().map(|m| m.id.as_str()).collect();
+        for n in &report.networks {
+            let r = records.iter().find(|r| r.id == n.id).unwrap();
+            assert!(
+                matches!(split.side_of(r), Some(Side::Test | Side::Evaluation)),
+                "{}",
+                n.id
+            );
+            assert!(
+                !seen.architectures.contains(&architecture_text(r)),
+                "{} was seen",
+                n.id
+            );
+        }
+        let v1 = &report.slices[0];
+        assert_eq!(v1.id, "generator_v1");
+        assert_eq!(v1.excluded_seen, 2);
+        let test_v1 = refs
+            .iter()
+            .filter(|r| r.generator == "generator-v1" && split.side_of(r) == Some(Side::Test))
+            .count();
+        assert_eq!(v1.n + 2, test_v1);
+        assert_eq!(
+            report.slices[2].n, 12,
+            "the whole reference set is scored, and only it"
+        );
+        assert_eq!(
+            report.baselines.train,
+            report.networks_per_side[&Side::Train]
+        );
+        // Every method of a slice is scored on the same networks; the oracle ranks perfectly.
+        assert!(v1.methods.iter().all(|m| m.n == v1.n));
+        let peephole = &v1.methods[0];
+        assert_eq!(peephole.kendall_tau.unwrap().value, 1.0);
+        let i = peephole.mse.unwrap().interval.unwrap();
+        assert!(
+            (i.low - 1e-4).abs() < 1e-9 && (i.high - 1e-4).abs() < 1e-9,
+            "{i:?}"
+        );
+        let ids: Vec<&str> = v1.methods.iter().map(|m| m.id.as_str()).collect();
         assert_eq!(
             ids,
             [
@@ -1156,112 +1560,117 @@ mod tests {
                 "nu_svr",
                 "last_seen",
                 "ulc_ridge",
+                "gbt",
                 "log_macs",
                 "log_params"
             ]
         );
-        let peephole = &report.methods[0];
-        assert_eq!(peephole.kendall_tau, Some(1.0));
-        assert!((peephole.mse.unwrap() - 1e-4).abs() < 1e-12, "{peephole:?}");
-        assert!(report.methods.iter().all(|m| m.n == HELD_OUT.len()));
-        let ranker = &report.methods[4];
-        assert_eq!((ranker.mse, ranker.r2), (None, None));
-        assert!(ranker.kendall_tau.is_some());
-        // The per-network rows hold every method's prediction for exactly the held-out ids.
-        let rows: Vec<&str> = report.networks.iter().map(|n| n.id.as_str()).collect();
-        assert_eq!(rows, HELD_OUT);
-        assert_eq!(report.networks[0].predictions.len(), 6);
-        assert_eq!(
-            report.networks[0].predictions["last_seen"],
-            record(3).curve[1]
-        );
-        assert_eq!(report.networks[0].peephole_spread, Some(0.02));
-        assert_eq!(report.baselines.train, 30);
-        // The table has the paper's columns and marks the rankers' MSE as not applicable.
-        let table = markdown(report);
+        let d = v1.peephole_minus_best_architecture_only.as_ref().unwrap();
+        assert!(["ulc_ridge", "gbt", "log_macs", "log_params"].contains(&d.baseline.as_str()));
+        assert!(d.value >= 0.0);
+    }
+
+    #[test]
+    fn seed_agreement_and_scores_against_the_mean_of_two_runs_use_the_paired_networks() {
+        let records = zoo();
+        // A second run of every reference network: the same accuracy, reversed ranking for half.
+        let second: HashMap<String, f64> = records
+            .iter()
+            .filter(|r| r.generator == "reference-v1")
+            .map(|r| (r.id.clone(), r.curve[7]))
+            .collect();
+        let (_, evaluation) = run_on(&records, &Seen::default(), &second);
+        let reference = &evaluation.report.slices[2];
+        let agreement = reference.seed_agreement.as_ref().unwrap();
+        assert_eq!((agreement.n, agreement.kendall_tau), (12, Some(1.0)));
+        assert_eq!(reference.methods[0].kendall_tau_vs_mean_of_runs, Some(1.0));
+        assert!(evaluation.report.slices[0].seed_agreement.is_none());
+        let table = markdown(&evaluation.report);
+        assert!(table.contains("Seed-to-seed agreement (tau between two training runs of the same networks): 1.000 on 12 network(s)."), "{table}");
         assert!(
-            table.starts_with("| method | MSE | Kendall tau | R^2 | Spearman | n |\n"),
+            table.contains("No second training run covers this slice."),
             "{table}"
         );
         assert!(
-            table.contains("| log MACs (ranker) | n/a (ranker) |"),
-            "{table}"
-        );
-        assert!(
-            table.contains("| Peephole (architecture only) | 0.00010 | 1.000 |"),
+            table.contains("| Peephole (architecture only) | 0.00010 [0.00010, 0.00010] | 1.000 ["),
             "{table}"
         );
     }
 
     #[test]
-    fn baselines_alone_are_evaluated_without_a_model() {
-        let sources = zoo(36);
-        let card = card(&HELD_OUT);
-        let split = split_by_card(&card, &sources).unwrap();
-        let evaluation = evaluate(&card, None, &split, &BaselineOptions::for_epochs(8)).unwrap();
-        assert_eq!(evaluation.report.methods.len(), 5);
-        assert_eq!(evaluation.series.len(), 5);
-    }
-
-    #[test]
-    fn table_warns_when_the_card_disagrees_with_the_measured_peephole_numbers() {
-        let sources = zoo(36);
-        let mut card = card(&HELD_OUT);
-        card.metrics.push(MethodMetrics {
-            method: "peephole".into(),
-            report: MetricsReport {
-                mse: 0.5,
-                r2: 0.0,
-                kendall_tau: 0.0,
-                spearman: 0.0,
-                n: 6,
-            },
+    fn a_difference_whose_interval_holds_zero_is_called_a_tie() {
+        let records = zoo();
+        let (_, mut evaluation) = run_on(&records, &Seen::default(), &HashMap::new());
+        let slice = &mut evaluation.report.slices[0];
+        slice.peephole_minus_best_architecture_only = Some(Difference {
+            baseline: "gbt".into(),
+            value: 0.02,
+            interval: Some(Interval {
+                low: -0.05,
+                high: 0.09,
+                defined: 200,
+            }),
         });
-        let split = split_by_card(&card, &sources).unwrap();
-        let oracle = Oracle;
-        let evaluation = evaluate(
-            &card,
-            Some(&oracle),
-            &split,
-            &BaselineOptions::for_epochs(8),
-        )
-        .unwrap();
+        let table = markdown(&evaluation.report);
         assert!(
-            markdown(&evaluation.report).contains("Warning: the model card records MSE 0.500000")
+            table.contains("best architecture-only baseline (gbt): +0.020 [-0.050, +0.090]: a tie (the interval contains 0)."),
+            "{table}"
         );
     }
 
     #[test]
-    fn scatter_is_a_png_with_one_panel_per_method_and_a_red_diagonal() {
-        let sources = zoo(36);
-        let card = card(&HELD_OUT);
-        let split = split_by_card(&card, &sources).unwrap();
-        let oracle = Oracle;
-        let evaluation = evaluate(
-            &card,
-            Some(&oracle),
-            &split,
-            &BaselineOptions::for_epochs(8),
-        )
-        .unwrap();
-        let bytes = plot::scatter(&evaluation.report, &evaluation.series).unwrap();
+    fn records_of_another_protocol_and_duplicate_ids_are_refused() {
+        let mut sources = vec![(
+            "a.jsonl".to_string(),
+            vec![record(1, "generator-v1"), record(2, "generator-v1")],
+        )];
+        sources[0].1[1].protocol = "mnist-paper".into();
+        let error = check_records(&card(), &sources).unwrap_err().to_string();
+        assert!(
+            error.contains("network s5-2 was trained under protocol mnist-paper"),
+            "{error}"
+        );
+        let twice = vec![
+            ("a.jsonl".to_string(), vec![record(1, "generator-v1")]),
+            ("b.jsonl".to_string(), vec![record(1, "generator-v1")]),
+        ];
+        let error = check_records(&card(), &twice).unwrap_err().to_string();
+        assert!(
+            error.contains("s5-1 occurs twice (in a.jsonl and in b.jsonl)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn scatter_is_a_png_with_one_panel_per_method() {
+        let records = zoo();
+        let (_, evaluation) = run_on(&records, &Seen::default(), &HashMap::new());
+        let bytes = plot::scatter(&evaluation.plot, &evaluation.series).unwrap();
         let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
         let mut reader = decoder.read_info().unwrap();
         let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buffer).unwrap();
-        // 6 methods: 3 columns by 2 rows of 400 px.
-        assert_eq!((info.width, info.height), (1200, 800));
-        let canvas = plot::render(&evaluation.report, &evaluation.series);
-        let red = |x: usize, y: usize| canvas.pixel(x, y) == [214, 39, 40];
-        // The diagonal of the first panel crosses its plot area; the rankers' panels have none.
+        // 7 methods: 3 columns by 3 rows of 400 px.
+        assert_eq!((info.width, info.height), (1200, 1200));
+        // Accuracy panels (Peephole first) draw the red diagonal; rankers (log MACs: the sixth
+        // panel, third column of the second row) have none.
+        let canvas = plot::render(&evaluation.plot, &evaluation.series);
         let count_red = |x0: usize, y0: usize| {
             (y0..y0 + 400)
                 .flat_map(|y| (x0..x0 + 400).map(move |x| (x, y)))
-                .filter(|&(x, y)| red(x, y))
+                .filter(|&(x, y)| canvas.pixel(x, y) == [214, 39, 40])
                 .count()
         };
         assert!(count_red(0, 0) > 100, "{}", count_red(0, 0));
-        assert_eq!(count_red(400, 400), 0);
+        assert_eq!(count_red(800, 400), 0);
+    }
+
+    #[test]
+    fn every_character_the_plot_writes_has_a_glyph() {
+        let text = "PEEPHOLE NU-SVR, EPOCHS 1-2 LAST SEEN, EPOCH 2 RIDGE ON ULC COUNTS BOOSTED TREES, ARCHITECTURE LN MACS LN PARAMS \
+                    TAU 0.123 MSE 0.00456 R^2 -0.78 N 12 RHO (RANK ONLY) PREDICTED SCORE REAL ACCURACY AT EPOCH 8";
+        let missing: Vec<char> = text.chars().filter(|&c| !font::has_glyph(c)).collect();
+        assert!(missing.is_empty(), "{missing:?}");
     }
 
     #[test]
@@ -1276,23 +1685,5 @@ mod tests {
         );
         let (t, decimals) = plot::ticks((11.2, 16.9), 5);
         assert_eq!((decimals, t), (0, vec![12.0, 13.0, 14.0, 15.0, 16.0]));
-    }
-
-    #[test]
-    fn every_character_the_plot_writes_has_a_glyph() {
-        let text = "PEEPHOLE NU-SVR, EPOCHS 1-2 LAST SEEN, EPOCH 2 RIDGE ON ULC COUNTS LN MACS LN PARAMS \
-                    TAU 0.123 MSE 0.00456 R^2 -0.78 N 12 RHO (RANK ONLY) PREDICTED SCORE REAL ACCURACY AT EPOCH 8";
-        let missing: Vec<char> = text.chars().filter(|&c| !font::has_glyph(c)).collect();
-        assert!(missing.is_empty(), "{missing:?}");
-        // Every glyph fits in 5 columns, and distinct characters look distinct.
-        let all: Vec<char> = (' '..='~')
-            .filter(|&c| font::has_glyph(c) && !c.is_ascii_lowercase())
-            .collect();
-        for (i, &a) in all.iter().enumerate() {
-            assert!(font::glyph(a).iter().all(|row| row < &32), "{a}");
-            for &b in &all[i + 1..] {
-                assert_ne!(font::glyph(a), font::glyph(b), "{a} and {b} look the same");
-            }
-        }
     }
 }

@@ -13,6 +13,7 @@ mod sample;
 mod search;
 mod setup;
 mod slurm;
+mod split;
 mod test;
 mod test_slurm;
 mod train_predictor;
@@ -52,8 +53,12 @@ enum Command {
     /// `peephole-train train-predictor`; `cargo xtask train-predictor --help` lists the options).
     #[command(disable_help_flag = true)]
     TrainPredictor(train_predictor::Args),
-    /// Compare a predictor with the baselines on its held-out networks: the paper's Table 3
-    /// (markdown), eval.json and scatter.png (Figure 5).
+    /// Write, extend or check the frozen evaluation split (data/splits/eval-v2.json): every
+    /// architecture on one side (train, validation, test; the reference set evaluation only).
+    Split(split::Args),
+    /// Evaluation protocol v2: a predictor against the baselines on the split's test side and
+    /// the reference set, per slice, with bootstrap intervals (markdown), eval.json and
+    /// scatter.png.
     Eval(eval::Args),
     /// Run every fuzz target (text form, layer lists, ULC, predictor inputs, models and
     /// cards, zoo, IDX, CIFAR) for N seconds each and print executions and findings.
@@ -82,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         Command::ZooMerge(args) => zoo_merge::run(&args),
         Command::ZooStats(args) => zoo_stats::run(&args),
         Command::TrainPredictor(args) => train_predictor::run(&args),
+        Command::Split(args) => split::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),

@@ -2,7 +2,6 @@
 //! generator, metrics, the zoo record format, the training-protocol definitions and predictor
 //! inference. No libtorch and no native library here, so the build-time lint stays cheap.
 
-pub mod baselines;
 pub mod generator;
 pub mod ir;
 pub mod lint;

@@ -2,9 +2,9 @@
 //! architecture statistics, or counts of ULC field values. Kept apart from the learners so the
 //! learners can be tested on synthetic matrices and the features on real records.
 
-use crate::ir::LayerKind;
-use crate::ulc::{self, CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
-use crate::zoo::ZooRecord;
+use peephole_core::ir::LayerKind;
+use peephole_core::ulc::{self, CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
+use peephole_core::zoo::ZooRecord;
 
 use super::BaselineError;
 
@@ -175,8 +175,8 @@ fn field_widths() -> [usize; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::{Skeleton, network_at};
-    use crate::ulc::UlcCode;
+    use peephole_core::generator::{Skeleton, network_at};
+    use peephole_core::ulc::UlcCode;
 
     fn record() -> ZooRecord {
         let generated = network_at(Skeleton::FmnistV1, 11, 0);

@@ -8,6 +8,8 @@
 //!   the same information.
 //! - [`Method::UlcRidge`]: ridge regression on ULC field counts, a before-training predictor
 //!   that ignores the order of the layers.
+//! - [`Method::Gbt`]: gradient-boosted trees on per-network architecture features
+//!   ([`crate::gbt`]), settings chosen on the validation networks.
 //! - [`Method::LogMacs`] and [`Method::LogParams`]: the usual proxies "bigger is better",
 //!   meaningful as rankers only ([`Scale::RankOnly`]).
 //!
@@ -23,8 +25,10 @@ pub mod svr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ulc::UlcDecodeError;
-use crate::zoo::ZooRecord;
+use peephole_core::ulc::UlcDecodeError;
+use peephole_core::zoo::ZooRecord;
+
+use crate::gbt::{self, GbtModel, GbtParams, GbtSelection};
 
 pub use features::PREFIX_FRACTION;
 pub use ridge::{DEFAULT_LAMBDAS, RidgeModel, RidgeSelection, fit_ridge_cv};
@@ -137,6 +141,8 @@ pub enum Method {
     LastSeen,
     /// Ridge regression on ULC field-value counts.
     UlcRidge,
+    /// Gradient-boosted trees on architecture features.
+    Gbt,
     /// `ln(1 + MACs)`: a ranker, not an accuracy.
     LogMacs,
     /// `ln(1 + parameters)`: a ranker, not an accuracy.
@@ -145,10 +151,11 @@ pub enum Method {
 
 impl Method {
     /// Every baseline, in the order tables list them.
-    pub const ALL: [Method; 5] = [
+    pub const ALL: [Method; 6] = [
         Method::NuSvr,
         Method::LastSeen,
         Method::UlcRidge,
+        Method::Gbt,
         Method::LogMacs,
         Method::LogParams,
     ];
@@ -159,6 +166,7 @@ impl Method {
             Method::NuSvr => "nu_svr",
             Method::LastSeen => "last_seen",
             Method::UlcRidge => "ulc_ridge",
+            Method::Gbt => "gbt",
             Method::LogMacs => "log_macs",
             Method::LogParams => "log_params",
         }
@@ -170,6 +178,7 @@ impl Method {
             Method::NuSvr => format!("nu-SVR, curve to epoch {prefix_epochs} (Baker et al.)"),
             Method::LastSeen => format!("last seen value (epoch {prefix_epochs})"),
             Method::UlcRidge => "ridge on ULC counts".into(),
+            Method::Gbt => "gradient-boosted trees on architecture features".into(),
             Method::LogMacs => "log MACs (ranker)".into(),
             Method::LogParams => "log params (ranker)".into(),
         }
@@ -178,7 +187,7 @@ impl Method {
     /// Whether the method's output is an accuracy (so MSE and R² apply) or only an order.
     pub const fn scale(self) -> Scale {
         match self {
-            Method::NuSvr | Method::LastSeen | Method::UlcRidge => Scale::Accuracy,
+            Method::NuSvr | Method::LastSeen | Method::UlcRidge | Method::Gbt => Scale::Accuracy,
             Method::LogMacs | Method::LogParams => Scale::RankOnly,
         }
     }
@@ -215,6 +224,8 @@ pub struct BaselineOptions {
     pub svr_grid: SvrGrid,
     /// The ridge penalties.
     pub ridge_lambdas: Vec<f64>,
+    /// The tree settings tried on the validation networks.
+    pub gbt_grid: Vec<GbtParams>,
 }
 
 impl BaselineOptions {
@@ -227,6 +238,7 @@ impl BaselineOptions {
             seed: 0,
             svr_grid: SvrGrid::default(),
             ridge_lambdas: DEFAULT_LAMBDAS.to_vec(),
+            gbt_grid: gbt::default_grid(),
         }
     }
 
@@ -242,7 +254,7 @@ impl BaselineOptions {
 }
 
 /// Every baseline fitted on one set of training networks.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FittedBaselines {
     epochs: usize,
     prefix: usize,
@@ -250,18 +262,25 @@ pub struct FittedBaselines {
     svr_selection: SvrSelection,
     ridge: RidgeModel,
     ridge_selection: RidgeSelection,
+    gbt: GbtModel,
+    gbt_selection: GbtSelection,
 }
 
 impl FittedBaselines {
-    /// Fits every baseline on `train`, choosing hyper-parameters by cross-validation on
-    /// `train` alone (held-out networks must not be passed here).
+    /// Fits every baseline on `train`, choosing the nu-SVR's and the ridge's hyper-parameters
+    /// by cross-validation on `train` alone and the trees' on `validation` (test networks
+    /// must not be passed here).
     ///
     /// # Errors
     ///
     /// [`BaselineError::InvalidParameter`] for bad options, [`BaselineError::TooFewSamples`]
     /// below [`BaselineOptions::min_training`] networks, [`BaselineError::CurveLength`] and
     /// [`BaselineError::Codes`] naming a bad record, and the learners' errors.
-    pub fn fit(train: &[&ZooRecord], options: &BaselineOptions) -> Result<Self, BaselineError> {
+    pub fn fit(
+        train: &[&ZooRecord],
+        validation: &[&ZooRecord],
+        options: &BaselineOptions,
+    ) -> Result<Self, BaselineError> {
         if options.epochs == 0 {
             return Err(BaselineError::InvalidParameter {
                 name: "epochs",
@@ -317,6 +336,24 @@ impl FittedBaselines {
             options.folds,
             options.seed,
         )?;
+        let gbt_rows = train
+            .iter()
+            .map(|r| gbt::architecture_features(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let validation_rows = validation
+            .iter()
+            .map(|r| gbt::architecture_features(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let validation_targets = validation
+            .iter()
+            .map(|r| features::final_accuracy(r, epochs))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (gbt, gbt_selection) = gbt::fit_gbt(
+            (&gbt_rows, &targets),
+            (&validation_rows, &validation_targets),
+            &options.gbt_grid,
+            options.seed,
+        )?;
         Ok(FittedBaselines {
             epochs,
             prefix,
@@ -324,6 +361,8 @@ impl FittedBaselines {
             svr_selection,
             ridge,
             ridge_selection,
+            gbt,
+            gbt_selection,
         })
     }
 
@@ -345,6 +384,11 @@ impl FittedBaselines {
                 Ok(prefix[prefix.len() - 1])
             }
             Method::UlcRidge => self.ridge.predict(&features::ulc_field_counts(record)?),
+            Method::Gbt => {
+                let row = gbt::architecture_features(record)?;
+                // One row in, one prediction out.
+                Ok(self.gbt.predict(&[row])?[0])
+            }
             Method::LogMacs => Ok((record.macs as f64).ln_1p()),
             Method::LogParams => Ok((record.params as f64).ln_1p()),
         }
@@ -383,6 +427,11 @@ impl FittedBaselines {
         &self.ridge_selection
     }
 
+    /// The trees' chosen setting and validation error.
+    pub fn gbt_selection(&self) -> &GbtSelection {
+        &self.gbt_selection
+    }
+
     /// The fitted ridge, for its weights (named by [`features::ulc_feature_names`]).
     pub fn ridge(&self) -> &RidgeModel {
         &self.ridge
@@ -395,9 +444,9 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use crate::generator::{Skeleton, network_at};
-    use crate::metrics::{kendall_tau_b, mse};
-    use crate::ulc;
+    use peephole_core::generator::{Skeleton, network_at};
+    use peephole_core::metrics::{kendall_tau_b, mse};
+    use peephole_core::ulc;
 
     /// A synthetic zoo where the final accuracy is a known, nonlinear function of the first
     /// two epochs (plus a little noise), so a good curve baseline must beat the mean.
@@ -448,7 +497,8 @@ mod tests {
         let records = zoo(70, 21);
         let refs: Vec<&ZooRecord> = records.iter().collect();
         let (train, test) = refs.split_at(50);
-        let fitted = FittedBaselines::fit(train, &BaselineOptions::for_epochs(8)).unwrap();
+        let fitted =
+            FittedBaselines::fit(train, &test[..5], &BaselineOptions::for_epochs(8)).unwrap();
         assert_eq!(fitted.prefix_epochs(), 2);
         let actual = finals(test);
         let mean = finals(train).iter().sum::<f64>() / train.len() as f64;
@@ -466,7 +516,8 @@ mod tests {
     fn last_seen_is_the_accuracy_at_the_last_visible_epoch_and_rankers_are_logs() {
         let records = zoo(12, 22);
         let refs: Vec<&ZooRecord> = records.iter().collect();
-        let fitted = FittedBaselines::fit(&refs, &BaselineOptions::for_epochs(8)).unwrap();
+        let fitted =
+            FittedBaselines::fit(&refs, &refs[..4], &BaselineOptions::for_epochs(8)).unwrap();
         let r = &records[3];
         assert_eq!(fitted.predict(Method::LastSeen, r).unwrap(), r.curve[1]);
         let macs = fitted.predict(Method::LogMacs, r).unwrap();
@@ -481,7 +532,8 @@ mod tests {
     fn ridge_on_ulc_counts_predicts_accuracy_scale_numbers() {
         let records = zoo(30, 23);
         let refs: Vec<&ZooRecord> = records.iter().collect();
-        let fitted = FittedBaselines::fit(&refs, &BaselineOptions::for_epochs(8)).unwrap();
+        let fitted =
+            FittedBaselines::fit(&refs, &refs[..4], &BaselineOptions::for_epochs(8)).unwrap();
         let predicted = fitted.predict_all(Method::UlcRidge, &refs).unwrap();
         // The synthetic accuracies ignore the architecture, so the best the ridge can do is
         // stay near the mean; it must at least stay on the accuracy scale.
@@ -501,7 +553,7 @@ mod tests {
         let refs: Vec<&ZooRecord> = records.iter().collect();
         let options = BaselineOptions::for_epochs(8);
         assert!(matches!(
-            FittedBaselines::fit(&refs[..9], &options),
+            FittedBaselines::fit(&refs[..9], &refs[9..], &options),
             Err(BaselineError::TooFewSamples {
                 found: 9,
                 needed: 10
@@ -510,7 +562,7 @@ mod tests {
         let mut broken = records.clone();
         broken[5].curve.truncate(6);
         let broken_refs: Vec<&ZooRecord> = broken.iter().collect();
-        match FittedBaselines::fit(&broken_refs, &options) {
+        match FittedBaselines::fit(&broken_refs, &broken_refs[..3], &options) {
             Err(BaselineError::CurveLength {
                 id,
                 length: 6,
@@ -520,7 +572,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let fitted = FittedBaselines::fit(&refs, &options).unwrap();
+        let fitted = FittedBaselines::fit(&refs, &refs[..3], &options).unwrap();
         assert!(matches!(
             fitted.predict(Method::NuSvr, &broken[5]),
             Err(BaselineError::CurveLength { .. })
@@ -528,7 +580,7 @@ mod tests {
         let mut bad = options.clone();
         bad.prefix_fraction = 0.0;
         assert!(matches!(
-            FittedBaselines::fit(&refs, &bad),
+            FittedBaselines::fit(&refs, &refs[..3], &bad),
             Err(BaselineError::InvalidParameter {
                 name: "prefix_fraction",
                 ..
@@ -541,7 +593,14 @@ mod tests {
         let ids: Vec<&str> = Method::ALL.iter().map(|m| m.id()).collect();
         assert_eq!(
             ids,
-            ["nu_svr", "last_seen", "ulc_ridge", "log_macs", "log_params"]
+            [
+                "nu_svr",
+                "last_seen",
+                "ulc_ridge",
+                "gbt",
+                "log_macs",
+                "log_params"
+            ]
         );
         let json = serde_json::to_string(&Method::NuSvr).unwrap();
         assert_eq!(json, "\"nu_svr\"");

@@ -1,0 +1,18 @@
+//! Evaluation of Peephole predictors (issue 16's protocol v2), kept out of `peephole-core` so
+//! that the lint and the proc macro never compile what only `cargo xtask eval` runs.
+//!
+//! - [`split`]: the frozen split by architecture (train / validation / test, and the
+//!   evaluation-only reference set), with its deterministic rule and committed file.
+//! - [`baselines`]: the paper's Table 3 baselines (nu-SVR, last seen, ridge on ULC counts,
+//!   log MACs and params) and gradient-boosted trees on architecture features ([`gbt`]).
+//! - [`slices`]: which networks each reported slice holds.
+//! - [`bootstrap`]: seeded resampling of networks for 95% intervals of every metric.
+
+pub mod baselines;
+pub mod bootstrap;
+pub mod gbt;
+pub mod slices;
+pub mod split;
+
+#[cfg(test)]
+mod testing;
