@@ -1378,7 +1378,6 @@ mod font {
 
 #[cfg(test)]
 mod tests {
-    use peephole_core::generator::{self, Skeleton};
     use peephole_core::predictor::{Ranges, SplitInfo};
     use peephole_core::ulc;
 
@@ -1387,36 +1386,12 @@ mod tests {
     /// A record of generator v1's network `index` whose final accuracy grows with its first
     /// epoch (so curve baselines have something to learn).
     fn record(index: u64, generator: &str) -> ZooRecord {
-        let generated = generator::network_at(Skeleton::FmnistV1, 5, index);
-        let codes = ulc::encode(&generated.network)
-            .expect("generated networks encode")
-            .codes;
         let first = 0.4 + 0.4 * ((index * 37 % 23) as f64 / 23.0);
         let last = (first + 0.1 + 0.3 * (1.0 - first) * first).min(0.99);
         let curve = (0..8)
             .map(|e| first + (last - first) * f64::from(e) / 7.0)
             .collect();
-        ZooRecord {
-            id: format!("s5-{index}"),
-            protocol: "fmnist-budget-v1".into(),
-            ulc_version: ulc::ULC_VERSION.into(),
-            generator: generator.into(),
-            skeleton: "fmnist-v1".into(),
-            block: generated.block.to_string(),
-            text: generated.network.to_string(),
-            network: generated.network,
-            ulc: codes,
-            ulc_clamps: Vec::new(),
-            seed: index,
-            curve,
-            train_loss: vec![Some(1.0); 8],
-            params: generated.params,
-            macs: generated.macs,
-            wall_seconds: 1.0,
-            device: "cpu".into(),
-            diverged: false,
-            tool_version: "test".into(),
-        }
+        peephole_eval::testing::record_with_curve(&format!("s5-{index}"), generator, 5, index, curve)
     }
 
     fn card() -> ModelCard {

@@ -359,15 +359,36 @@ pub fn build_trainer() -> anyhow::Result<PathBuf> {
 /// cargo's own report, so that it works with any `CARGO_TARGET_DIR`.
 pub fn build_peephole_train(options: &[&str]) -> anyhow::Result<PathBuf> {
     eprintln!("$ cargo build {} --bin peephole-train", options.join(" "));
-    let output = cargo()
+    let mut command = cargo();
+    command
         .arg("build")
         .args(options)
-        .args([
-            "--bin",
-            "peephole-train",
-            "--message-format",
-            "json-render-diagnostics",
-        ])
+        .args(["--bin", "peephole-train"]);
+    trainer_built_by(command)
+}
+
+/// The `peephole-train` binary that `cargo test --no-run` with `options` and `env` builds for
+/// the integration tests (after the tests ran, nothing compiles). `cargo test` and `cargo
+/// build` unify features differently (dev-dependencies count only for the former), so a
+/// `cargo build` after the tests compiles tract and tch a second time.
+pub fn trainer_of_test_build(
+    options: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> anyhow::Result<PathBuf> {
+    eprintln!("$ cargo test --no-run {}", options.join(" "));
+    let mut command = cargo();
+    command.args(["test", "--no-run"]).args(options);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    trainer_built_by(command)
+}
+
+/// Runs a cargo build `command` with JSON messages and returns the path of the
+/// `peephole-train` binary it reports (the binary itself, not its unit-test harness).
+fn trainer_built_by(mut command: Command) -> anyhow::Result<PathBuf> {
+    let output = command
+        .args(["--message-format", "json-render-diagnostics"])
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("cannot start cargo")?;
@@ -378,7 +399,14 @@ pub fn build_peephole_train(options: &[&str]) -> anyhow::Result<PathBuf> {
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "peephole-train")
+        .filter(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == "peephole-train"
+                && m["profile"]["test"] == false
+                && m["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
+        })
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .context("cargo built peephole-train but reported no executable")
 }

@@ -2,6 +2,7 @@
 
 use crate::cargo::{cargo, run as run_command};
 use crate::setup;
+use crate::slurm;
 
 /// Options of `test`.
 #[derive(clap::Args)]
@@ -33,16 +34,21 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
         library_path.push(":");
         library_path.push(existing);
     }
+    let packages = ["--workspace", "--features", "peephole/tch"];
     run_command(
         cargo()
-            .args(["test", "--workspace", "--features", "peephole/tch"])
-            .env("LD_LIBRARY_PATH", library_path)
+            .arg("test")
+            .args(packages)
+            .env("LD_LIBRARY_PATH", &library_path)
             .args(&args.rest),
     )?;
     if args.no_slurm {
         return Ok(());
     }
-    crate::test_slurm::run(&crate::test_slurm::Args::default())
+    let trainer = slurm::trainer_of_test_build(&packages, &[("LD_LIBRARY_PATH", library_path.as_os_str())])?;
+    let mut slurm_args = crate::test_slurm::Args::default();
+    slurm_args.trainer = Some(trainer);
+    crate::test_slurm::run(&slurm_args)
 }
 
 /// Entry point of `cargo xtask test`.

@@ -51,6 +51,9 @@ pub struct Args {
     /// Networks to train (at least three per task, so one can be cancelled mid-run).
     #[arg(long, default_value_t = 16)]
     count: u64,
+    /// A trainer already built (by `cargo xtask test`'s test build); built here when absent.
+    #[arg(skip)]
+    pub trainer: Option<PathBuf>,
 }
 
 impl Default for Args {
@@ -59,6 +62,7 @@ impl Default for Args {
             keep: false,
             tasks: 4,
             count: 16,
+            trainer: None,
         }
     }
 }
@@ -661,10 +665,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
     ensure_installed()?;
     setup::run_setup(&setup::Args::default_python())?;
-    // The trainer `cargo xtask test` has just built for the tests (the same packages and
-    // features, so nothing is rebuilt): a release build would add many minutes to CI, and
-    // what this test checks does not depend on the optimisation level.
-    let trainer = slurm::build_peephole_train(&["--workspace", "--features", "peephole/tch"])?;
+    // A debug trainer: a release build would add many minutes to CI, and what this test
+    // checks does not depend on the optimisation level. Under `cargo xtask test` it is the
+    // one the test build made, so nothing compiles again.
+    let trainer = match &args.trainer {
+        Some(trainer) => trainer.clone(),
+        None => slurm::build_peephole_train(&["--workspace", "--features", "peephole/tch"])?,
+    };
     let dir = std::env::temp_dir().join(format!("peephole-slurm-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let setup_took = start.elapsed();

@@ -14,5 +14,6 @@ pub mod gbt;
 pub mod slices;
 pub mod split;
 
-#[cfg(test)]
-mod testing;
+/// Synthetic zoo records (real generated networks, chosen curves) for the tests of this crate
+/// and of its callers, so that the record layout is written once.
+pub mod testing;

@@ -1,4 +1,4 @@
-//! Records for the tests of this crate: real generated networks with chosen accuracies.
+//! Records for tests: real generated networks with chosen accuracy curves.
 
 use peephole_core::generator::{Skeleton, network_at};
 use peephole_core::ulc;
@@ -13,13 +13,26 @@ pub fn record(id: &str, generator: &str, index: u64) -> ZooRecord {
 
 /// As [`record`], ending at `last`.
 pub fn record_with_final(id: &str, generator: &str, index: u64, last: f64) -> ZooRecord {
-    let generated = network_at(Skeleton::FmnistV1, 5, index);
-    let codes = ulc::encode(&generated.network)
-        .expect("generated networks encode")
-        .codes;
     let curve = (0..8)
         .map(|e| 0.1 + (last - 0.1) * f64::from(e + 1) / 8.0)
         .collect();
+    record_with_curve(id, generator, 5, index, curve)
+}
+
+/// A record of generator v1's network number `index` of stream `stream` under `id` and
+/// `generator`, with `curve` as its validation curve (one training loss of 1.0 per point).
+pub fn record_with_curve(
+    id: &str,
+    generator: &str,
+    stream: u64,
+    index: u64,
+    curve: Vec<f64>,
+) -> ZooRecord {
+    let generated = network_at(Skeleton::FmnistV1, stream, index);
+    let codes = ulc::encode(&generated.network)
+        .expect("generated networks encode")
+        .codes;
+    let train_loss = vec![Some(1.0); curve.len()];
     ZooRecord {
         id: id.into(),
         protocol: "fmnist-budget-v1".into(),
@@ -33,7 +46,7 @@ pub fn record_with_final(id: &str, generator: &str, index: u64, last: f64) -> Zo
         ulc_clamps: Vec::new(),
         seed: index,
         curve,
-        train_loss: vec![Some(1.0); 8],
+        train_loss,
         params: generated.params,
         macs: generated.macs,
         wall_seconds: 1.0,

@@ -175,33 +175,16 @@ fn field_widths() -> [usize; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::generator::{Skeleton, network_at};
     use peephole_core::ulc::UlcCode;
 
     fn record() -> ZooRecord {
-        let generated = network_at(Skeleton::FmnistV1, 11, 0);
-        let codes = ulc::encode(&generated.network).unwrap().codes;
-        ZooRecord {
-            id: "s11-0".into(),
-            protocol: "fmnist-budget-v1".into(),
-            ulc_version: ulc::ULC_VERSION.into(),
-            generator: "generator-v1/fmnist-v1".into(),
-            skeleton: "fmnist-v1".into(),
-            block: generated.block.to_string(),
-            text: generated.network.to_string(),
-            network: generated.network,
-            ulc: codes,
-            ulc_clamps: Vec::new(),
-            seed: 0,
-            curve: vec![0.5, 0.6, 0.7, 0.75, 0.8, 0.82, 0.85, 0.86],
-            train_loss: vec![Some(1.0); 8],
-            params: generated.params,
-            macs: generated.macs,
-            wall_seconds: 1.0,
-            device: "cpu".into(),
-            diverged: false,
-            tool_version: "test".into(),
-        }
+        crate::testing::record_with_curve(
+            "s11-0",
+            "generator-v1/fmnist-v1",
+            11,
+            0,
+            vec![0.5, 0.6, 0.7, 0.75, 0.8, 0.82, 0.85, 0.86],
+        )
     }
 
     #[test]

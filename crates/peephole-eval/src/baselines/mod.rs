@@ -444,9 +444,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use peephole_core::generator::{Skeleton, network_at};
     use peephole_core::metrics::{kendall_tau_b, mse};
-    use peephole_core::ulc;
 
     /// A synthetic zoo where the final accuracy is a known, nonlinear function of the first
     /// two epochs (plus a little noise), so a good curve baseline must beat the mean.
@@ -454,8 +452,6 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(seed);
         (0..n)
             .map(|index| {
-                let generated = network_at(Skeleton::FmnistV1, seed, index);
-                let codes = ulc::encode(&generated.network).unwrap().codes;
                 let first: f64 = rng.random_range(0.3..0.8);
                 let gain: f64 = rng.random_range(0.0..0.15);
                 let second = first + gain;
@@ -463,27 +459,13 @@ mod tests {
                     + rng.random_range(-0.005..0.005);
                 let mut curve = vec![first, second];
                 curve.extend((3..=8).map(|e| second + (last - second) * f64::from(e - 2) / 6.0));
-                ZooRecord {
-                    id: format!("s{seed}-{index}"),
-                    protocol: "fmnist-budget-v1".into(),
-                    ulc_version: ulc::ULC_VERSION.into(),
-                    generator: "generator-v1/fmnist-v1".into(),
-                    skeleton: "fmnist-v1".into(),
-                    block: generated.block.to_string(),
-                    text: generated.network.to_string(),
-                    network: generated.network,
-                    ulc: codes,
-                    ulc_clamps: Vec::new(),
-                    seed: index,
+                crate::testing::record_with_curve(
+                    &format!("s{seed}-{index}"),
+                    "generator-v1/fmnist-v1",
+                    seed,
+                    index,
                     curve,
-                    train_loss: vec![Some(1.0); 8],
-                    params: generated.params,
-                    macs: generated.macs,
-                    wall_seconds: 1.0,
-                    device: "cpu".into(),
-                    diverged: false,
-                    tool_version: "test".into(),
-                }
+                )
             })
             .collect()
     }
