@@ -13,7 +13,11 @@ static ALLOCATOR: CappedAlloc = CappedAlloc;
 
 /// The largest per-target limit: the tests run in parallel threads and share one allocator.
 fn limit_allocations() {
-    let largest = TARGETS.iter().map(|t| t.allocation_limit).max().unwrap_or(usize::MAX);
+    let largest = TARGETS
+        .iter()
+        .map(|t| t.allocation_limit)
+        .max()
+        .unwrap_or(usize::MAX);
     guard::set_allocation_limit(largest);
     quiet_panics();
 }
@@ -27,11 +31,21 @@ fn every_target_has_a_committed_corpus_and_every_input_in_it_runs_clean() {
         let inputs = load_corpus(target, &[dir.clone()]);
         let committed = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
         if committed == 0 {
-            failures.push(format!("{}: no committed corpus in {}", target.name, dir.display()));
+            failures.push(format!(
+                "{}: no committed corpus in {}",
+                target.name,
+                dir.display()
+            ));
         }
         for input in inputs {
             if let Err(finding) = run_one(target, &input) {
-                failures.push(format!("{}: {} at {}: {}", target.name, peephole_fuzz::driver::input_name(&input), finding.location, finding.message));
+                failures.push(format!(
+                    "{}: {} at {}: {}",
+                    target.name,
+                    peephole_fuzz::driver::input_name(&input),
+                    finding.location,
+                    finding.message
+                ));
             }
         }
     }
@@ -68,7 +82,10 @@ fn a_short_seeded_pass_of_every_target_finds_nothing() {
         let report = fuzz(target, &options);
         assert!(report.execs > 0, "{} ran nothing", target.name);
         for finding in report.findings {
-            failures.push(format!("{} at {}: {}", target.name, finding.location, finding.message));
+            failures.push(format!(
+                "{} at {}: {}",
+                target.name, finding.location, finding.message
+            ));
         }
     }
     // The quiet panic hook also swallows this assertion's message: print the findings first.

@@ -48,16 +48,35 @@ fn last_json_line(output: &std::process::Output, what: &str) -> anyhow::Result<M
         output.status,
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    let line = stdout.lines().last().with_context(|| format!("{what} printed nothing"))?;
-    serde_json::from_str(line).with_context(|| format!("{what} printed `{line}`, not a result line"))
+    let line = stdout
+        .lines()
+        .last()
+        .with_context(|| format!("{what} printed nothing"))?;
+    serde_json::from_str(line)
+        .with_context(|| format!("{what} printed `{line}`, not a result line"))
 }
 
 /// Entry point of `cargo xtask bench train`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    ensure!(args.batch > 0 && args.steps > 0 && args.repeats > 0, "--batch, --steps and --repeats must be positive");
+    ensure!(
+        args.batch > 0 && args.steps > 0 && args.repeats > 0,
+        "--batch, --steps and --repeats must be positive"
+    );
     let python = root().join(".venv/bin/python");
-    ensure!(python.exists(), "{} is missing: run `cargo xtask setup`", python.display());
-    run_command(cargo().args(["build", "--release", "--quiet", "-p", "peephole-train", "--bin", "peephole-train"]))?;
+    ensure!(
+        python.exists(),
+        "{} is missing: run `cargo xtask setup`",
+        python.display()
+    );
+    run_command(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "peephole-train",
+        "--bin",
+        "peephole-train",
+    ]))?;
     let trainer = root().join("target/release/peephole-train");
     let threads = args
         .threads
@@ -65,14 +84,33 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let dir = root().join("target/bench-train");
     let mut tch = Command::new(&trainer);
     tch.current_dir(root())
-        .args(["bench-train", "--batch", &args.batch.to_string(), "--steps", &args.steps.to_string()])
-        .args(["--repeats", &args.repeats.to_string(), "--threads", &threads.to_string(), "--export"])
+        .args([
+            "bench-train",
+            "--batch",
+            &args.batch.to_string(),
+            "--steps",
+            &args.steps.to_string(),
+        ])
+        .args([
+            "--repeats",
+            &args.repeats.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--export",
+        ])
         .arg(&dir);
     if let Some(network) = &args.network {
         tch.args(["--network", network]);
     }
-    eprintln!("timing tch ({} steps x {} repeats, batch {}, {threads} threads)...", args.steps, args.repeats, args.batch);
-    let tch = last_json_line(&tch.output().with_context(|| format!("cannot start {}", trainer.display()))?, "peephole-train bench-train")?;
+    eprintln!(
+        "timing tch ({} steps x {} repeats, batch {}, {threads} threads)...",
+        args.steps, args.repeats, args.batch
+    );
+    let tch = last_json_line(
+        &tch.output()
+            .with_context(|| format!("cannot start {}", trainer.display()))?,
+        "peephole-train bench-train",
+    )?;
     eprintln!("timing PyTorch on the same job...");
     let script = root().join("xtask/scripts/bench_train_torch.py");
     let torch = Command::new(&python)
@@ -82,7 +120,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot start {}", python.display()))?;
     let torch = last_json_line(&torch, "the PyTorch side")?;
     let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("spec.json"))?)?;
-    println!("training throughput, same network, batches, optimizer and threads; medians over {} repeats of {} steps", args.repeats, args.steps);
+    println!(
+        "training throughput, same network, batches, optimizer and threads; medians over {} repeats of {} steps",
+        args.repeats, args.steps
+    );
     println!("network: {}", spec["network"].as_str().unwrap_or("?"));
     println!();
     println!("| backend | threads | images/s (median) | min | max | vs PyTorch |");

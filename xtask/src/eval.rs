@@ -1391,7 +1391,13 @@ mod tests {
         let curve = (0..8)
             .map(|e| first + (last - first) * f64::from(e) / 7.0)
             .collect();
-        peephole_eval::testing::record_with_curve(&format!("s5-{index}"), generator, 5, index, curve)
+        peephole_eval::testing::record_with_curve(
+            &format!("s5-{index}"),
+            generator,
+            5,
+            index,
+            curve,
+        )
     }
 
     fn card() -> ModelCard {

@@ -45,7 +45,8 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     if args.no_slurm {
         return Ok(());
     }
-    let trainer = slurm::trainer_of_test_build(&packages, &[("LD_LIBRARY_PATH", library_path.as_os_str())])?;
+    let trainer =
+        slurm::trainer_of_test_build(&packages, &[("LD_LIBRARY_PATH", library_path.as_os_str())])?;
     let mut slurm_args = crate::test_slurm::Args::default();
     slurm_args.trainer = Some(trainer);
     crate::test_slurm::run(&slurm_args)

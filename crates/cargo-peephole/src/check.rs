@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use peephole_io::escape;
 use peephole_lint::ast::Declaration;
 use peephole_lint::check::{self, Mode};
 use peephole_lint::predict::ModelContext;
-use peephole_io::escape;
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::visit::Visit;

@@ -104,11 +104,17 @@ mod tests {
         let error = peephole_core::text::parse_network(&text).expect_err("not a layer");
         let shown = CliError::Text { text, error }.to_string();
         assert!(shown.len() < 1000, "{} bytes", shown.len());
-        assert!(!shown.contains('\u{202e}') && !shown.contains('\0'), "{shown}");
+        assert!(
+            !shown.contains('\u{202e}') && !shown.contains('\0'),
+            "{shown}"
+        );
         assert!(shown.contains("\\u{202e}"), "{shown}");
         let lines: Vec<&str> = shown.lines().collect();
         assert_eq!(lines.len(), 3, "{shown}");
-        assert!(lines[1].starts_with("  ...(") && lines[1].contains("characters) "), "{shown}");
+        assert!(
+            lines[1].starts_with("  ...(") && lines[1].contains("characters) "),
+            "{shown}"
+        );
         let caret = lines[2].find('^').expect("a caret");
         assert_eq!(lines[1][caret..].chars().next(), Some('\\'), "{shown}");
     }

@@ -152,7 +152,10 @@ mod tests {
         let text = explanation.text();
         let lines: Vec<&str> = text.lines().collect();
         // The network, the headline, the protocol in plain words, a blank line, the table.
-        assert!(lines[2].starts_with("  note: fmnist-budget-v1 means trained from scratch"), "{text}");
+        assert!(
+            lines[2].starts_with("  note: fmnist-budget-v1 means trained from scratch"),
+            "{text}"
+        );
         assert!(lines[4].trim_start().starts_with("rank  edit"), "{text}");
         let best = &explanation.edits[0];
         assert!(lines[5].contains(&best.edit.describe(&network)), "{text}");

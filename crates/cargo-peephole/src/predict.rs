@@ -218,7 +218,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            !text.chars().any(|c| c == '\u{1b}' || c == '\r' || c == '\u{202e}'),
+            !text
+                .chars()
+                .any(|c| c == '\u{1b}' || c == '\r' || c == '\u{202e}'),
             "{text}"
         );
         assert!(text.contains("\\u{1b}[2K\\r\\nwarning: all good"), "{text}");

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use peephole_core::lint::LintScope;
-use peephole_lint::Warning;
 use peephole_io::{escape, excerpt};
+use peephole_lint::Warning;
 use proc_macro2::Span;
 
 /// How many characters of a source line a diagnostic shows around its column; rustc's own
@@ -130,7 +130,11 @@ impl Diagnostic {
                 .collect();
             let _ = writeln!(out, "{gutter} |");
             let _ = writeln!(out, "{number} | {shown}");
-            let _ = writeln!(out, "{gutter} | {before}{}", "^".repeat(self.width.min(MAX_SOURCE_LINE_CHARS)));
+            let _ = writeln!(
+                out,
+                "{gutter} | {before}{}",
+                "^".repeat(self.width.min(MAX_SOURCE_LINE_CHARS))
+            );
         }
         if !self.notes.is_empty() {
             let _ = writeln!(out, "{gutter} |");

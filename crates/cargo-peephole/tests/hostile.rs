@@ -22,7 +22,11 @@ fn check(path: &Path) -> (Outcome, String) {
 /// Asserts that `check` printed `says` and counted `(files, warnings, errors)`.
 fn assert_reported(outcome: &Outcome, out: &str, says: &str, counts: (usize, usize, usize)) {
     assert!(out.contains(says), "{out}");
-    assert_eq!((outcome.files, outcome.warnings, outcome.errors), counts, "{out}");
+    assert_eq!(
+        (outcome.files, outcome.warnings, outcome.errors),
+        counts,
+        "{out}"
+    );
 }
 
 fn mkfifo(path: &Path) {
@@ -43,7 +47,12 @@ fn a_symlink_out_of_the_tree_is_not_followed_and_its_contents_never_printed() {
     std::fs::write(tree.path().join("lib.rs"), WARNS).expect("write");
     let (outcome, out) = check(tree.path());
     assert!(!out.contains("SECRET"), "{out}");
-    assert_reported(&outcome, &out, "host.rs: a symbolic link out of the checked directory, not followed", (1, 1, 1));
+    assert_reported(
+        &outcome,
+        &out,
+        "host.rs: a symbolic link out of the checked directory, not followed",
+        (1, 1, 1),
+    );
 }
 
 #[test]
@@ -104,7 +113,12 @@ fn a_non_utf8_file_is_reported_and_the_check_goes_on() {
     std::fs::write(tree.path().join("a.rs"), b"// caf\xe9\n").expect("write");
     std::fs::write(tree.path().join("b.rs"), WARNS).expect("write");
     let (outcome, out) = check(tree.path());
-    assert_reported(&outcome, &out, "a.rs: not UTF-8 text (invalid byte at offset 6)", (1, 1, 1));
+    assert_reported(
+        &outcome,
+        &out,
+        "a.rs: not UTF-8 text (invalid byte at offset 6)",
+        (1, 1, 1),
+    );
 }
 
 #[test]

@@ -614,7 +614,13 @@ mod tests {
 
     #[test]
     fn channel_collapse_below_four_channels() {
-        let n = net(vec![conv(1, 16), Layer::Relu, conv(1, 3), Layer::Relu, conv(1, 4)]);
+        let n = net(vec![
+            conv(1, 16),
+            Layer::Relu,
+            conv(1, 3),
+            Layer::Relu,
+            conv(1, 4),
+        ]);
         // 16 -> 3 is also a clamped channel ratio (below 0.25).
         assert_eq!(
             lints(&n),
@@ -677,7 +683,11 @@ mod tests {
             classes: 10,
         };
         assert_eq!(lints(&n), vec![(Lint::UlcClamp, Some(3))]);
-        assert!(check(&n).unwrap()[0].message.contains("channel ratio 4 (16 -> 64 channels)"));
+        assert!(
+            check(&n).unwrap()[0]
+                .message
+                .contains("channel ratio 4 (16 -> 64 channels)")
+        );
     }
 
     #[test]

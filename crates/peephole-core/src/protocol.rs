@@ -225,7 +225,12 @@ pub const FMNIST_SMOKE_V1: Protocol = Protocol {
 };
 
 /// Every protocol this build knows, for lookup by name.
-pub const PROTOCOLS: [Protocol; 4] = [FMNIST_BUDGET_V1, MNIST_PAPER, CIFAR10_PAPER, FMNIST_SMOKE_V1];
+pub const PROTOCOLS: [Protocol; 4] = [
+    FMNIST_BUDGET_V1,
+    MNIST_PAPER,
+    CIFAR10_PAPER,
+    FMNIST_SMOKE_V1,
+];
 
 impl Protocol {
     /// The protocol in plain words (images, epochs, optimizer, where accuracy is measured),
@@ -242,7 +247,10 @@ impl Protocol {
                 [one] => format!("from epoch {one}"),
                 many => format!("at epochs {}", many.join(" and ")),
             };
-            format!("learning rate {} divided by {} {when}", rate.initial, rate.factor)
+            format!(
+                "learning rate {} divided by {} {when}",
+                rate.initial, rate.factor
+            )
         };
         format!(
             "{name} means trained from scratch on the first {train} {dataset} training images \
@@ -290,8 +298,16 @@ mod tests {
              (1x28x28, 10 classes) for 8 epochs of SGD (batch 128, momentum 0.9, learning rate 0.02 \
              divided by 10 from epoch 7), with accuracy measured on the first 4,000 test images"
         );
-        assert!(CIFAR10_PAPER.in_plain_words().contains("50,000 CIFAR-10 training images (3x32x32, 10 classes) for 180 epochs"));
-        assert!(FMNIST_SMOKE_V1.in_plain_words().contains("learning rate 0.02)"));
+        assert!(
+            CIFAR10_PAPER
+                .in_plain_words()
+                .contains("50,000 CIFAR-10 training images (3x32x32, 10 classes) for 180 epochs")
+        );
+        assert!(
+            FMNIST_SMOKE_V1
+                .in_plain_words()
+                .contains("learning rate 0.02)")
+        );
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
     }

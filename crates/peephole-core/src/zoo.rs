@@ -270,10 +270,11 @@ pub const MAX_ZOO_BYTES: u64 = 1 << 30;
 /// Reads a zoo file (regular files only, at most [`MAX_ZOO_BYTES`]); a missing file is an
 /// error, bad lines are not.
 pub fn read_zoo(path: &Path) -> Result<ZooContents, ZooError> {
-    let file = peephole_io::open(path, MAX_ZOO_BYTES, "zoo file").map_err(|error| ZooError::Io {
-        path: path.into(),
-        source: error.into_io(),
-    })?;
+    let file =
+        peephole_io::open(path, MAX_ZOO_BYTES, "zoo file").map_err(|error| ZooError::Io {
+            path: path.into(),
+            source: error.into_io(),
+        })?;
     read_zoo_from(file).map_err(|source| ZooError::Io {
         path: path.into(),
         source,

@@ -7,11 +7,11 @@ mod common;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+use common::assert_frequency;
 use peephole_core::generator::{
     self, Block, BlockLayer, ChannelRatio, MAX_CHANNELS, MAX_MACS, Skeleton,
 };
 use peephole_core::{Kernel, Layer, LayerKind, Network, Padding, Shape};
-use common::assert_frequency;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -51,7 +51,6 @@ const SPEC_MAX_CONVS: usize = 3;
 /// Blocks drawn for the statistical tests.
 const BLOCKS: usize = 100_000;
 const SEED: u64 = 0x5eed_b10c;
-
 
 fn row_of(kind: LayerKind) -> usize {
     KINDS.iter().position(|&k| k == kind).unwrap()

@@ -9,6 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use common::assert_frequency;
 use peephole_core::generator::free_form::{
     self, ActivationStyle, ActivationWord, Design, Downsampling, GeneratedV2, Growth, Normalization,
 };
@@ -18,7 +19,6 @@ use peephole_core::generator::{
 use peephole_core::text::parse_network;
 use peephole_core::ulc::{UlcField, encode};
 use peephole_core::{Kernel, Layer, Network, Padding, Shape};
-use common::assert_frequency;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -71,7 +71,6 @@ const DESIGNS: usize = 60_000;
 /// Networks drawn through the filter for the assembly and filter tests.
 const NETWORKS: u64 = 50_000;
 const SEED: u64 = 0x5eed_0002;
-
 
 fn designs() -> &'static [Design] {
     static DESIGNS_CELL: OnceLock<Vec<Design>> = OnceLock::new();

@@ -274,7 +274,10 @@ fn every_record_invariant_is_checked_by_the_reader_and_refused_by_the_writer() {
     let mut writer = ZooWriter::append(&path).unwrap();
     for (record, reason) in &broken {
         match record.validate() {
-            Err(got) => assert!(got.to_string().contains(reason), "{got} should say {reason}"),
+            Err(got) => assert!(
+                got.to_string().contains(reason),
+                "{got} should say {reason}"
+            ),
             Ok(()) => panic!("{reason}: accepted"),
         }
         // The writer refuses it...

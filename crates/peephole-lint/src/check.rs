@@ -228,10 +228,25 @@ mod tests {
             .filter(|(name, _)| name == Lint::PoolStrideDefault.name())
             .collect();
         assert_eq!(pools.len(), 2, "{found:?}");
-        assert!(pools[0].1.starts_with("layer 2 (`maxpool(2)`) has no stride, so it is 1"), "{found:?}");
-        assert!(pools[0].1.contains("PyTorch, tch and candle default a pool's stride to its kernel (2)"));
-        assert!(pools[1].1.starts_with("layer 3 (`avgpool(3x2)`)"), "{found:?}");
-        assert_eq!(Lint::PoolStrideDefault.scope(), peephole_core::lint::LintScope::Layer);
+        assert!(
+            pools[0]
+                .1
+                .starts_with("layer 2 (`maxpool(2)`) has no stride, so it is 1"),
+            "{found:?}"
+        );
+        assert!(
+            pools[0]
+                .1
+                .contains("PyTorch, tch and candle default a pool's stride to its kernel (2)")
+        );
+        assert!(
+            pools[1].1.starts_with("layer 3 (`avgpool(3x2)`)"),
+            "{found:?}"
+        );
+        assert_eq!(
+            Lint::PoolStrideDefault.scope(),
+            peephole_core::lint::LintScope::Layer
+        );
     }
 
     // Issue 19: `conv(16, 3)`, PyTorch's order, reads as a 16x16 kernel with 3 channels.
@@ -245,13 +260,29 @@ mod tests {
             .filter(|(name, _)| name == Lint::ConvArgumentOrder.name())
             .collect();
         assert_eq!(swapped.len(), 2, "{found:?}");
-        assert!(swapped[0].1.starts_with("layer 0 (`conv(16, 3)`) is a 16x16 kernel with 3 output channel(s)"), "{found:?}");
-        assert!(swapped[1].1.starts_with("layer 2 (`conv(8, 4)`)"), "{found:?}");
-        assert_eq!(Lint::ConvArgumentOrder.scope(), peephole_core::lint::LintScope::Layer);
+        assert!(
+            swapped[0]
+                .1
+                .starts_with("layer 0 (`conv(16, 3)`) is a 16x16 kernel with 3 output channel(s)"),
+            "{found:?}"
+        );
+        assert!(
+            swapped[1].1.starts_with("layer 2 (`conv(8, 4)`)"),
+            "{found:?}"
+        );
+        assert_eq!(
+            Lint::ConvArgumentOrder.scope(),
+            peephole_core::lint::LintScope::Layer
+        );
         let allowed = warnings(
             "struct N: [1, 28, 28] -> 10 { #[peephole(allow(conv_argument_order))] conv(16, 3), relu }",
         );
-        assert!(allowed.iter().all(|(name, _)| name != Lint::ConvArgumentOrder.name()), "{allowed:?}");
+        assert!(
+            allowed
+                .iter()
+                .all(|(name, _)| name != Lint::ConvArgumentOrder.name()),
+            "{allowed:?}"
+        );
     }
 
     // Issue 19: `conv(16, 3x3)` (channels first, then the kernel) says what was meant.
@@ -259,7 +290,9 @@ mod tests {
     fn a_kernel_written_second_is_an_error_that_suggests_the_order() {
         assert_eq!(
             lowering_errors("struct N: [1, 28, 28] -> 10 { conv(16, 3x3), relu }"),
-            ["conv takes the kernel first, then the output channels: did you mean `conv(3x3, 16)`?"]
+            [
+                "conv takes the kernel first, then the output channels: did you mean `conv(3x3, 16)`?"
+            ]
         );
     }
 
@@ -279,7 +312,9 @@ mod tests {
     fn an_empty_body_is_an_error_at_the_name() {
         assert_eq!(
             lowering_errors("struct Empty: [1, 8, 8] -> 10 { }"),
-            ["`Empty` declares no layers; a network needs at least one, as in `{ conv(3x3, 16), relu }`"]
+            [
+                "`Empty` declares no layers; a network needs at least one, as in `{ conv(3x3, 16), relu }`"
+            ]
         );
     }
 

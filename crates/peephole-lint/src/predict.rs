@@ -37,7 +37,10 @@ impl ModelSource {
             ModelSource::Embedded => "the embedded default predictor".to_string(),
             // A path from a source file or the environment: escaped for the terminal.
             ModelSource::File(path) => {
-                format!("predictor {}", peephole_io::escape(&path.display().to_string()))
+                format!(
+                    "predictor {}",
+                    peephole_io::escape(&path.display().to_string())
+                )
             }
         }
     }
@@ -174,7 +177,10 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
         return Ok(Vec::new());
     };
     let mut message = verdict.message();
-    if let Some(words) = verdict.protocol_in_plain_words().filter(|_| first_mention(&verdict.protocol)) {
+    if let Some(words) = verdict
+        .protocol_in_plain_words()
+        .filter(|_| first_mention(&verdict.protocol))
+    {
         message.push_str(&format!("\nnote: {words}"));
     }
     Ok(vec![Diagnostic {
@@ -277,8 +283,18 @@ mod tests {
         let found = findings(&short, &ModelContext::default()).expect("the embedded model runs");
         let lints: Vec<Lint> = found.iter().map(|f| f.lint).collect();
         assert_eq!(lints, [Lint::OutsideTraining]);
-        assert!(found[0].message.contains("note: outside what the model saw"), "{}", found[0].message);
-        assert!(found[0].message.starts_with("would rank above "), "{}", found[0].message);
+        assert!(
+            found[0]
+                .message
+                .contains("note: outside what the model saw"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0].message.starts_with("would rank above "),
+            "{}",
+            found[0].message
+        );
         assert!(found[0].help.is_none());
     }
 

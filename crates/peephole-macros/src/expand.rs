@@ -13,9 +13,7 @@ use peephole_lint::ast::{Declaration, NetworkDecl};
 use peephole_lint::check::{self, Mode};
 use peephole_lint::lower::Lowered;
 use peephole_lint::options::ATTRIBUTE;
-use peephole_lint::predict::{
-    MODEL_ENV, ModelContext, ModelSource,
-};
+use peephole_lint::predict::{MODEL_ENV, ModelContext, ModelSource};
 
 use crate::{speed, warning};
 
@@ -290,9 +288,9 @@ mod tests {
         );
         syn::parse_str::<syn::File>(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
         assert!(out.contains("pub struct LeNet"));
-        assert!(
-            out.contains(r#"TEXT : & 'static str = "[1x28x28] conv5x5:6 relu relu maxpool2x2/2 -> 10""#)
-        );
+        assert!(out.contains(
+            r#"TEXT : & 'static str = "[1x28x28] conv5x5:6 relu relu maxpool2x2/2 -> 10""#
+        ));
         assert!(
             out.contains("UlcCode { ty : 1 , kw : 5 , kh : 5 , ch : 8 }"),
             "{out}"

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use peephole_core::predictor::{
-    EMBEDDED_MODEL, EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, META_CARD, MLP_WIDTH, Matrix, MemberWeights,
-    Predictor, PredictorError, PredictorWeights,
+    EMBEDDED_MODEL, EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, META_CARD, MLP_WIDTH,
+    Matrix, MemberWeights, Predictor, PredictorError, PredictorWeights,
 };
 use peephole_core::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB, UlcCode};
 use peephole_onnx::pb::{self, AttributeProto, ModelProto, NodeProto, TensorProto};
@@ -32,12 +32,17 @@ pub const TARGET: Target = Target {
 };
 
 fn matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Matrix {
-    let data = (0..rows * cols).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+    let data = (0..rows * cols)
+        .map(|_| rng.random_range(-0.1f32..0.1))
+        .collect();
     Matrix::new(rows, cols, data).expect("rows * cols values")
 }
 
 fn linear(rng: &mut ChaCha8Rng, outputs: usize, inputs: usize) -> Linear {
-    Linear { weight: matrix(rng, outputs, inputs), bias: vec![0.01; outputs] }
+    Linear {
+        weight: matrix(rng, outputs, inputs),
+        bias: vec![0.01; outputs],
+    }
 }
 
 /// A one-member predictor with small random weights: a valid model a fifth the size of the
@@ -65,7 +70,11 @@ pub fn tiny_model() -> &'static [u8] {
                 linear(&mut rng, 1, MLP_WIDTH),
             ],
         };
-        let weights = PredictorWeights { members: vec![member], target_mean: 0.8, target_std: 0.1 };
+        let weights = PredictorWeights {
+            members: vec![member],
+            target_mean: 0.8,
+            target_std: 0.1,
+        };
         peephole_onnx::predictor::export_predictor(&weights, &card).expect("the tiny model exports")
     })
 }
@@ -101,8 +110,19 @@ fn with_card_epochs(model: &[u8], epochs: i64) -> Vec<u8> {
 fn probes() -> [Vec<UlcCode>; 2] {
     let code = |ty, kw, kh, ch| UlcCode { ty, kw, kh, ch };
     [
-        vec![code(1, 3, 3, 8), code(7, 1, 1, 4), code(4, 1, 1, 4), code(2, 2, 2, 4)],
-        vec![code(1, 5, 5, 1), code(6, 1, 1, 4), code(3, 5, 5, 4), code(5, 1, 1, 4), code(7, 1, 1, 4)],
+        vec![
+            code(1, 3, 3, 8),
+            code(7, 1, 1, 4),
+            code(4, 1, 1, 4),
+            code(2, 2, 2, 4),
+        ],
+        vec![
+            code(1, 5, 5, 1),
+            code(6, 1, 1, 4),
+            code(3, 5, 5, 4),
+            code(5, 1, 1, 4),
+            code(7, 1, 1, 4),
+        ],
     ]
 }
 
@@ -110,12 +130,23 @@ fn run(data: &[u8]) -> String {
     let predictor = match Predictor::from_bytes(data, "fuzz.onnx") {
         Ok(predictor) => predictor,
         Err(error) => {
-            assert!(error.to_string().contains("fuzz.onnx"), "the error does not name the model: {error}");
+            assert!(
+                error.to_string().contains("fuzz.onnx"),
+                "the error does not name the model: {error}"
+            );
             let kind = match &error {
                 PredictorError::NotOnnx { .. } => "not-onnx".to_string(),
-                PredictorError::NotPredictor { reason, .. } => format!("not-predictor {}", class(reason)),
+                PredictorError::NotPredictor { reason, .. } => {
+                    format!("not-predictor {}", class(reason))
+                }
                 PredictorError::UlcVersion { .. } => "ulc-version".to_string(),
-                PredictorError::Graph { source, .. } => format!("graph {}", class(&format!("{source:?}")).split_whitespace().next().unwrap_or("")),
+                PredictorError::Graph { source, .. } => format!(
+                    "graph {}",
+                    class(&format!("{source:?}"))
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                ),
                 PredictorError::Inference { reason, .. } => format!("inference {}", class(reason)),
                 other => panic!("loading gave an error that is not about the model: {other}"),
             };
@@ -128,9 +159,15 @@ fn run(data: &[u8]) -> String {
         for epoch in [1, epochs] {
             match predictor.predict_codes(&codes, epoch) {
                 Ok(p) => {
-                    assert!(p.mean.is_finite() && p.spread.is_finite(), "a loaded model answered {p:?}");
+                    assert!(
+                        p.mean.is_finite() && p.spread.is_finite(),
+                        "a loaded model answered {p:?}"
+                    );
                     let percentile = predictor.zoo_percentile(p.mean);
-                    assert!((0.0..=100.0).contains(&percentile), "percentile {percentile}");
+                    assert!(
+                        (0.0..=100.0).contains(&percentile),
+                        "percentile {percentile}"
+                    );
                     answers.push("ok");
                 }
                 Err(PredictorError::NotFinite) => answers.push("not-finite"),
@@ -146,13 +183,48 @@ fn run(data: &[u8]) -> String {
 }
 
 /// Values that break shape arithmetic when they land in dims or attributes.
-const HOSTILE_INTS: [i64; 12] = [0, -1, 1, 2, 3, 7, 1 << 20, 1 << 31, 1 << 40, i64::MAX, i64::MIN, -(1 << 31)];
+const HOSTILE_INTS: [i64; 12] = [
+    0,
+    -1,
+    1,
+    2,
+    3,
+    7,
+    1 << 20,
+    1 << 31,
+    1 << 40,
+    i64::MAX,
+    i64::MIN,
+    -(1 << 31),
+];
 
 /// Operators a hostile node may use: everything the exporter writes, and the ones whose
 /// output size comes from data (the usual way to make a runtime allocate).
 const OPS: [&str; 24] = [
-    "Gather", "Concat", "Transpose", "MatMul", "Unsqueeze", "LSTM", "Squeeze", "Gemm", "Relu", "Mul", "Add", "ReduceMean",
-    "Sub", "Sqrt", "ConstantOfShape", "Expand", "Tile", "Range", "Reshape", "Resize", "Pad", "Loop", "Scan", "NoSuchOp",
+    "Gather",
+    "Concat",
+    "Transpose",
+    "MatMul",
+    "Unsqueeze",
+    "LSTM",
+    "Squeeze",
+    "Gemm",
+    "Relu",
+    "Mul",
+    "Add",
+    "ReduceMean",
+    "Sub",
+    "Sqrt",
+    "ConstantOfShape",
+    "Expand",
+    "Tile",
+    "Range",
+    "Reshape",
+    "Resize",
+    "Pad",
+    "Loop",
+    "Scan",
+    "NoSuchOp",
 ];
 
 fn pick<T>(rng: &mut ChaCha8Rng, items: &[T]) -> Option<usize> {
@@ -164,7 +236,13 @@ fn hostile_int(rng: &mut ChaCha8Rng) -> i64 {
 }
 
 fn i64_tensor(name: &str, values: Vec<i64>) -> TensorProto {
-    TensorProto { name: name.into(), dims: vec![values.len() as i64], data_type: 7, int64_data: values, ..Default::default() }
+    TensorProto {
+        name: name.into(),
+        dims: vec![values.len() as i64],
+        data_type: 7,
+        int64_data: values,
+        ..Default::default()
+    }
 }
 
 /// Edits the card inside the model at the JSON level: the fields the predictor trusts.
@@ -210,8 +288,15 @@ fn mutate_card(rng: &mut ChaCha8Rng, json: &str) -> String {
 }
 
 fn mutate_node(rng: &mut ChaCha8Rng, graph: &mut pb::GraphProto) {
-    let Some(at) = pick(rng, &graph.node) else { return };
-    let names: Vec<String> = graph.node.iter().flat_map(|n| n.output.clone()).chain(graph.initializer.iter().map(|t| t.name.clone())).collect();
+    let Some(at) = pick(rng, &graph.node) else {
+        return;
+    };
+    let names: Vec<String> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.output.clone())
+        .chain(graph.initializer.iter().map(|t| t.name.clone()))
+        .collect();
     match rng.random_range(0..7) {
         0 => graph.node[at].op_type = OPS[rng.random_range(0..OPS.len())].into(),
         1 => {
@@ -225,7 +310,11 @@ fn mutate_node(rng: &mut ChaCha8Rng, graph: &mut pb::GraphProto) {
         3 => {
             let node = &mut graph.node[at];
             if let (Some(i), Some(n)) = (pick(rng, &node.input), pick(rng, &names)) {
-                node.input[i] = if rng.random_range(0..4) == 0 { String::new() } else { names[n].clone() };
+                node.input[i] = if rng.random_range(0..4) == 0 {
+                    String::new()
+                } else {
+                    names[n].clone()
+                };
             }
         }
         4 => {
@@ -233,7 +322,12 @@ fn mutate_node(rng: &mut ChaCha8Rng, graph: &mut pb::GraphProto) {
             if let Some(i) = pick(rng, &node.attribute) {
                 mutate_attribute(rng, &mut node.attribute[i]);
             } else {
-                node.attribute.push(AttributeProto { name: "axis".into(), r#type: 2, i: hostile_int(rng), ..Default::default() });
+                node.attribute.push(AttributeProto {
+                    name: "axis".into(),
+                    r#type: 2,
+                    i: hostile_int(rng),
+                    ..Default::default()
+                });
             }
         }
         5 => {
@@ -241,15 +335,26 @@ fn mutate_node(rng: &mut ChaCha8Rng, graph: &mut pb::GraphProto) {
             // runtime allocate what a tiny file only claims.
             let shape_name = format!("hostile_shape_{at}");
             let side = [1i64 << 16, 1 << 20, 1 << 31, i64::MAX][rng.random_range(0..4)];
-            graph.initializer.push(i64_tensor(&shape_name, vec![side, side]));
+            graph
+                .initializer
+                .push(i64_tensor(&shape_name, vec![side, side]));
             let target = &graph.node[at];
             let output = target.output.first().cloned().unwrap_or_default();
             let op = ["ConstantOfShape", "Expand", "Tile", "Reshape"][rng.random_range(0..4)];
             let inputs = match op {
                 "ConstantOfShape" => vec![shape_name],
-                _ => vec![target.input.first().cloned().unwrap_or_default(), shape_name],
+                _ => vec![
+                    target.input.first().cloned().unwrap_or_default(),
+                    shape_name,
+                ],
             };
-            graph.node[at] = NodeProto { op_type: op.into(), input: inputs, output: vec![output], name: format!("hostile{at}"), ..Default::default() };
+            graph.node[at] = NodeProto {
+                op_type: op.into(),
+                input: inputs,
+                output: vec![output],
+                name: format!("hostile{at}"),
+                ..Default::default()
+            };
         }
         _ => {
             let other = rng.random_range(0..graph.node.len());
@@ -261,10 +366,25 @@ fn mutate_node(rng: &mut ChaCha8Rng, graph: &mut pb::GraphProto) {
 fn mutate_attribute(rng: &mut ChaCha8Rng, attribute: &mut AttributeProto) {
     match rng.random_range(0..5) {
         0 => attribute.i = hostile_int(rng),
-        1 => attribute.ints = (0..rng.random_range(0..4)).map(|_| hostile_int(rng)).collect(),
+        1 => {
+            attribute.ints = (0..rng.random_range(0..4))
+                .map(|_| hostile_int(rng))
+                .collect()
+        }
         2 => attribute.r#type = rng.random_range(0..16),
         3 => attribute.f = [f32::NAN, f32::INFINITY, -1.0, 1e30][rng.random_range(0..4)],
-        _ => attribute.name = ["axis", "axes", "perm", "hidden_size", "direction", "transB", "keepdims"][rng.random_range(0..7)].into(),
+        _ => {
+            attribute.name = [
+                "axis",
+                "axes",
+                "perm",
+                "hidden_size",
+                "direction",
+                "transB",
+                "keepdims",
+            ][rng.random_range(0..7)]
+            .into()
+        }
     }
 }
 
@@ -333,7 +453,11 @@ fn mutate_proto(rng: &mut ChaCha8Rng, proto: &mut ModelProto) {
             }
         }
         8 => {
-            let ios = if rng.random() { &mut graph.input } else { &mut graph.output };
+            let ios = if rng.random() {
+                &mut graph.input
+            } else {
+                &mut graph.output
+            };
             if let Some(i) = pick(rng, ios) {
                 match rng.random_range(0..3) {
                     0 => {
@@ -341,7 +465,9 @@ fn mutate_proto(rng: &mut ChaCha8Rng, proto: &mut ModelProto) {
                     }
                     1 => ios[i].name = "renamed".into(),
                     _ => {
-                        if let Some(pb::type_proto::Value::TensorType(t)) = ios[i].r#type.as_mut().and_then(|t| t.value.as_mut()) {
+                        if let Some(pb::type_proto::Value::TensorType(t)) =
+                            ios[i].r#type.as_mut().and_then(|t| t.value.as_mut())
+                        {
                             t.elem_type = rng.random_range(0..17);
                         }
                     }
@@ -361,10 +487,17 @@ fn decoded(bytes: &[u8]) -> Option<ModelProto> {
     static TINY: OnceLock<ModelProto> = OnceLock::new();
     static DEFAULT: OnceLock<ModelProto> = OnceLock::new();
     if bytes == tiny_model() {
-        return Some(TINY.get_or_init(|| ModelProto::decode(tiny_model()).expect("decodes")).clone());
+        return Some(
+            TINY.get_or_init(|| ModelProto::decode(tiny_model()).expect("decodes"))
+                .clone(),
+        );
     }
     if bytes == EMBEDDED_MODEL {
-        return Some(DEFAULT.get_or_init(|| ModelProto::decode(EMBEDDED_MODEL).expect("decodes")).clone());
+        return Some(
+            DEFAULT
+                .get_or_init(|| ModelProto::decode(EMBEDDED_MODEL).expect("decodes"))
+                .clone(),
+        );
     }
     ModelProto::decode(bytes).ok()
 }

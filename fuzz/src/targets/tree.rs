@@ -80,11 +80,14 @@ fn seeds() -> Vec<Vec<u8>> {
     for (kind, name) in (0..ENTRIES.len() as u8).zip(b'a'..) {
         every.extend([kind, 1, name, 0]);
     }
-    let network = b"peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }\n";
+    let network =
+        b"peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }\n";
     every.extend([0, 2, b'z', b'z', network.len() as u8]);
     every.extend_from_slice(network);
     // Hostile names: an escape sequence and a bidi override inside the tree's file names.
-    let mut names = vec![0, 6, 0x1b, b'[', b'3', b'1', b'm', b'x', 3, b'f', b'n', b' '];
+    let mut names = vec![
+        0, 6, 0x1b, b'[', b'3', b'1', b'm', b'x', 3, b'f', b'n', b' ',
+    ];
     names.extend([3, 4, 0xe2, 0x80, 0xae, b'y', 0]);
     vec![every, names]
 }
@@ -114,7 +117,12 @@ impl<'a> Recipe<'a> {
 /// A file name from input bytes: what a Unix file name may hold (no `/`, no NUL), never `.`
 /// or `..`, never empty.
 fn file_name(raw: &[u8], index: usize) -> Vec<u8> {
-    let mut name: Vec<u8> = raw.iter().copied().filter(|&b| b != b'/' && b != 0).take(24).collect();
+    let mut name: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'/' && b != 0)
+        .take(24)
+        .collect();
     if name.is_empty() || name == b"." || name == b".." {
         name = format!("e{index}").into_bytes();
     }
@@ -178,7 +186,11 @@ fn build(data: &[u8], root: &Path, outside: &Path) -> usize {
         let content = recipe.bytes(content_len);
         let path = os_path(&dir, &name);
         let rs = os_path(&dir, &with_rs(name.clone()));
-        if rs.exists() || path.exists() || std::fs::symlink_metadata(&rs).is_ok() || std::fs::symlink_metadata(&path).is_ok() {
+        if rs.exists()
+            || path.exists()
+            || std::fs::symlink_metadata(&rs).is_ok()
+            || std::fs::symlink_metadata(&path).is_ok()
+        {
             continue;
         }
         let made = match entry {
@@ -258,8 +270,12 @@ fn run(data: &[u8]) -> String {
         Ok(outcome) => outcome,
         Err(error) => panic!("check failed on a readable directory: {error}"),
     };
-    let text = String::from_utf8(out).unwrap_or_else(|e| panic!("check printed bytes that are not UTF-8: {e}"));
-    assert!(!text.contains(SECRET), "check printed what lies outside the tree:\n{text}");
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|e| panic!("check printed bytes that are not UTF-8: {e}"));
+    assert!(
+        !text.contains(SECRET),
+        "check printed what lies outside the tree:\n{text}"
+    );
     if let Some(bad) = text.chars().find(|&c| unsafe_on_a_terminal(c)) {
         panic!("check printed {bad:?} raw:\n{text}");
     }

@@ -48,7 +48,9 @@ impl Edit {
     /// The layer of the original network the edit is about (for spans and line numbers).
     pub fn layer(&self) -> usize {
         match *self {
-            Edit::Remove { index } | Edit::Replace { index, .. } | Edit::InsertAfter { index, .. } => index,
+            Edit::Remove { index }
+            | Edit::Replace { index, .. }
+            | Edit::InsertAfter { index, .. } => index,
         }
     }
 
@@ -62,7 +64,11 @@ impl Edit {
             Edit::Replace { index, layer } => layers[*index] = *layer,
             Edit::InsertAfter { index, layer } => layers.insert(index + 1, *layer),
         }
-        Network { input: network.input, layers, classes: network.classes }
+        Network {
+            input: network.input,
+            layers,
+            classes: network.classes,
+        }
     }
 
     /// `replace layer 3 (sigmoid) with relu`, in the original network's terms.
@@ -70,8 +76,12 @@ impl Edit {
         let at = |index: usize| format!("layer {index} ({})", layer_text(&network.layers[index]));
         match self {
             Edit::Remove { index } => format!("remove {}", at(*index)),
-            Edit::Replace { index, layer } => format!("replace {} with `{}`", at(*index), layer_text(layer)),
-            Edit::InsertAfter { index, layer } => format!("insert `{}` after {}", layer_text(layer), at(*index)),
+            Edit::Replace { index, layer } => {
+                format!("replace {} with `{}`", at(*index), layer_text(layer))
+            }
+            Edit::InsertAfter { index, layer } => {
+                format!("insert `{}` after {}", layer_text(layer), at(*index))
+            }
         }
     }
 }
@@ -98,19 +108,53 @@ pub fn candidate_edits(network: &Network) -> Vec<Edit> {
                     replace(new);
                 }
             }
-            Layer::MaxPool { kernel, stride, padding } => replace(Layer::AvgPool { kernel, stride, padding }),
-            Layer::AvgPool { kernel, stride, padding } => replace(Layer::MaxPool { kernel, stride, padding }),
-            Layer::Conv { kernel, out_channels, stride, padding } => {
+            Layer::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => replace(Layer::AvgPool {
+                kernel,
+                stride,
+                padding,
+            }),
+            Layer::AvgPool {
+                kernel,
+                stride,
+                padding,
+            } => replace(Layer::MaxPool {
+                kernel,
+                stride,
+                padding,
+            }),
+            Layer::Conv {
+                kernel,
+                out_channels,
+                stride,
+                padding,
+            } => {
                 for size in [1, 3, 5] {
-                    replace(Layer::Conv { kernel: Kernel::square(size), out_channels, stride, padding });
+                    replace(Layer::Conv {
+                        kernel: Kernel::square(size),
+                        out_channels,
+                        stride,
+                        padding,
+                    });
                 }
                 for channels in [out_channels / 2, out_channels.saturating_mul(2)] {
                     if channels > 0 {
-                        replace(Layer::Conv { kernel, out_channels: channels, stride, padding });
+                        replace(Layer::Conv {
+                            kernel,
+                            out_channels: channels,
+                            stride,
+                            padding,
+                        });
                     }
                 }
                 if layers.get(index + 1).map(Layer::kind) != Some(LayerKind::BatchNorm) {
-                    edits.push(Edit::InsertAfter { index, layer: Layer::BatchNorm });
+                    edits.push(Edit::InsertAfter {
+                        index,
+                        layer: Layer::BatchNorm,
+                    });
                 }
             }
             Layer::BatchNorm => {}
@@ -168,8 +212,12 @@ pub enum StoppedEarly {
 impl fmt::Display for StoppedEarly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoppedEarly::Candidates { limit } => write!(f, "the budget of {limit} candidate edits"),
-            StoppedEarly::Time { limit } => write!(f, "the time budget of {:.1} s", limit.as_secs_f64()),
+            StoppedEarly::Candidates { limit } => {
+                write!(f, "the budget of {limit} candidate edits")
+            }
+            StoppedEarly::Time { limit } => {
+                write!(f, "the time budget of {:.1} s", limit.as_secs_f64())
+            }
         }
     }
 }
@@ -191,7 +239,10 @@ impl Search {
     /// `stopped after 128 of 1530 candidate edits (the time budget of 2.0 s)`, when it did.
     pub fn stopped_note(&self) -> Option<String> {
         self.stopped_early.map(|reason| {
-            format!("the edit search stopped after {} of {} candidate edits ({reason})", self.scored, self.candidates)
+            format!(
+                "the edit search stopped after {} of {} candidate edits ({reason})",
+                self.scored, self.candidates
+            )
         })
     }
 }
@@ -199,8 +250,15 @@ impl Search {
 /// Scores every valid candidate edit at the protocol's final epoch, best first. Edits that
 /// make the network invalid (a feature map shrinking to nothing) are skipped, not errors.
 /// Unbounded: for a network the model has seen; see [`search_edits`] for a budget.
-pub fn rank_edits(predictor: &Predictor, network: &Network, base: f64) -> Result<Vec<ScoredEdit>, PredictorError> {
-    let unlimited = SearchBudget { candidates: usize::MAX, time: Duration::MAX };
+pub fn rank_edits(
+    predictor: &Predictor,
+    network: &Network,
+    base: f64,
+) -> Result<Vec<ScoredEdit>, PredictorError> {
+    let unlimited = SearchBudget {
+        candidates: usize::MAX,
+        time: Duration::MAX,
+    };
     Ok(search_edits(predictor, network, base, unlimited)?.ranked)
 }
 
@@ -236,23 +294,40 @@ pub fn search_edits(
         }
         let room = budget.candidates.saturating_sub(predictions.len());
         if room == 0 {
-            stopped_early = Some(StoppedEarly::Candidates { limit: budget.candidates });
+            stopped_early = Some(StoppedEarly::Candidates {
+                limit: budget.candidates,
+            });
             break;
         }
-        let items: Vec<(&[UlcCode], u32)> = chunk.iter().take(room).map(|codes| (codes.as_slice(), epochs)).collect();
+        let items: Vec<(&[UlcCode], u32)> = chunk
+            .iter()
+            .take(room)
+            .map(|codes| (codes.as_slice(), epochs))
+            .collect();
         predictions.extend(predictor.predict_batch_fast(&items)?);
     }
     let scored = predictions.len();
     if stopped_early.is_none() && scored < candidates {
-        stopped_early = Some(StoppedEarly::Candidates { limit: budget.candidates });
+        stopped_early = Some(StoppedEarly::Candidates {
+            limit: budget.candidates,
+        });
     }
     let mut ranked: Vec<ScoredEdit> = edits
         .into_iter()
         .zip(predictions)
-        .map(|(edit, prediction)| ScoredEdit { gain: prediction.mean - base, edit, prediction })
+        .map(|(edit, prediction)| ScoredEdit {
+            gain: prediction.mean - base,
+            edit,
+            prediction,
+        })
         .collect();
     ranked.sort_by(|a, b| b.gain.total_cmp(&a.gain));
-    Ok(Search { ranked, candidates, scored, stopped_early })
+    Ok(Search {
+        ranked,
+        candidates,
+        scored,
+        stopped_early,
+    })
 }
 
 /// Whether an edited network still makes sense as advice: it keeps a conv if the original
@@ -262,7 +337,8 @@ fn makes_sense(original: &Network, edited: &Network) -> bool {
     let has = |network: &Network, kind: fn(&Layer) -> bool| network.layers.iter().any(kind);
     let conv = |layer: &Layer| layer.kind() == LayerKind::Conv;
     let activation = |layer: &Layer| matches!(layer, Layer::Relu | Layer::Sigmoid | Layer::Tanh);
-    (!has(original, conv) || has(edited, conv)) && (!has(original, activation) || has(edited, activation))
+    (!has(original, conv) || has(edited, conv))
+        && (!has(original, activation) || has(edited, activation))
 }
 
 /// Where the threshold a network is checked against comes from.
@@ -326,14 +402,21 @@ impl Verdict {
 /// the model cannot rank edits of a design it cannot vouch for, and a very long one would cost
 /// minutes. Advice is kept only when its gain exceeds the prediction's spread (smaller gains
 /// are noise between the ensemble's members) and the edited network still makes sense.
-pub fn verdict(predictor: &Predictor, network: &Network, threshold: Threshold) -> Result<Verdict, PredictorError> {
+pub fn verdict(
+    predictor: &Predictor,
+    network: &Network,
+    threshold: Threshold,
+) -> Result<Verdict, PredictorError> {
     let prediction = predictor.predict_final_fast(network)?;
     let threshold_accuracy = threshold.accuracy(predictor);
     let mut search_note = None;
     let best_edit = if prediction.mean >= threshold_accuracy {
         None
     } else if !prediction.notes.is_empty() {
-        search_note = Some("no edit search: the model cannot rank edits of a network outside what it saw".to_string());
+        search_note = Some(
+            "no edit search: the model cannot rank edits of a network outside what it saw"
+                .to_string(),
+        );
         None
     } else {
         let search = search_edits(predictor, network, prediction.mean, DEFAULT_SEARCH_BUDGET)?;
@@ -387,14 +470,23 @@ impl Verdict {
             self.epochs,
             self.protocol
         );
-        let comparison = if self.is_poor() { "below" } else { "at or above" };
+        let comparison = if self.is_poor() {
+            "below"
+        } else {
+            "at or above"
+        };
         let mut text = format!(
             "{rank}: {prediction}, {comparison} the threshold {} ({})",
             percent(self.threshold),
             self.threshold_source
         );
         if !self.prediction.notes.is_empty() {
-            let notes: Vec<String> = self.prediction.notes.iter().map(ToString::to_string).collect();
+            let notes: Vec<String> = self
+                .prediction
+                .notes
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             text.push_str(&format!(
                 "\nnote: outside what the model saw in training, so trust it less: {}",
                 notes.join("; ")
@@ -450,12 +542,32 @@ mod tests {
     fn candidate_edits_cover_each_kind_of_move_and_never_repeat_the_original() {
         let n = network();
         let edits = candidate_edits(&n);
-        assert!(edits.contains(&Edit::Replace { index: 1, layer: Layer::Relu }));
-        assert!(edits.contains(&Edit::InsertAfter { index: 0, layer: Layer::BatchNorm }));
-        assert!(!edits.contains(&Edit::InsertAfter { index: 3, layer: Layer::BatchNorm }), "conv 3 has a bn already");
+        assert!(edits.contains(&Edit::Replace {
+            index: 1,
+            layer: Layer::Relu
+        }));
+        assert!(edits.contains(&Edit::InsertAfter {
+            index: 0,
+            layer: Layer::BatchNorm
+        }));
+        assert!(
+            !edits.contains(&Edit::InsertAfter {
+                index: 3,
+                layer: Layer::BatchNorm
+            }),
+            "conv 3 has a bn already"
+        );
         assert!(edits.contains(&Edit::Remove { index: 5 }));
-        assert!(!edits.iter().any(|e| matches!(e, Edit::Replace { index, layer } if n.layers[*index] == *layer)));
-        let applied = Edit::InsertAfter { index: 0, layer: Layer::BatchNorm }.apply(&n);
+        assert!(
+            !edits
+                .iter()
+                .any(|e| matches!(e, Edit::Replace { index, layer } if n.layers[*index] == *layer))
+        );
+        let applied = Edit::InsertAfter {
+            index: 0,
+            layer: Layer::BatchNorm,
+        }
+        .apply(&n);
         assert_eq!(applied.layers.len(), n.layers.len() + 1);
         assert_eq!(applied.layers[1], Layer::BatchNorm);
     }
@@ -464,10 +576,17 @@ mod tests {
     fn edits_describe_themselves_in_the_original_networks_terms() {
         let n = network();
         assert_eq!(
-            Edit::Replace { index: 1, layer: Layer::Relu }.describe(&n),
+            Edit::Replace {
+                index: 1,
+                layer: Layer::Relu
+            }
+            .describe(&n),
             "replace layer 1 (sigmoid) with `relu`"
         );
-        assert_eq!(Edit::Remove { index: 4 }.describe(&n), "remove layer 4 (bn)");
+        assert_eq!(
+            Edit::Remove { index: 4 }.describe(&n),
+            "remove layer 4 (bn)"
+        );
     }
 
     /// A network the model has seen: 12 layers, every code in its training range.
@@ -484,16 +603,29 @@ mod tests {
         let n = in_range();
         let high = verdict(&predictor, &n, Threshold::Accuracy(2.0)).unwrap();
         assert!(high.is_poor());
-        assert!(high.prediction.notes.is_empty(), "{:?}", high.prediction.notes);
+        assert!(
+            high.prediction.notes.is_empty(),
+            "{:?}",
+            high.prediction.notes
+        );
         let ranked = rank_edits(&predictor, &n, high.prediction.mean).unwrap();
         assert!(ranked.windows(2).all(|w| w[0].gain >= w[1].gain));
-        let sensible = ranked.iter().find(|e| makes_sense(&n, &e.edit.apply(&n))).expect("some edit");
+        let sensible = ranked
+            .iter()
+            .find(|e| makes_sense(&n, &e.edit.apply(&n)))
+            .expect("some edit");
         match &high.best_edit {
             Some(best) => {
-                assert_eq!(best.edit, sensible.edit, "the verdict's edit is the top sensible one of the ranking");
+                assert_eq!(
+                    best.edit, sensible.edit,
+                    "the verdict's edit is the top sensible one of the ranking"
+                );
                 assert!(best.gain > high.prediction.spread);
             }
-            None => assert!(sensible.gain <= high.prediction.spread, "advice is dropped only inside the spread"),
+            None => assert!(
+                sensible.gain <= high.prediction.spread,
+                "advice is dropped only inside the spread"
+            ),
         }
         let low = verdict(&predictor, &n, Threshold::Accuracy(0.0)).unwrap();
         assert!(!low.is_poor());
@@ -509,7 +641,11 @@ mod tests {
         let poor = verdict(&predictor, &short, Threshold::Accuracy(2.0)).unwrap();
         assert!(!poor.prediction.notes.is_empty());
         assert!(poor.best_edit.is_none());
-        assert!(poor.message().contains("no edit search"), "{}", poor.message());
+        assert!(
+            poor.message().contains("no edit search"),
+            "{}",
+            poor.message()
+        );
     }
 
     #[test]
@@ -517,19 +653,46 @@ mod tests {
         let predictor = Predictor::embedded().expect("embedded model");
         let n = in_range();
         let base = predictor.predict_final(&n).unwrap().mean;
-        let ten = SearchBudget { candidates: 10, time: Duration::from_secs(60) };
+        let ten = SearchBudget {
+            candidates: 10,
+            time: Duration::from_secs(60),
+        };
         let search = search_edits(&predictor, &n, base, ten).unwrap();
         assert_eq!((search.scored, search.ranked.len()), (10, 10));
         assert!(search.candidates > 10);
-        assert_eq!(search.stopped_early, Some(StoppedEarly::Candidates { limit: 10 }));
+        assert_eq!(
+            search.stopped_early,
+            Some(StoppedEarly::Candidates { limit: 10 })
+        );
         let note = search.stopped_note().expect("a note");
-        assert!(note.starts_with(&format!("the edit search stopped after 10 of {} candidate edits", search.candidates)), "{note}");
-        let no_time = SearchBudget { candidates: 1000, time: Duration::ZERO };
+        assert!(
+            note.starts_with(&format!(
+                "the edit search stopped after 10 of {} candidate edits",
+                search.candidates
+            )),
+            "{note}"
+        );
+        let no_time = SearchBudget {
+            candidates: 1000,
+            time: Duration::ZERO,
+        };
         let search = search_edits(&predictor, &n, base, no_time).unwrap();
-        assert_eq!(search.scored, SEARCH_BATCH.min(search.candidates), "one batch, then the clock");
-        assert_eq!(search.stopped_early, Some(StoppedEarly::Time { limit: Duration::ZERO }));
+        assert_eq!(
+            search.scored,
+            SEARCH_BATCH.min(search.candidates),
+            "one batch, then the clock"
+        );
+        assert_eq!(
+            search.stopped_early,
+            Some(StoppedEarly::Time {
+                limit: Duration::ZERO
+            })
+        );
         let whole = search_edits(&predictor, &n, base, DEFAULT_SEARCH_BUDGET).unwrap();
-        assert_eq!((whole.scored, whole.stopped_early), (whole.candidates, None));
+        assert_eq!(
+            (whole.scored, whole.stopped_early),
+            (whole.candidates, None)
+        );
     }
 
     #[test]

@@ -70,7 +70,11 @@ impl Ranges {
         for (i, pair) in p.windows(2).enumerate() {
             if accuracy <= pair[1] {
                 let span = pair[1] - pair[0];
-                let within = if span > 0.0 { (accuracy - pair[0]) / span } else { 1.0 };
+                let within = if span > 0.0 {
+                    (accuracy - pair[0]) / span
+                } else {
+                    1.0
+                };
                 return (i as f64 + within) * step;
             }
         }
@@ -86,7 +90,11 @@ impl Ranges {
         if p.is_empty() {
             return f64::NAN;
         }
-        let percentile = if percentile.is_nan() { 0.0 } else { percentile.clamp(0.0, 100.0) };
+        let percentile = if percentile.is_nan() {
+            0.0
+        } else {
+            percentile.clamp(0.0, 100.0)
+        };
         let position = (percentile / 100.0) * (p.len() - 1) as f64;
         let low = position.floor() as usize;
         let high = (low + 1).min(p.len() - 1);
@@ -187,8 +195,12 @@ impl ModelCard {
     /// Reads a card file on its own (without its model): for tools that need a model's split
     /// or ranges, such as evaluating baselines on its held-out networks.
     pub fn read(path: &std::path::Path) -> Result<ModelCard, CardFileError> {
-        let text = peephole_io::read_text(path, MAX_CARD_BYTES, "model card").map_err(CardFileError::Io)?;
-        serde_json::from_str(&text).map_err(|source| CardFileError::NotCard { path: path.into(), source })
+        let text = peephole_io::read_text(path, MAX_CARD_BYTES, "model card")
+            .map_err(CardFileError::Io)?;
+        serde_json::from_str(&text).map_err(|source| CardFileError::NotCard {
+            path: path.into(),
+            source,
+        })
     }
 
     /// Checks what inference relies on; the predictor calls it when it loads a model.
@@ -197,13 +209,19 @@ impl ModelCard {
             return Err(CardError::NoEpochs);
         }
         if self.epochs > MAX_EPOCHS {
-            return Err(CardError::TooManyEpochs { epochs: self.epochs });
+            return Err(CardError::TooManyEpochs {
+                epochs: self.epochs,
+            });
         }
         let percentiles = &self.ranges.accuracy_percentiles;
         if percentiles.is_empty() {
             return Err(CardError::NoPercentiles);
         }
-        if let Some((index, &value)) = percentiles.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
+        if let Some((index, &value)) = percentiles
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(0.0..=1.0).contains(*v))
+        {
             return Err(CardError::PercentileNotAccuracy { index, value });
         }
         if let Some(index) = percentiles.windows(2).position(|pair| pair[1] < pair[0]) {
@@ -218,7 +236,11 @@ mod tests {
     use super::*;
 
     fn ranges(percentiles: &[f64]) -> Ranges {
-        Ranges { sequence_length: (1, 40), codes_seen: Default::default(), accuracy_percentiles: percentiles.to_vec() }
+        Ranges {
+            sequence_length: (1, 40),
+            codes_seen: Default::default(),
+            accuracy_percentiles: percentiles.to_vec(),
+        }
     }
 
     // Found by the `card` fuzz target: `clamp` passes NaN through, and a NaN threshold is one
@@ -233,7 +255,8 @@ mod tests {
     }
 
     fn card(percentiles: &[f64]) -> ModelCard {
-        let mut card: ModelCard = serde_json::from_str(include_str!("../../models/default.card.json")).unwrap();
+        let mut card: ModelCard =
+            serde_json::from_str(include_str!("../../models/default.card.json")).unwrap();
         card.ranges.accuracy_percentiles = percentiles.to_vec();
         card
     }
@@ -242,8 +265,17 @@ mod tests {
     // `accuracy_at` answered 0.1 for the 0th percentile, outside the card's own range.
     #[test]
     fn cards_with_decreasing_or_non_accuracy_percentiles_are_refused() {
-        assert_eq!(card(&[0.9, 0.1]).check(), Err(CardError::UnsortedPercentiles { index: 1 }));
-        assert_eq!(card(&[0.1, 1.5]).check(), Err(CardError::PercentileNotAccuracy { index: 1, value: 1.5 }));
+        assert_eq!(
+            card(&[0.9, 0.1]).check(),
+            Err(CardError::UnsortedPercentiles { index: 1 })
+        );
+        assert_eq!(
+            card(&[0.1, 1.5]).check(),
+            Err(CardError::PercentileNotAccuracy {
+                index: 1,
+                value: 1.5
+            })
+        );
         assert_eq!(card(&[-0.0, 0.0, 1.0]).check(), Ok(()));
         assert_eq!(card(&[]).check(), Err(CardError::NoPercentiles));
     }
@@ -252,9 +284,20 @@ mod tests {
     fn an_accepted_card_places_every_accuracy_between_0_and_100() {
         let card = card(&[0.1, 0.1, 0.5, 0.9]);
         card.check().unwrap();
-        for accuracy in [f64::NEG_INFINITY, -1.0, 0.1, 0.3, 0.95, f64::INFINITY, f64::NAN] {
+        for accuracy in [
+            f64::NEG_INFINITY,
+            -1.0,
+            0.1,
+            0.3,
+            0.95,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
             let percentile = card.ranges.percentile_of(accuracy);
-            assert!((0.0..=100.0).contains(&percentile), "{accuracy} -> {percentile}");
+            assert!(
+                (0.0..=100.0).contains(&percentile),
+                "{accuracy} -> {percentile}"
+            );
         }
     }
 }

@@ -8,10 +8,17 @@ mod runtime;
 pub mod screen;
 mod weights;
 
-pub use card::{CardError, CardFileError, MAX_CARD_BYTES, MAX_EPOCHS, MethodMetrics, ModelCard, PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo};
+pub use card::{
+    CardError, CardFileError, MAX_CARD_BYTES, MAX_EPOCHS, MethodMetrics, ModelCard,
+    PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo,
+};
 pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
+pub use runtime::{
+    EMBEDDED_MODEL, MAX_MODEL_BYTES, MAX_SEQUENCE, META_CARD, META_FORMAT, Prediction, Predictor,
+    PredictorError, RangeNote,
+};
 pub use weights::WeightsError;
 pub use weights::{
-    EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights, PredictorWeights,
+    EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights,
+    PredictorWeights,
 };
-pub use runtime::{EMBEDDED_MODEL, MAX_MODEL_BYTES, MAX_SEQUENCE, META_CARD, META_FORMAT, Prediction, Predictor, PredictorError, RangeNote};

@@ -11,8 +11,8 @@ use tract_onnx::prelude::*;
 
 use super::card::{ModelCard, PREDICTOR_FORMAT};
 use super::fast::FastScorer;
-use super::weights::PredictorWeights;
 use super::screen::{GraphError, screen};
+use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
 use crate::protocol::Protocol;
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
@@ -51,7 +51,9 @@ pub enum PredictorError {
         reason: String,
     },
     /// A predictor for another ULC version.
-    #[error("predictor model {source_name} reads {found}, this build encodes networks with {expected}")]
+    #[error(
+        "predictor model {source_name} reads {found}, this build encodes networks with {expected}"
+    )]
     UlcVersion {
         /// Where the bytes came from.
         source_name: String,
@@ -105,7 +107,9 @@ pub enum PredictorError {
     /// The model answered with something that is not an accuracy: a mean outside [0, 1] or
     /// a negative spread. A graph whose output was shifted would otherwise print "997.6%"
     /// as if it were a verdict.
-    #[error("predictor model {source_name} answered {mean} ± {spread}, which is not an accuracy in [0, 1]")]
+    #[error(
+        "predictor model {source_name} answered {mean} ± {spread}, which is not an accuracy in [0, 1]"
+    )]
     NotAccuracy {
         /// Where the model came from.
         source_name: String,
@@ -161,10 +165,23 @@ impl std::fmt::Display for RangeNote {
                 "{length} layers is outside the {}..={} layers of the networks the model was trained on",
                 seen.0, seen.1
             ),
-            RangeNote::UnseenCode { layer, field, value } => {
-                write!(f, "layer {layer}: {field} = {value} never occurs in the model's training networks")
+            RangeNote::UnseenCode {
+                layer,
+                field,
+                value,
+            } => {
+                write!(
+                    f,
+                    "layer {layer}: {field} = {value} never occurs in the model's training networks"
+                )
             }
-            RangeNote::Input { input, classes, trained_input, trained_classes, protocol } => write!(
+            RangeNote::Input {
+                input,
+                classes,
+                trained_input,
+                trained_classes,
+                protocol,
+            } => write!(
                 f,
                 "the model was trained on {trained_input} inputs and {trained_classes} classes ({protocol}), \
                  this network takes {input} inputs and {classes} classes; the prediction is for its layers \
@@ -204,7 +221,10 @@ pub struct Predictor {
 
 impl std::fmt::Debug for Predictor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Predictor").field("source", &self.source_name).field("card", &self.card.name).finish()
+        f.debug_struct("Predictor")
+            .field("source", &self.source_name)
+            .field("card", &self.card.name)
+            .finish()
     }
 }
 
@@ -217,7 +237,11 @@ fn epoch_rows(proto: &tract_onnx::pb::ModelProto) -> Option<u64> {
         .initializer
         .iter()
         .filter(|tensor| tensor.name.ends_with(".epoch_embedding"))
-        .map(|tensor| tensor.dims.first().map_or(0, |&rows| u64::try_from(rows).unwrap_or(0).saturating_sub(1)))
+        .map(|tensor| {
+            tensor.dims.first().map_or(0, |&rows| {
+                u64::try_from(rows).unwrap_or(0).saturating_sub(1)
+            })
+        })
         .min()
 }
 
@@ -233,7 +257,8 @@ impl Predictor {
 
     /// Loads a model file.
     pub fn from_path(path: &Path) -> Result<Self, PredictorError> {
-        let bytes = peephole_io::read_bytes(path, MAX_MODEL_BYTES as u64, "predictor model").map_err(PredictorError::Io)?;
+        let bytes = peephole_io::read_bytes(path, MAX_MODEL_BYTES as u64, "predictor model")
+            .map_err(PredictorError::Io)?;
         // Every later error names the model by this: escaped once here for the terminal.
         Self::from_bytes(&bytes, &peephole_io::escape(&path.display().to_string()))
     }
@@ -250,21 +275,46 @@ impl Predictor {
                 reason: format!("{} bytes is larger than any predictor", bytes.len()),
             });
         }
-        let proto = tract_onnx::pb::ModelProto::decode(bytes)
-            .map_err(|e| PredictorError::NotOnnx { source_name: name.clone(), reason: e.to_string() })?;
-        let meta = |key: &str| proto.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.clone());
-        let not_predictor = |reason: String| PredictorError::NotPredictor { source_name: name.clone(), reason };
-        let format = meta(META_FORMAT).ok_or_else(|| not_predictor(format!("no `{META_FORMAT}` metadata: not a Peephole predictor")))?;
+        let proto =
+            tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| PredictorError::NotOnnx {
+                source_name: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let meta = |key: &str| {
+            proto
+                .metadata_props
+                .iter()
+                .find(|p| p.key == key)
+                .map(|p| p.value.clone())
+        };
+        let not_predictor = |reason: String| PredictorError::NotPredictor {
+            source_name: name.clone(),
+            reason,
+        };
+        let format = meta(META_FORMAT).ok_or_else(|| {
+            not_predictor(format!(
+                "no `{META_FORMAT}` metadata: not a Peephole predictor"
+            ))
+        })?;
         if format != PREDICTOR_FORMAT {
-            return Err(not_predictor(format!("format {}, this build reads {PREDICTOR_FORMAT}", peephole_io::shown(&format))));
+            return Err(not_predictor(format!(
+                "format {}, this build reads {PREDICTOR_FORMAT}",
+                peephole_io::shown(&format)
+            )));
         }
-        let card_json = meta(META_CARD).ok_or_else(|| not_predictor(format!("no `{META_CARD}` metadata")))?;
-        let card: ModelCard =
-            serde_json::from_str(&card_json).map_err(|e| not_predictor(format!("its model card is malformed: {e}")))?;
+        let card_json =
+            meta(META_CARD).ok_or_else(|| not_predictor(format!("no `{META_CARD}` metadata")))?;
+        let card: ModelCard = serde_json::from_str(&card_json)
+            .map_err(|e| not_predictor(format!("its model card is malformed: {e}")))?;
         if card.ulc_version != ULC_VERSION {
-            return Err(PredictorError::UlcVersion { source_name: name, found: peephole_io::shown(&card.ulc_version), expected: ULC_VERSION });
+            return Err(PredictorError::UlcVersion {
+                source_name: name,
+                found: peephole_io::shown(&card.ulc_version),
+                expected: ULC_VERSION,
+            });
         }
-        card.check().map_err(|problem| not_predictor(format!("its model card {problem}")))?;
+        card.check()
+            .map_err(|problem| not_predictor(format!("its model card {problem}")))?;
         // The card's epochs are what every consumer asks for (the last one is the verdict):
         // an epoch the graph's table has no row for made tract panic inside a gather.
         if let Some(rows) = epoch_rows(&proto)
@@ -277,14 +327,30 @@ impl Predictor {
         }
         // tract allocates what constant shapes claim while it analyses a graph, and an abort
         // on a failed allocation cannot be caught: shapes are checked before it sees them.
-        screen(&proto).map_err(|source| PredictorError::Graph { source_name: name.clone(), source })?;
-        let inference = |reason: String| PredictorError::Inference { source_name: name.clone(), reason };
+        screen(&proto).map_err(|source| PredictorError::Graph {
+            source_name: name.clone(),
+            source,
+        })?;
+        let inference = |reason: String| PredictorError::Inference {
+            source_name: name.clone(),
+            reason,
+        };
         // tract may panic on adversarial graphs; a lint must never take the build down.
-        let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tract_onnx::onnx().model_for_proto_model(&proto)))
-            .map_err(|_| inference("tract panicked while reading the graph".into()))?
-            .map_err(|e| inference(format!("{e:#}")))?;
-        let fast = PredictorWeights::from_model_proto(&proto, &name).ok().and_then(|weights| FastScorer::new(&weights).ok());
-        let predictor = Predictor { source_name: name, model, card, plans: Mutex::new(HashMap::new()), fast };
+        let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tract_onnx::onnx().model_for_proto_model(&proto)
+        }))
+        .map_err(|_| inference("tract panicked while reading the graph".into()))?
+        .map_err(|e| inference(format!("{e:#}")))?;
+        let fast = PredictorWeights::from_model_proto(&proto, &name)
+            .ok()
+            .and_then(|weights| FastScorer::new(&weights).ok());
+        let predictor = Predictor {
+            source_name: name,
+            model,
+            card,
+            plans: Mutex::new(HashMap::new()),
+            fast,
+        };
         // Without the fast scorer tract is the only way to answer: build one plan now, so a
         // broken graph fails at load time rather than at first use. With it, that plan would be
         // most of the load (about 47 of 57 ms, optimized) and the lint, which scores on the fast
@@ -302,20 +368,33 @@ impl Predictor {
     }
 
     fn plan(&self, batch: usize, length: usize) -> Result<Plan, PredictorError> {
-        if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(&(batch, length)).cloned()) {
+        if let Some(plan) = self
+            .plans
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&(batch, length)).cloned())
+        {
             return Ok(plan);
         }
-        let inference = |reason: String| PredictorError::Inference { source_name: self.source_name.clone(), reason };
+        let inference = |reason: String| PredictorError::Inference {
+            source_name: self.source_name.clone(),
+            reason,
+        };
         let model = self.model.clone();
         // The model is a private clone, so nothing observes it after a panic.
-        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || -> TractResult<Plan> {
-            let plan = model
-                .with_input_fact(0, InferenceFact::dt_shape(i64::datum_type(), tvec![batch, length, 4]))?
-                .with_input_fact(1, InferenceFact::dt_shape(i64::datum_type(), tvec![batch]))?
-                .into_optimized()?
-                .into_runnable()?;
-            Ok(plan)
-        }))
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            move || -> TractResult<Plan> {
+                let plan = model
+                    .with_input_fact(
+                        0,
+                        InferenceFact::dt_shape(i64::datum_type(), tvec![batch, length, 4]),
+                    )?
+                    .with_input_fact(1, InferenceFact::dt_shape(i64::datum_type(), tvec![batch]))?
+                    .into_optimized()?
+                    .into_runnable()?;
+                Ok(plan)
+            },
+        ))
         .map_err(|_| inference("tract panicked while compiling the graph".into()))?
         .map_err(|e| inference(format!("{e:#}")))?;
         if let Ok(mut plans) = self.plans.lock() {
@@ -326,7 +405,11 @@ impl Predictor {
 
     fn check_epoch(&self, epoch: u32) -> Result<(), PredictorError> {
         if epoch == 0 || epoch > self.card.epochs {
-            return Err(PredictorError::Epoch { epoch, epochs: self.card.epochs, protocol: self.card.protocol.clone() });
+            return Err(PredictorError::Epoch {
+                epoch,
+                epochs: self.card.epochs,
+                protocol: self.card.protocol.clone(),
+            });
         }
         Ok(())
     }
@@ -337,12 +420,23 @@ impl Predictor {
         let mut notes = Vec::new();
         let (low, high) = ranges.sequence_length;
         if codes.len() < low || codes.len() > high {
-            notes.push(RangeNote::Length { length: codes.len(), seen: ranges.sequence_length });
+            notes.push(RangeNote::Length {
+                length: codes.len(),
+                seen: ranges.sequence_length,
+            });
         }
         for (layer, code) in codes.iter().enumerate() {
-            for ((field, value), seen) in ["TY", "KW", "KH", "CH"].into_iter().zip(code.fields()).zip(&ranges.codes_seen) {
+            for ((field, value), seen) in ["TY", "KW", "KH", "CH"]
+                .into_iter()
+                .zip(code.fields())
+                .zip(&ranges.codes_seen)
+            {
                 if !seen.contains(&value) {
-                    notes.push(RangeNote::UnseenCode { layer, field, value });
+                    notes.push(RangeNote::UnseenCode {
+                        layer,
+                        field,
+                        value,
+                    });
                 }
             }
         }
@@ -356,13 +450,15 @@ impl Predictor {
         let protocol = Protocol::by_name(&self.card.protocol)?;
         let skeleton = protocol.skeleton?;
         let (trained_input, trained_classes) = (skeleton.input(), skeleton.classes());
-        (network.input != trained_input || network.classes != trained_classes).then_some(RangeNote::Input {
-            input: network.input,
-            classes: network.classes,
-            trained_input,
-            trained_classes,
-            protocol: protocol.name,
-        })
+        (network.input != trained_input || network.classes != trained_classes).then_some(
+            RangeNote::Input {
+                input: network.input,
+                classes: network.classes,
+                trained_input,
+                trained_classes,
+                protocol: protocol.name,
+            },
+        )
     }
 
     /// Predicts the accuracy of a network after `epoch` (1-based), with notes on its codes
@@ -378,37 +474,61 @@ impl Predictor {
     }
 
     /// One network through one of the batch backends, with the notes on its input.
-    fn predict_network(&self, network: &Network, epoch: u32, backend: Backend) -> Result<Prediction, PredictorError> {
+    fn predict_network(
+        &self,
+        network: &Network,
+        epoch: u32,
+        backend: Backend,
+    ) -> Result<Prediction, PredictorError> {
         let encoding = encode(network)?;
-        let mut prediction = backend(self, &[(&encoding.codes, epoch)])?.pop().ok_or(PredictorError::NotFinite)?;
+        let mut prediction = backend(self, &[(&encoding.codes, epoch)])?
+            .pop()
+            .ok_or(PredictorError::NotFinite)?;
         prediction.notes.extend(self.input_note(network));
         Ok(prediction)
     }
 
     /// A backend's raw answer for `codes` as a prediction: refused when not finite, with the
     /// range notes of the codes.
-    fn prediction(&self, mean: f64, spread: f64, codes: &[UlcCode]) -> Result<Prediction, PredictorError> {
+    fn prediction(
+        &self,
+        mean: f64,
+        spread: f64,
+        codes: &[UlcCode],
+    ) -> Result<Prediction, PredictorError> {
         if !mean.is_finite() || !spread.is_finite() {
             return Err(PredictorError::NotFinite);
         }
         if !(0.0..=1.0).contains(&mean) || spread < 0.0 {
-            return Err(PredictorError::NotAccuracy { source_name: self.source_name.clone(), mean, spread });
+            return Err(PredictorError::NotAccuracy {
+                source_name: self.source_name.clone(),
+                mean,
+                spread,
+            });
         }
-        Ok(Prediction { mean, spread, notes: self.range_notes(codes) })
+        Ok(Prediction {
+            mean,
+            spread,
+            notes: self.range_notes(codes),
+        })
     }
 
     /// [`Predictor::predict_batch`] on the native fast scorer when the model's weights fit it
     /// (tests/fast.rs holds it to the ONNX graph within 1e-5), through tract otherwise. The
     /// build-time lint scores this way: tract compiles a plan for every (batch, length) it
     /// meets, and at build time that compilation costs far more than the scoring.
-    pub fn predict_batch_fast(&self, items: &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError> {
+    pub fn predict_batch_fast(
+        &self,
+        items: &[(&[UlcCode], u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
         let Some(fast) = &self.fast else {
             return self.predict_batch(items);
         };
         self.check_items(items)?;
-        let scores = fast
-            .score(items)
-            .map_err(|e| PredictorError::Inference { source_name: self.source_name.clone(), reason: e.to_string() })?;
+        let scores = fast.score(items).map_err(|e| PredictorError::Inference {
+            source_name: self.source_name.clone(),
+            reason: e.to_string(),
+        })?;
         scores
             .into_iter()
             .zip(items)
@@ -420,7 +540,9 @@ impl Predictor {
     fn check_items(&self, items: &[(&[UlcCode], u32)]) -> Result<(), PredictorError> {
         for (codes, epoch) in items {
             if codes.is_empty() || codes.len() > MAX_SEQUENCE {
-                return Err(PredictorError::Length { length: codes.len() });
+                return Err(PredictorError::Length {
+                    length: codes.len(),
+                });
             }
             validate(codes)?;
             self.check_epoch(*epoch)?;
@@ -434,21 +556,31 @@ impl Predictor {
     }
 
     /// Predicts from a ULC sequence.
-    pub fn predict_codes(&self, codes: &[UlcCode], epoch: u32) -> Result<Prediction, PredictorError> {
+    pub fn predict_codes(
+        &self,
+        codes: &[UlcCode],
+        epoch: u32,
+    ) -> Result<Prediction, PredictorError> {
         let mut out = self.predict_batch(&[(codes, epoch)])?;
         out.pop().ok_or(PredictorError::NotFinite)
     }
 
     /// Predicts many sequences at once (grouped by length internally, since the model takes
     /// unpadded sequences); results are in input order.
-    pub fn predict_batch(&self, items: &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError> {
+    pub fn predict_batch(
+        &self,
+        items: &[(&[UlcCode], u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
         self.check_items(items)?;
         let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
         for (index, (codes, _)) in items.iter().enumerate() {
             groups.entry(codes.len()).or_default().push(index);
         }
         let mut results: Vec<Option<Prediction>> = vec![None; items.len()];
-        let inference = |reason: String| PredictorError::Inference { source_name: self.source_name.clone(), reason };
+        let inference = |reason: String| PredictorError::Inference {
+            source_name: self.source_name.clone(),
+            reason,
+        };
         for (length, members) in groups {
             let plan = self.plan(members.len(), length)?;
             let mut codes = Vec::with_capacity(members.len() * length * 4);
@@ -462,14 +594,19 @@ impl Predictor {
             let epochs = tract_ndarray::Array1::from_vec(epochs);
             let inputs = tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()];
             // A screened graph can still meet a tract bug at run time; a lint must not panic.
-            let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.run(inputs)))
-                .map_err(|_| inference("tract panicked while running the graph".into()))?
-                .map_err(|e| inference(format!("{e:#}")))?;
+            let outputs =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.run(inputs)))
+                    .map_err(|_| inference("tract panicked while running the graph".into()))?
+                    .map_err(|e| inference(format!("{e:#}")))?;
             // A graph edited by hand can return fewer outputs or other shapes than the exporter
             // writes; indexing them blindly would panic.
             let column = |index: usize, what: &str| -> Result<Vec<f32>, PredictorError> {
-                let output = outputs.get(index).ok_or_else(|| inference(format!("the model has no {what} output")))?;
-                let view = output.to_plain_array_view::<f32>().map_err(|e| inference(format!("{what} output: {e}")))?;
+                let output = outputs
+                    .get(index)
+                    .ok_or_else(|| inference(format!("the model has no {what} output")))?;
+                let view = output
+                    .to_plain_array_view::<f32>()
+                    .map_err(|e| inference(format!("{what} output: {e}")))?;
                 if view.shape() != [members.len()] {
                     return Err(inference(format!(
                         "{what} output has shape {:?}, expected [{}]",
@@ -481,10 +618,14 @@ impl Predictor {
             };
             let (mean, spread) = (column(0, "mean")?, column(1, "spread")?);
             for (k, &i) in members.iter().enumerate() {
-                results[i] = Some(self.prediction(f64::from(mean[k]), f64::from(spread[k]), items[i].0)?);
+                results[i] =
+                    Some(self.prediction(f64::from(mean[k]), f64::from(spread[k]), items[i].0)?);
             }
         }
-        results.into_iter().map(|r| r.ok_or(PredictorError::NotFinite)).collect()
+        results
+            .into_iter()
+            .map(|r| r.ok_or(PredictorError::NotFinite))
+            .collect()
     }
 
     /// Where a predicted accuracy falls among the training zoo's networks (percent).

@@ -124,7 +124,10 @@ pub fn conv(width: u32, height: u32, out_channels: u32, stride: u32, padding: Pa
 pub fn assert_frequency(what: &str, count: u64, n: u64, p: f64) {
     assert!(n > 0, "{what}: no observations");
     if p == 0.0 {
-        assert_eq!(count, 0, "{what}: the spec gives probability 0, seen {count} of {n}");
+        assert_eq!(
+            count, 0,
+            "{what}: the spec gives probability 0, seen {count} of {n}"
+        );
         return;
     }
     let frequency = count as f64 / n as f64;
