@@ -140,9 +140,17 @@ fn pool_stride_default(network: &Lowered) -> Vec<Diagnostic> {
                     "layer {index} (`{word}({k})`) has no stride, so it is 1 and keeps the feature map's size; \
                      PyTorch, tch and candle default a pool's stride to its kernel ({k}) and would shrink the map"
                 ),
-                help: Some(format!(
-                    "write `{word}({k}, stride = {k})` for PyTorch's pool, or `{word}({k}, stride = 1)` to keep this one"
-                )),
+                // A stride is one number here: PyTorch's (width, height) stride of an
+                // asymmetric pool has no spelling, so only the square case gets one.
+                help: Some(if kernel.width == kernel.height {
+                    format!(
+                        "write `{word}({k}, stride = {k})` for PyTorch's pool, or `{word}({k}, stride = 1)` to keep this one"
+                    )
+                } else {
+                    format!(
+                        "write `{word}({k}, stride = 1)` to keep this one; PyTorch's {k} stride has no spelling here (a stride is one number)"
+                    )
+                }),
             })
         })
         .collect()
