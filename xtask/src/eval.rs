@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
 use peephole_core::metrics;
+use peephole_core::predictor::advice::DEFAULT_THRESHOLD_PERCENTILE;
 use peephole_core::predictor::{ModelCard, Predictor};
 use peephole_core::zoo::{ZooRecord, read_zoo, read_zoo_from};
 use peephole_eval::baselines::{
@@ -425,6 +426,74 @@ pub struct SliceReport {
     pub peephole_minus_best_any: Option<Difference>,
     /// Seed-to-seed agreement on the slice, where a second run covers it.
     pub seed_agreement: Option<SeedAgreement>,
+    /// The lint's default threshold read as a classifier of Peephole's predictions on the
+    /// slice (absent without a model, or when its card has no zoo percentiles).
+    pub threshold: Option<ThresholdReport>,
+}
+
+/// The lint's default verdict as a classifier: a network is flagged when its predicted
+/// accuracy is below the accuracy at the card's [`DEFAULT_THRESHOLD_PERCENTILE`]th zoo
+/// percentile, and truly poor when its real final accuracy is. What a user meets is a warning
+/// or none, so this is the number that says how often the lint is right.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThresholdReport {
+    /// The zoo percentile the lint warns below by default.
+    pub percentile: f64,
+    /// That percentile as an accuracy, from the card.
+    pub accuracy: f64,
+    /// Networks of the slice whose real accuracy is below it.
+    pub truly_poor: usize,
+    /// Networks the lint would warn about.
+    pub flagged: usize,
+    /// Share of the truly poor networks flagged (undefined without truly poor networks).
+    pub recall: Option<Estimate>,
+    /// Share of the networks that are not truly poor that are flagged anyway.
+    pub false_alarm_rate: Option<Estimate>,
+    /// Share of the warnings that are wrong (flagged but not truly poor).
+    pub wrong_warnings: Option<f64>,
+}
+
+/// [`ThresholdReport`] of predictions against real accuracies, intervals on `draws`.
+fn threshold_report(
+    predicted: &[f64],
+    real: &[f64],
+    accuracy: f64,
+    draws: &[Vec<usize>],
+) -> ThresholdReport {
+    // (flagged, truly poor) per network.
+    let labels: Vec<(bool, bool)> = predicted
+        .iter()
+        .zip(real)
+        .map(|(&p, &a)| (p < accuracy, a < accuracy))
+        .collect();
+    let share = |picked: &mut dyn Iterator<Item = usize>, of_poor: bool| -> Option<f64> {
+        let (mut hits, mut total) = (0usize, 0usize);
+        for i in picked {
+            let (flagged, poor) = labels[i];
+            if poor == of_poor {
+                total += 1;
+                hits += usize::from(flagged);
+            }
+        }
+        (total > 0).then(|| hits as f64 / total as f64)
+    };
+    let estimate = |of_poor: bool| {
+        share(&mut (0..labels.len()), of_poor).map(|value| Estimate {
+            value,
+            interval: interval(draws, |d| share(&mut d.iter().copied(), of_poor)),
+        })
+    };
+    let flagged = labels.iter().filter(|l| l.0).count();
+    ThresholdReport {
+        percentile: DEFAULT_THRESHOLD_PERCENTILE,
+        accuracy,
+        truly_poor: labels.iter().filter(|l| l.1).count(),
+        flagged,
+        recall: estimate(true),
+        false_alarm_rate: estimate(false),
+        wrong_warnings: (flagged > 0)
+            .then(|| labels.iter().filter(|l| l.0 && !l.1).count() as f64 / flagged as f64),
+    }
 }
 
 /// One scored network.
@@ -640,6 +709,9 @@ pub fn evaluate(
             fitted.predict_all(method, &scored_records)?,
         ));
     }
+    // The accuracy the lint warns below by default, from the card's zoo percentiles.
+    let threshold = (!card.ranges.accuracy_percentiles.is_empty())
+        .then(|| card.ranges.accuracy_at(DEFAULT_THRESHOLD_PERCENTILE));
     let mut slices = Vec::new();
     for slice in Slice::ALL {
         let members: Vec<usize> = (0..scored.len())
@@ -657,6 +729,7 @@ pub fn evaluate(
             &actual,
             &scored_records,
             inputs,
+            threshold,
         ));
     }
     let networks = scored
@@ -749,6 +822,7 @@ fn score_slice(
     actual: &[f64],
     records: &[&ZooRecord],
     inputs: &Inputs<'_>,
+    threshold: Option<f64>,
 ) -> SliceReport {
     let real: Vec<f64> = members.iter().map(|&i| actual[i]).collect();
     let draws = inputs.bootstrap.draws(members.len());
@@ -839,6 +913,10 @@ fn score_slice(
             n: paired.len(),
             kendall_tau: metrics::kendall_tau_b(&first, &second).ok(),
         }),
+        threshold: threshold
+            .zip(by_id.get("peephole"))
+            .filter(|_| !real.is_empty())
+            .map(|(accuracy, ours)| threshold_report(ours, &real, accuracy, &draws)),
     }
 }
 
@@ -914,6 +992,30 @@ pub fn markdown(report: &Report) -> String {
             None => {
                 let _ = writeln!(out, "\nNo second training run covers this slice.");
             }
+        }
+        if let Some(t) = &slice.threshold {
+            let share = |e: Option<Estimate>| match e {
+                Some(e) => match e.interval {
+                    Some(i) => format!("{:.2} [{:.2}, {:.2}]", e.value, i.low, i.high),
+                    None => format!("{:.2}", e.value),
+                },
+                None => "undefined".into(),
+            };
+            let _ = writeln!(
+                out,
+                "The lint's default threshold (zoo percentile {:.0}, accuracy {:.3}) as a classifier: {} of {} networks truly below it, {} flagged; recall {}, false-alarm rate {}{}.",
+                t.percentile,
+                t.accuracy,
+                t.truly_poor,
+                slice.n,
+                t.flagged,
+                share(t.recall),
+                share(t.false_alarm_rate),
+                t.wrong_warnings.map_or(String::new(), |w| format!(
+                    ", {:.0}% of its warnings wrong",
+                    w * 100.0
+                ))
+            );
         }
         for (what, d) in [
             (
@@ -1416,6 +1518,7 @@ mod tests {
                 validation: 0,
                 test: 0,
                 test_ids: Vec::new(),
+                file: None,
             },
             ranges: Ranges {
                 sequence_length: (1, 50),
@@ -1666,5 +1769,28 @@ mod tests {
         );
         let (t, decimals) = plot::ticks((11.2, 16.9), 5);
         assert_eq!((decimals, t), (0, vec![12.0, 13.0, 14.0, 15.0, 16.0]));
+    }
+
+    #[test]
+    fn the_threshold_classifier_counts_recall_and_false_alarms() {
+        let real = [0.2, 0.3, 0.4, 0.8, 0.85, 0.9];
+        // Flags two of the three poor networks and one of the three fine ones.
+        let predicted = [0.3, 0.7, 0.45, 0.49, 0.8, 0.9];
+        let draws = Bootstrap {
+            resamples: 100,
+            seed: 1,
+        }
+        .draws(real.len());
+        let t = threshold_report(&predicted, &real, 0.5, &draws);
+        assert_eq!((t.truly_poor, t.flagged), (3, 3));
+        assert!((t.recall.unwrap().value - 2.0 / 3.0).abs() < 1e-12);
+        assert!((t.false_alarm_rate.unwrap().value - 1.0 / 3.0).abs() < 1e-12);
+        assert!((t.wrong_warnings.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        let i = t.recall.unwrap().interval.unwrap();
+        assert!(i.low <= 2.0 / 3.0 && 2.0 / 3.0 <= i.high, "{i:?}");
+        // No truly poor network: recall is undefined, not 0 or 1.
+        let fine = threshold_report(&[0.9, 0.4], &[0.9, 0.95], 0.5, &[]);
+        assert!(fine.recall.is_none());
+        assert_eq!(fine.false_alarm_rate.unwrap().value, 0.5);
     }
 }

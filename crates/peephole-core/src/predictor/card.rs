@@ -42,6 +42,23 @@ pub struct SplitInfo {
     pub test: usize,
     /// Ids of the held-out networks, so evaluation uses exactly them.
     pub test_ids: Vec<String>,
+    /// The committed split file the sides came from (evaluation protocol v2), when the model
+    /// was fitted under one; absent for a seeded random split. Then `test_ids` are the zoo's
+    /// networks on the file's test side, and `metrics` are measured on the validation side:
+    /// the test side scores the finished model once, in `cargo xtask eval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<SplitFileRef>,
+}
+
+/// A committed split file named by a model card: enough to tell which frozen sides a model
+/// respected, and that the file has not changed since (an extended split keeps every entry, so
+/// a later file with a different hash still holds the same sides for these networks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitFileRef {
+    /// Path as given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes when the model was fitted.
+    pub sha256: String,
 }
 
 /// What the model saw in training; inputs outside it get a note or a refusal.
@@ -134,7 +151,8 @@ pub struct ModelCard {
     pub split: SplitInfo,
     /// Ranges seen in training.
     pub ranges: Ranges,
-    /// Held-out metrics of the final-epoch prediction.
+    /// Metrics of the final-epoch prediction: on the held-out networks under a random split,
+    /// on the validation side under a frozen one ([`SplitInfo::file`]).
     pub metrics: Vec<MethodMetrics>,
     /// Command that reproduces the model.
     pub command: String,

@@ -10,7 +10,7 @@ mod weights;
 
 pub use card::{
     CardError, CardFileError, MAX_CARD_BYTES, MAX_EPOCHS, MethodMetrics, ModelCard,
-    PREDICTOR_FORMAT, Ranges, SplitInfo, ZooFileInfo,
+    PREDICTOR_FORMAT, Ranges, SplitFileRef, SplitInfo, ZooFileInfo,
 };
 pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
 pub use runtime::{

@@ -10,7 +10,7 @@ use peephole_core::reference::{list_name, read_network_list};
 use peephole_train::bench::{BenchTrainOptions, bench_train};
 use peephole_train::data::load_protocol_data;
 use peephole_train::predictor::build::{
-    build_predictor, final_metrics, load_zoos, write_predictor,
+    build_predictor, final_metrics, load_zoos, read_frozen_split, write_predictor,
 };
 use peephole_train::predictor::train::{Batching, FitOptions, FitProgress, Supervision};
 use peephole_train::train::{device_name, train_network};
@@ -93,6 +93,10 @@ enum Command {
         patience: usize,
         #[arg(long, default_value_t = 1e-3)]
         learning_rate: f64,
+        /// Weight of a pairwise (RankNet) ranking term beside the paper's smooth L1 loss;
+        /// 0 (the default) is the paper's loss alone.
+        #[arg(long, default_value_t = 0.0)]
+        ranking_weight: f64,
         /// Supervised points per mini-batch (with --batching networks, whole networks: under
         /// --supervision curve each brings every epoch of its curve).
         #[arg(long, default_value_t = 32)]
@@ -108,8 +112,14 @@ enum Command {
         /// Hold out exactly the networks another model held out (its card, NAME.card.json),
         /// instead of --test-fraction: compares a model fitted on a grown zoo on the same
         /// networks.
-        #[arg(long, value_name = "CARD")]
+        #[arg(long, value_name = "CARD", conflicts_with = "split")]
         hold_out_from: Option<PathBuf>,
+        /// Use the committed frozen split (evaluation protocol v2, e.g. data/splits/eval-v2.json)
+        /// instead of a seeded random one: fit on its train side, stop early on its validation
+        /// side, leave its test side to `cargo xtask eval`. The seed then only orders the
+        /// training networks (and picks them under --train-fraction).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["test_fraction", "validation_fraction"])]
+        split: Option<PathBuf>,
         #[arg(long, default_value = "auto")]
         device: String,
     },
@@ -284,11 +294,13 @@ fn main() -> anyhow::Result<()> {
             max_epochs,
             patience,
             learning_rate,
+            ranking_weight,
             batch_size,
             test_fraction,
             validation_fraction,
             train_fraction,
             hold_out_from,
+            split,
             device,
         } => {
             anyhow::ensure!(
@@ -296,6 +308,10 @@ fn main() -> anyhow::Result<()> {
                 "--train-fraction {train_fraction}: must be in (0, 1]"
             );
             anyhow::ensure!(ensemble >= 1, "--ensemble must be at least 1");
+            anyhow::ensure!(
+                ranking_weight.is_finite() && ranking_weight >= 0.0,
+                "--ranking-weight {ranking_weight}: must be a finite number >= 0"
+            );
             let device = parse_device(&device)?;
             tch::set_num_threads(cores as i32);
             let loaded = load_zoos(&zoo)?;
@@ -310,10 +326,12 @@ fn main() -> anyhow::Result<()> {
                 max_epochs,
                 patience,
                 learning_rate,
+                ranking_weight,
                 batch_size,
                 epochs: loaded.protocol.epochs,
                 device,
                 hold_out: hold_out_from.as_deref().map(held_out_ids).transpose()?,
+                frozen: split.as_deref().map(read_frozen_split).transpose()?,
             };
             let name = out
                 .file_stem()
@@ -331,20 +349,45 @@ fn main() -> anyhow::Result<()> {
                 "split: {} train, {} validation, {} held-out networks",
                 card.split.train, card.split.validation, card.split.test
             );
-            for m in &card.metrics {
-                let r = &m.report;
-                println!(
-                    "held-out {}: MSE {:.5}  Kendall tau {:.3}  R2 {:.3}  Spearman {:.3}  (n = {})",
-                    m.method, r.mse, r.kendall_tau, r.r2, r.spearman, r.n
-                );
+            if card.split.file.is_none() {
+                for m in &card.metrics {
+                    let r = &m.report;
+                    println!(
+                        "held-out {}: MSE {:.5}  Kendall tau {:.3}  R2 {:.3}  Spearman {:.3}  (n = {})",
+                        m.method, r.mse, r.kendall_tau, r.r2, r.spearman, r.n
+                    );
+                }
             }
             // The networks early stopping watched: the score to compare settings by, so that
-            // the held-out networks stay unseen by every choice.
-            if let Ok(r) = final_metrics(&weights, &split.validation, card.epochs) {
-                println!(
-                    "validation peephole: MSE {:.5}  Kendall tau {:.3}  R2 {:.3}  Spearman {:.3}  (n = {})",
-                    r.mse, r.kendall_tau, r.r2, r.spearman, r.n
-                );
+            // the held-out networks stay unseen by every choice; per generator, since a model
+            // fitted on v1 and v2 together can rank one well and the other not.
+            let mut generators: Vec<&str> = split
+                .validation
+                .iter()
+                .map(|r| r.generator.as_str())
+                .collect();
+            generators.sort_unstable();
+            generators.dedup();
+            let mut slices = vec![("all".to_string(), split.validation.clone())];
+            if generators.len() > 1 {
+                for generator in generators {
+                    let records = split
+                        .validation
+                        .iter()
+                        .filter(|r| r.generator == generator)
+                        .cloned()
+                        .collect();
+                    slices.push((generator.to_string(), records));
+                }
+            }
+            for (slice, records) in slices {
+                match final_metrics(&weights, &records, card.epochs) {
+                    Ok(r) => println!(
+                        "validation peephole [{slice}]: MSE {:.5}  Kendall tau {:.3}  R2 {:.3}  Spearman {:.3}  (n = {})",
+                        r.mse, r.kendall_tau, r.r2, r.spearman, r.n
+                    ),
+                    Err(error) => println!("validation peephole [{slice}]: {error}"),
+                }
             }
             Ok(())
         }

@@ -6,14 +6,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use peephole_core::metrics::{MetricError, Report, evaluate};
 use peephole_core::predictor::{
-    MethodMetrics, ModelCard, PREDICTOR_FORMAT, PredictorWeights, Ranges, SplitInfo, ZooFileInfo, native,
+    MethodMetrics, ModelCard, PREDICTOR_FORMAT, PredictorWeights, Ranges, SplitFileRef, SplitInfo,
+    ZooFileInfo, native,
 };
 use peephole_core::protocol::Protocol;
 use peephole_core::ulc::ULC_VERSION;
 use peephole_core::zoo::{ZooRecord, read_zoo};
+use peephole_eval::split::Split;
 use sha2::{Digest, Sha256};
 
-use super::train::{FitOptions, FitProgress, ZooSplit, codes_seen, fit_ensemble, split_zoo};
+use super::train::{
+    FitOptions, FitProgress, FrozenSplit, ZooSplit, codes_seen, fit_ensemble, split_frozen,
+    split_zoo,
+};
 
 /// Records of several zoo files, checked to share one protocol and ULC version.
 #[derive(Debug)]
@@ -32,7 +37,8 @@ pub fn load_zoos(paths: &[PathBuf]) -> anyhow::Result<LoadedZoo> {
     let mut records: Vec<ZooRecord> = Vec::new();
     let mut files = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(path).with_context(|| format!("reading zoo file {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading zoo file {}", path.display()))?;
         let contents = read_zoo(path)?;
         for bad in &contents.bad_lines {
             eprintln!("{}: {bad} (skipped)", path.display());
@@ -45,7 +51,9 @@ pub fn load_zoos(paths: &[PathBuf]) -> anyhow::Result<LoadedZoo> {
         });
         records.extend(contents.records);
     }
-    let first = records.first().with_context(|| "the zoo files hold no record")?;
+    let first = records
+        .first()
+        .with_context(|| "the zoo files hold no record")?;
     for record in &records {
         anyhow::ensure!(
             record.protocol == first.protocol,
@@ -64,7 +72,11 @@ pub fn load_zoos(paths: &[PathBuf]) -> anyhow::Result<LoadedZoo> {
     }
     let protocol = Protocol::by_name(&first.protocol)
         .with_context(|| format!("zoo protocol {} is unknown to this build", first.protocol))?;
-    Ok(LoadedZoo { records, files, protocol })
+    Ok(LoadedZoo {
+        records,
+        files,
+        protocol,
+    })
 }
 
 /// Accuracy percentiles 0, 5, ..., 100 of final accuracies (linear interpolation).
@@ -87,12 +99,33 @@ pub fn percentiles(values: &[f64]) -> Vec<f64> {
 /// How well `weights` (native forward pass) predicts the final accuracy of `records`
 /// (networks without one are skipped): the held-out score of a card, and the validation score
 /// settings are chosen by.
-pub fn final_metrics(weights: &PredictorWeights, records: &[ZooRecord], epochs: u32) -> Result<Report, MetricError> {
+pub fn final_metrics(
+    weights: &PredictorWeights,
+    records: &[ZooRecord],
+    epochs: u32,
+) -> Result<Report, MetricError> {
     let (predicted, actual): (Vec<f64>, Vec<f64>) = records
         .iter()
-        .filter_map(|r| r.final_accuracy().map(|actual| (native::predict(weights, &r.ulc, epochs).0, actual)))
+        .filter_map(|r| {
+            r.final_accuracy()
+                .map(|actual| (native::predict(weights, &r.ulc, epochs).0, actual))
+        })
         .unzip();
     evaluate(&predicted, &actual)
+}
+
+/// Reads and checks a committed split file (`--split`) for [`FitOptions::frozen`].
+pub fn read_frozen_split(path: &Path) -> anyhow::Result<FrozenSplit> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading split file {}", path.display()))?;
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("split file {} is not UTF-8", path.display()))?;
+    let split = Split::from_json(text).with_context(|| format!("split file {}", path.display()))?;
+    Ok(FrozenSplit {
+        split,
+        path: path.display().to_string(),
+        sha256: format!("{:x}", Sha256::digest(&bytes)),
+    })
 }
 
 /// Fits, measures and describes a predictor; the caller writes it.
@@ -103,21 +136,41 @@ pub fn build_predictor(
     command: String,
     progress: &dyn FitProgress,
 ) -> anyhow::Result<(PredictorWeights, ModelCard, ZooSplit)> {
-    let split = split_zoo(
-        &zoo.records,
-        options.seed,
-        (options.test_fraction, options.validation_fraction, options.train_fraction),
-        options.hold_out.as_ref(),
-    )?;
+    let split = match &options.frozen {
+        Some(frozen) => split_frozen(&zoo.records, frozen, options.seed, options.train_fraction)?,
+        None => split_zoo(
+            &zoo.records,
+            options.seed,
+            (
+                options.test_fraction,
+                options.validation_fraction,
+                options.train_fraction,
+            ),
+            options.hold_out.as_ref(),
+        )?,
+    };
     let weights = fit_ensemble(&split, options, progress)?;
+    // Under a frozen split the test side is not scored here: it scores the finished model once,
+    // in `cargo xtask eval`, and the card carries the validation score settings are chosen by.
+    let (scored, method, side) = match options.frozen {
+        Some(_) => (&split.validation, "peephole (validation)", "validation"),
+        None => (&split.test, "peephole", "held-out"),
+    };
     let mut metrics = Vec::new();
-    if split.test.len() >= 2 {
-        match final_metrics(&weights, &split.test, options.epochs) {
-            Ok(report) => metrics.push(MethodMetrics { method: "peephole".into(), report }),
-            Err(error) => eprintln!("held-out metrics unavailable: {error}"),
+    if scored.len() >= 2 {
+        match final_metrics(&weights, scored, options.epochs) {
+            Ok(report) => metrics.push(MethodMetrics {
+                method: method.into(),
+                report,
+            }),
+            Err(error) => eprintln!("{side} metrics unavailable: {error}"),
         }
     }
-    let finals: Vec<f64> = split.train.iter().filter_map(|r| r.final_accuracy()).collect();
+    let finals: Vec<f64> = split
+        .train
+        .iter()
+        .filter_map(|r| r.final_accuracy())
+        .collect();
     let lengths = split.train.iter().map(|r| r.ulc.len());
     let card = ModelCard {
         format: PREDICTOR_FORMAT.into(),
@@ -134,9 +187,16 @@ pub fn build_predictor(
             validation: split.validation.len(),
             test: split.test.len(),
             test_ids: split.test.iter().map(|r| r.id.clone()).collect(),
+            file: options.frozen.as_ref().map(|f| SplitFileRef {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+            }),
         },
         ranges: Ranges {
-            sequence_length: (lengths.clone().min().unwrap_or(0), lengths.max().unwrap_or(0)),
+            sequence_length: (
+                lengths.clone().min().unwrap_or(0),
+                lengths.max().unwrap_or(0),
+            ),
             codes_seen: codes_seen(&split.train),
             accuracy_percentiles: percentiles(&finals),
         },
@@ -148,7 +208,11 @@ pub fn build_predictor(
 
 /// Writes the model and its card (`NAME.onnx` and `NAME.card.json`), each through a
 /// temporary file and a rename, so a crash never leaves half a model.
-pub fn write_predictor(path: &Path, weights: &PredictorWeights, card: &ModelCard) -> anyhow::Result<PathBuf> {
+pub fn write_predictor(
+    path: &Path,
+    weights: &PredictorWeights,
+    card: &ModelCard,
+) -> anyhow::Result<PathBuf> {
     let bytes = peephole_onnx::predictor::export_predictor(weights, card)?;
     write_atomically(path, &bytes)?;
     let card_path = path.with_extension("card.json");
@@ -161,7 +225,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, bytes).with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::write(&temporary, bytes)
+        .with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
 }

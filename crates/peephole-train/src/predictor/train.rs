@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use peephole_core::predictor::{MemberWeights, PredictorWeights};
 use peephole_core::ulc::UlcCode;
 use peephole_core::zoo::ZooRecord;
+use peephole_eval::split::{Side, Split};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -70,6 +71,11 @@ pub struct FitOptions {
     pub patience: usize,
     /// Adam learning rate.
     pub learning_rate: f64,
+    /// Weight of a pairwise ranking term (RankNet's logistic loss over every pair of points
+    /// in a mini-batch whose real accuracies differ by more than [`RANKING_MARGIN`]) added to
+    /// the paper's smooth L1 loss; 0 fits the paper's loss alone. The lint's verdict is a
+    /// rank (a zoo percentile), and rankers in the literature gain from such a term.
+    pub ranking_weight: f64,
     /// Supervised points per mini-batch; with [`Batching::Networks`] a batch takes whole
     /// networks, so under curve supervision (8 points a network) 128 means 16 networks.
     pub batch_size: usize,
@@ -81,6 +87,69 @@ pub struct FitOptions {
     /// of `test_fraction`: a model fitted on a grown zoo is then measured on the very
     /// networks an earlier one was, which is what a learning curve over zoo size needs.
     pub hold_out: Option<BTreeSet<String>>,
+    /// The committed frozen split (`--split`, evaluation protocol v2) instead of a seeded
+    /// random one: fit on its train side, stop early on its validation side, never look at its
+    /// test side (`cargo xtask eval` scores that once, for the finished model).
+    pub frozen: Option<FrozenSplit>,
+}
+
+/// A committed split file as the trainer uses it, with what identifies its exact content so
+/// the card can name it.
+#[derive(Debug, Clone)]
+pub struct FrozenSplit {
+    /// The parsed, checked split.
+    pub split: Split,
+    /// Path as given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// Why the zoo cannot be fitted under a frozen split. Both name the networks to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum FrozenSplitError {
+    /// Networks whose architecture the split file does not list: the split must be extended
+    /// first (`cargo xtask split --extend`), so that their side is frozen before any fit.
+    #[error(
+        "{} network(s) are not in the split file {path} (extend it first with `cargo xtask split --extend`): {}",
+        ids.len(),
+        ids.join(", ")
+    )]
+    NotCovered {
+        /// The split file.
+        path: String,
+        /// Their ids.
+        ids: Vec<String>,
+    },
+    /// Networks on the evaluation-only side (the hand-written reference set): a shipped model
+    /// must never be fitted on them.
+    #[error(
+        "{} network(s) are evaluation-only in {path} (the reference set is never fitted on; leave its zoo files out): {}",
+        ids.len(),
+        ids.join(", ")
+    )]
+    EvaluationOnly {
+        /// The split file.
+        path: String,
+        /// Their ids.
+        ids: Vec<String>,
+    },
+}
+
+/// Smallest difference of real accuracy (0.5 percentage points) for a pair of points to enter
+/// the ranking term: closer pairs are within the seed-to-seed noise of one network, and asking
+/// the model to order them would teach it noise.
+pub const RANKING_MARGIN: f64 = 0.005;
+
+/// RankNet's pairwise logistic loss: for every pair (i, j) of the batch with
+/// `target_i > target_j + margin` (scaled targets), `softplus(-(predicted_i - predicted_j))`,
+/// averaged over those pairs; 0 when the batch has no such pair.
+fn pairwise_ranking_loss(predicted: &Tensor, targets: &Tensor, margin: f64) -> Tensor {
+    let predicted_gap = predicted.unsqueeze(1) - predicted.unsqueeze(0);
+    let target_gap = targets.unsqueeze(1) - targets.unsqueeze(0);
+    let ordered = target_gap.gt(margin).to_kind(tch::Kind::Float);
+    let pairs = ordered.sum(tch::Kind::Float).clamp_min(1.0);
+    ((-predicted_gap).softplus() * &ordered).sum(tch::Kind::Float) / pairs
 }
 
 /// A split of the zoo by network.
@@ -128,7 +197,11 @@ pub fn split_zoo(
         }
         Some(ids) => {
             let found: BTreeSet<&str> = sorted.iter().map(|r| r.id.as_str()).collect();
-            let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id.as_str())).cloned().collect();
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|id| !found.contains(id.as_str()))
+                .cloned()
+                .collect();
             if !missing.is_empty() {
                 return Err(MissingHeldOut { missing });
             }
@@ -137,9 +210,63 @@ pub fn split_zoo(
     };
     let validation = ((n as f64 * validation_fraction).round() as usize).min(rest.len());
     let mut train = rest.split_off(validation);
-    let kept = ((train.len() as f64 * train_fraction.clamp(0.0, 1.0)).round() as usize).max(1).min(train.len());
+    let kept = ((train.len() as f64 * train_fraction.clamp(0.0, 1.0)).round() as usize)
+        .max(1)
+        .min(train.len());
     train.truncate(kept);
-    Ok(ZooSplit { test, validation: rest, train })
+    Ok(ZooSplit {
+        test,
+        validation: rest,
+        train,
+    })
+}
+
+/// Splits by the committed frozen split: every architecture goes to the side the file gives it,
+/// so all copies of a text land on one side. `train_fraction` keeps a seeded leading part of
+/// the training networks (validation and test do not depend on it), for zoo-size curves.
+pub fn split_frozen(
+    records: &[ZooRecord],
+    frozen: &FrozenSplit,
+    seed: u64,
+    train_fraction: f64,
+) -> Result<ZooSplit, FrozenSplitError> {
+    let mut sorted: Vec<ZooRecord> = records.to_vec();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted.dedup_by(|a, b| a.id == b.id);
+    let (mut train, mut validation, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut not_covered, mut evaluation_only) = (Vec::new(), Vec::new());
+    for record in sorted {
+        match frozen.split.side_of(&record) {
+            Some(Side::Train) => train.push(record),
+            Some(Side::Validation) => validation.push(record),
+            Some(Side::Test) => test.push(record),
+            Some(Side::Evaluation) => evaluation_only.push(record.id),
+            None => not_covered.push(record.id),
+        }
+    }
+    if !not_covered.is_empty() {
+        return Err(FrozenSplitError::NotCovered {
+            path: frozen.path.clone(),
+            ids: not_covered,
+        });
+    }
+    if !evaluation_only.is_empty() {
+        return Err(FrozenSplitError::EvaluationOnly {
+            path: frozen.path.clone(),
+            ids: evaluation_only,
+        });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    train.shuffle(&mut rng);
+    let kept = ((train.len() as f64 * train_fraction.clamp(0.0, 1.0)).round() as usize)
+        .max(1)
+        .min(train.len());
+    train.truncate(kept);
+    Ok(ZooSplit {
+        train,
+        validation,
+        test,
+    })
 }
 
 /// One network with the points of its curve it is supervised on.
@@ -155,10 +282,22 @@ fn supervised(records: &[ZooRecord], supervision: Supervision, epochs: u32) -> V
         .iter()
         .map(|r| {
             let points: Vec<(u32, f64)> = match supervision {
-                Supervision::Final => r.final_accuracy().map(|a| (epochs, a)).into_iter().collect(),
-                Supervision::Curve => r.curve.iter().enumerate().map(|(e, &a)| (e as u32 + 1, a)).collect(),
+                Supervision::Final => r
+                    .final_accuracy()
+                    .map(|a| (epochs, a))
+                    .into_iter()
+                    .collect(),
+                Supervision::Curve => r
+                    .curve
+                    .iter()
+                    .enumerate()
+                    .map(|(e, &a)| (e as u32 + 1, a))
+                    .collect(),
             };
-            Supervised { codes: r.ulc.clone(), points }
+            Supervised {
+                codes: r.ulc.clone(),
+                points,
+            }
         })
         .filter(|n| !n.points.is_empty())
         .collect()
@@ -168,7 +307,11 @@ fn supervised(records: &[ZooRecord], supervision: Supervision, epochs: u32) -> V
 pub fn make_batch(sequences: &[&[UlcCode]], epochs: &[u32], device: Device) -> PredictorBatch {
     let (codes, lengths) = encode_sequences(sequences, device);
     let epochs: Vec<i64> = epochs.iter().map(|&e| i64::from(e)).collect();
-    PredictorBatch { codes, lengths, epochs: Tensor::from_slice(&epochs).to_device(device) }
+    PredictorBatch {
+        codes,
+        lengths,
+        epochs: Tensor::from_slice(&epochs).to_device(device),
+    }
 }
 
 /// Sequences as the LSTM's input: codes `B x L x 4`, right-padded with 0, and lengths `B`.
@@ -184,7 +327,9 @@ fn encode_sequences(sequences: &[&[UlcCode]], device: Device) -> (Tensor, Tensor
     }
     let lengths: Vec<i64> = sequences.iter().map(|s| s.len() as i64).collect();
     (
-        Tensor::from_slice(&codes).reshape([sequences.len() as i64, longest as i64, 4]).to_device(device),
+        Tensor::from_slice(&codes)
+            .reshape([sequences.len() as i64, longest as i64, 4])
+            .to_device(device),
         Tensor::from_slice(&lengths).to_device(device),
     )
 }
@@ -227,7 +372,9 @@ impl CurveBatch {
 
     /// Predicted (scaled) accuracy of every point.
     fn forward(&self, net: &PeepholeNet, train: bool) -> Tensor {
-        let structure = net.structure(&self.codes, &self.lengths).index_select(0, &self.owner);
+        let structure = net
+            .structure(&self.codes, &self.lengths)
+            .index_select(0, &self.owner);
         net.regress(&structure, &self.epochs, train)
     }
 }
@@ -236,7 +383,11 @@ impl CurveBatch {
 fn predict_member(net: &PeepholeNet, batch: &CurveBatch, mean: f32, std: f32) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
     let out = batch.forward(net, false) * f64::from(std) + f64::from(mean);
-    Vec::<f32>::try_from(out.to_device(Device::Cpu)).unwrap_or_default().into_iter().map(f64::from).collect()
+    Vec::<f32>::try_from(out.to_device(Device::Cpu))
+        .unwrap_or_default()
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 /// Progress of a fit, for a progress bar.
@@ -251,25 +402,44 @@ pub fn fit_ensemble(
     options: &FitOptions,
     progress: &dyn FitProgress,
 ) -> anyhow::Result<PredictorWeights> {
-    anyhow::ensure!(!split.train.is_empty(), "no training networks (zoo too small for the split)");
-    anyhow::ensure!(!split.validation.is_empty(), "no validation networks (zoo too small for the split)");
+    anyhow::ensure!(
+        !split.train.is_empty(),
+        "no training networks (zoo too small for the split)"
+    );
+    anyhow::ensure!(
+        !split.validation.is_empty(),
+        "no validation networks (zoo too small for the split)"
+    );
     let device = options.device;
     let mut train = supervised(&split.train, options.supervision, options.epochs);
     if options.batching == Batching::Points {
         train = train
             .into_iter()
-            .flat_map(|n| n.points.into_iter().map(move |point| Supervised { codes: n.codes.clone(), points: vec![point] }))
+            .flat_map(|n| {
+                n.points.into_iter().map(move |point| Supervised {
+                    codes: n.codes.clone(),
+                    points: vec![point],
+                })
+            })
             .collect();
     }
     let validation = supervised(&split.validation, Supervision::Final, options.epochs);
-    let targets: Vec<f64> = train.iter().flat_map(|n| n.points.iter().map(|p| p.1)).collect();
+    let targets: Vec<f64> = train
+        .iter()
+        .flat_map(|n| n.points.iter().map(|p| p.1))
+        .collect();
     let mean = targets.iter().sum::<f64>() / targets.len() as f64;
-    let std = (targets.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / targets.len() as f64).sqrt().max(1e-3);
+    let std = (targets.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / targets.len() as f64)
+        .sqrt()
+        .max(1e-3);
     let (mean, std) = (mean as f32, std as f32);
     let validation_refs: Vec<&Supervised> = validation.iter().collect();
     let validation_batch = CurveBatch::new(&validation_refs, device);
     let validation_targets: Vec<f64> =
-        Vec::<f32>::try_from(validation_batch.targets.to_device(Device::Cpu))?.into_iter().map(f64::from).collect();
+        Vec::<f32>::try_from(validation_batch.targets.to_device(Device::Cpu))?
+            .into_iter()
+            .map(f64::from)
+            .collect();
     // `batch_size` counts supervised points; a batch takes whole entries of `train`.
     let points_per_network = train.iter().map(|n| n.points.len()).max().unwrap_or(1);
     let networks_per_batch = (options.batch_size / points_per_network).max(1);
@@ -280,7 +450,11 @@ pub fn fit_ensemble(
         tch::manual_seed(member_seed as i64);
         let vs = nn::VarStore::new(device);
         let net = PeepholeNet::new(&vs.root(), options.epochs);
-        let mut optimizer = nn::Adam { wd: 1e-4, ..Default::default() }.build(&vs, options.learning_rate)?;
+        let mut optimizer = nn::Adam {
+            wd: 1e-4,
+            ..Default::default()
+        }
+        .build(&vs, options.learning_rate)?;
         let mut rng = ChaCha8Rng::seed_from_u64(member_seed);
         let mut order: Vec<usize> = (0..train.len()).collect();
         let mut best = f64::INFINITY;
@@ -296,11 +470,22 @@ pub fn fit_ensemble(
                     continue;
                 }
                 let scaled = (&batch.targets - f64::from(mean)) / f64::from(std);
-                let loss = batch.forward(&net, true).smooth_l1_loss(&scaled, tch::Reduction::Mean, 1.0);
+                let predicted = batch.forward(&net, true);
+                let mut loss = predicted.smooth_l1_loss(&scaled, tch::Reduction::Mean, 1.0);
+                if options.ranking_weight > 0.0 {
+                    let margin = RANKING_MARGIN / f64::from(std);
+                    loss = loss
+                        + pairwise_ranking_loss(&predicted, &scaled, margin)
+                            * options.ranking_weight;
+                }
                 optimizer.backward_step(&loss);
             }
             let predicted = predict_member(&net, &validation_batch, mean, std);
-            let mse = predicted.iter().zip(&validation_targets).map(|(p, a)| (p - a).powi(2)).sum::<f64>()
+            let mse = predicted
+                .iter()
+                .zip(&validation_targets)
+                .map(|(p, a)| (p - a).powi(2))
+                .sum::<f64>()
                 / predicted.len() as f64;
             if mse < best {
                 best = mse;
@@ -316,7 +501,11 @@ pub fn fit_ensemble(
         }
         members.push(best_weights);
     }
-    Ok(PredictorWeights { members, target_mean: mean, target_std: std })
+    Ok(PredictorWeights {
+        members,
+        target_mean: mean,
+        target_std: std,
+    })
 }
 
 /// Values seen per ULC field, for the model card's ranges.
@@ -330,14 +519,18 @@ pub fn codes_seen(records: &[ZooRecord]) -> [Vec<u8>; 4] {
     seen.map(|s| s.into_iter().collect())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn committed_zoo() -> Vec<ZooRecord> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/zoo/fmnist-budget-v1.jsonl");
-        peephole_core::zoo::read_zoo(std::path::Path::new(path)).expect("the committed zoo reads").records
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/zoo/fmnist-budget-v1.jsonl"
+        );
+        peephole_core::zoo::read_zoo(std::path::Path::new(path))
+            .expect("the committed zoo reads")
+            .records
     }
 
     fn ids(records: &[ZooRecord]) -> Vec<&str> {
@@ -360,11 +553,121 @@ mod tests {
         let net = PeepholeNet::new(&vs.root(), 8);
         let _guard = tch::no_grad_guard();
         let one_row_per_point = net.forward(&make_batch(&sequences, &epochs, Device::Cpu), false);
-        let difference = f64::try_from((shared.forward(&net, false) - one_row_per_point).abs().max()).unwrap();
-        assert!(difference < 1e-5, "shared-structure forward differs by {difference}");
+        let difference = f64::try_from(
+            (shared.forward(&net, false) - one_row_per_point)
+                .abs()
+                .max(),
+        )
+        .unwrap();
+        assert!(
+            difference < 1e-5,
+            "shared-structure forward differs by {difference}"
+        );
         // Distinct networks and epochs do predict differently, so the comparison can fail.
         let spread = f64::try_from(shared.forward(&net, false).std(false)).unwrap();
         assert!(spread > 1e-4, "predictions are all alike ({spread})");
+    }
+
+    fn frozen(records: &[&ZooRecord]) -> FrozenSplit {
+        let mut split = Split::new();
+        split.extend(records).expect("the split covers them");
+        FrozenSplit {
+            split,
+            path: "splits/test.json".into(),
+            sha256: "0".repeat(64),
+        }
+    }
+
+    #[test]
+    fn a_frozen_split_keeps_every_copy_of_an_architecture_on_its_side() {
+        use peephole_eval::testing::record_with_curve;
+        // 60 architectures, each drawn twice under different ids (twins).
+        let records: Vec<ZooRecord> = (0..120)
+            .map(|i| {
+                record_with_curve(
+                    &format!("n{i:03}"),
+                    "generator-v1",
+                    7,
+                    i / 2,
+                    vec![0.5, 0.6],
+                )
+            })
+            .collect();
+        let refs: Vec<&ZooRecord> = records.iter().collect();
+        let frozen = frozen(&refs);
+        let split = split_frozen(&records, &frozen, 1, 1.0).unwrap();
+        assert_eq!(
+            split.train.len() + split.validation.len() + split.test.len(),
+            120
+        );
+        assert!(!split.train.is_empty() && !split.validation.is_empty() && !split.test.is_empty());
+        let side_of = |text: &str| {
+            [
+                (&split.train, "train"),
+                (&split.validation, "validation"),
+                (&split.test, "test"),
+            ]
+            .into_iter()
+            .filter(|(part, _)| part.iter().any(|r| r.text == text))
+            .map(|(_, name)| name)
+            .collect::<Vec<_>>()
+        };
+        for record in &records {
+            assert_eq!(
+                side_of(&record.text).len(),
+                1,
+                "{} is on two sides",
+                record.text
+            );
+        }
+        // A fraction of the training side keeps validation and test as they are.
+        let half = split_frozen(&records, &frozen, 1, 0.5).unwrap();
+        assert_eq!(
+            half.train.len(),
+            (split.train.len() as f64 * 0.5).round() as usize
+        );
+        assert_eq!(ids(&half.validation), ids(&split.validation));
+        assert_eq!(ids(&half.test), ids(&split.test));
+    }
+
+    #[test]
+    fn a_frozen_split_refuses_unlisted_and_evaluation_only_networks() {
+        use peephole_eval::testing::record_with_curve;
+        let listed = record_with_curve("listed", "generator-v1", 7, 0, vec![0.5]);
+        let reference = record_with_curve("lenet", "reference-v1", 7, 1, vec![0.5]);
+        let frozen = frozen(&[&listed, &reference]);
+        let unlisted = record_with_curve("new-one", "generator-v1", 7, 2, vec![0.5]);
+        let error = split_frozen(&[listed.clone(), unlisted], &frozen, 1, 1.0).unwrap_err();
+        assert!(
+            matches!(&error, FrozenSplitError::NotCovered { ids, .. } if ids == &["new-one"]),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("splits/test.json")
+                && error.to_string().contains("--extend"),
+            "{error}"
+        );
+        let error = split_frozen(&[listed, reference], &frozen, 1, 1.0).unwrap_err();
+        assert!(
+            matches!(&error, FrozenSplitError::EvaluationOnly { ids, .. } if ids == &["lenet"]),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_ranking_loss_rewards_the_right_order_and_ignores_near_ties() {
+        let targets = Tensor::from_slice(&[0.0f32, 1.0, 2.0]);
+        let right = pairwise_ranking_loss(&Tensor::from_slice(&[0.0f32, 5.0, 10.0]), &targets, 0.1);
+        let wrong = pairwise_ranking_loss(&Tensor::from_slice(&[10.0f32, 5.0, 0.0]), &targets, 0.1);
+        let (right, wrong) = (f64::try_from(right).unwrap(), f64::try_from(wrong).unwrap());
+        assert!(
+            right < 0.01 && wrong > 5.0,
+            "right order {right}, wrong order {wrong}"
+        );
+        // Targets closer than the margin form no pair, whatever the predictions say.
+        let ties = Tensor::from_slice(&[1.0f32, 1.05, 0.98]);
+        let tied = pairwise_ranking_loss(&Tensor::from_slice(&[10.0f32, 0.0, 5.0]), &ties, 0.1);
+        assert_eq!(f64::try_from(tied).unwrap(), 0.0);
     }
 
     #[test]
@@ -388,9 +691,21 @@ mod tests {
         let grown = split_zoo(&zoo, 1, fractions, Some(&held)).unwrap();
         let grown_test: BTreeSet<String> = grown.test.iter().map(|r| r.id.clone()).collect();
         assert_eq!(grown_test, held);
-        assert!(grown.train.iter().chain(&grown.validation).all(|r| !held.contains(&r.id)));
-        assert_eq!(grown.test.len() + grown.validation.len() + grown.train.len(), zoo.len());
-        assert_eq!(grown.validation.len(), (zoo.len() as f64 * 0.15).round() as usize);
+        assert!(
+            grown
+                .train
+                .iter()
+                .chain(&grown.validation)
+                .all(|r| !held.contains(&r.id))
+        );
+        assert_eq!(
+            grown.test.len() + grown.validation.len() + grown.train.len(),
+            zoo.len()
+        );
+        assert_eq!(
+            grown.validation.len(),
+            (zoo.len() as f64 * 0.15).round() as usize
+        );
 
         let mut unknown = held.clone();
         unknown.insert("s9-999999".into());
