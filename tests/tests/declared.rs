@@ -11,7 +11,7 @@ peephole::network! {
         conv(5x5, 16), bn, relu, maxpool(2, stride = 2),
     }
 
-    #[peephole(allow(ulc_clamp, oversized_kernel))]
+    #[peephole(allow(ulc_clamp, oversized_kernel, pool_stride_default))]
     pub(crate) struct Odd: [3, 9, 7] -> 4 {
         conv(3x1, 8, stride = 2, padding = same), tanh,
         avgpool(3 x 2), conv(7, 12, padding = same), sigmoid,

@@ -1,7 +1,8 @@
 //! `cargo peephole`: the predictor's verdict from the command line, in the shape cargo users
 //! know. `predict` and `explain` take networks in the text form; `check` finds declarations
 //! in Rust sources and prints the macros' own diagnostics without compiling. Pure Rust: the
-//! embedded default predictor (tract), no libtorch.
+//! embedded default predictor on the native scorer the lint uses (so both give the same
+//! verdicts), no libtorch and no tract.
 //!
 //! One module per command (`predict`, `explain`, `check`), plus what they share: reading
 //! networks (`input`), choosing the model (`model`), printing rustc-style diagnostics

@@ -157,7 +157,7 @@ fn mismatched_weights_are_refused_when_the_scorer_is_built() {
 fn broken_model_files_are_typed_weight_errors() {
     let error = PredictorWeights::from_onnx_bytes(&EMBEDDED_MODEL[..1000], "cut.onnx").unwrap_err();
     assert!(error.to_string().contains("cut.onnx"), "{error}");
-    let proto = tract_onnx::pb::ModelProto::decode(EMBEDDED_MODEL).unwrap();
+    let proto = peephole_onnx_proto::ModelProto::decode(EMBEDDED_MODEL).unwrap();
 
     let mut missing = proto.clone();
     missing.graph.as_mut().unwrap().initializer.retain(|t| t.name != "m2.lstm.R");
@@ -187,7 +187,7 @@ fn the_gate_order_is_pytorchs_after_reading() {
     // ONNX stores gates i, o, f, c; reading must undo that, so the forget gate block of
     // `lstm_w_ih` (PyTorch's second block) is ONNX's third.
     let weights = embedded_weights();
-    let proto = tract_onnx::pb::ModelProto::decode(EMBEDDED_MODEL).unwrap();
+    let proto = peephole_onnx_proto::ModelProto::decode(EMBEDDED_MODEL).unwrap();
     let w = proto.graph.unwrap().initializer.into_iter().find(|t| t.name == "m0.lstm.W").unwrap();
     let onnx: Vec<f32> = w.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     let block = onnx.len() / 4;

@@ -152,7 +152,7 @@ fn truncated_and_foreign_bytes_are_errors_not_panics() {
 #[test]
 fn a_model_for_another_ulc_version_is_refused() {
     let mut proto =
-        tract_onnx::pb::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
+        peephole_onnx_proto::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
     let card = proto
         .metadata_props
         .iter_mut()
@@ -179,7 +179,7 @@ fn a_missing_file_names_the_path() {
 /// The embedded model with its card edited by `edit`, re-encoded.
 fn with_card(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let mut proto =
-        tract_onnx::pb::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
+        peephole_onnx_proto::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
     let card = proto
         .metadata_props
         .iter_mut()
@@ -230,7 +230,7 @@ fn a_card_claiming_more_epochs_than_its_graph_embeds_is_refused_at_load() {
 #[test]
 fn a_graph_answering_outside_0_to_1_is_an_error_not_a_verdict() {
     let mut proto =
-        tract_onnx::pb::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
+        peephole_onnx_proto::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
     let graph = proto.graph.as_mut().expect("graph");
     let mut shifted = 0;
     for tensor in graph

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use tract_onnx::pb;
+use peephole_onnx_proto as pb;
 
 use crate::error::OnnxError;
 

@@ -1,5 +1,5 @@
-//! Peephole's one ONNX writer: a small graph builder over the prost-generated ONNX protobuf
-//! types that tract ships, and the export of a trained [`peephole_core::Network`].
+//! Peephole's one ONNX writer: a small graph builder over the ONNX protobuf types of
+//! `peephole-onnx-proto`, and the export of a trained [`peephole_core::Network`].
 //!
 //! The format lives apart from the algorithms (core) and from libtorch (train): a trained
 //! network reaches this crate as plain named `f32` tensors through [`WeightSource`], and the
@@ -18,6 +18,6 @@ pub use network::{
     network_graph, weight_specs,
 };
 
-/// The prost-generated ONNX protobuf types, re-exported so callers can inspect a model
-/// without depending on tract themselves.
-pub use tract_onnx::pb;
+/// The ONNX protobuf types (`peephole-onnx-proto`), re-exported so callers can inspect a
+/// model through the crate that wrote it.
+pub use peephole_onnx_proto as pb;

@@ -348,7 +348,7 @@ pub fn network_graph(
 pub fn export_network(
     network: &Network,
     weights: &dyn WeightSource,
-) -> Result<tract_onnx::pb::ModelProto, OnnxError> {
+) -> Result<peephole_onnx_proto::ModelProto, OnnxError> {
     network_graph(network, weights)?.to_model()
 }
 

@@ -13,21 +13,14 @@
 //! ONNX's LSTM orders gates i, o, f, c where PyTorch (and [`MemberWeights`]) use i, f, g, o;
 //! its bias input is `concat(b_ih, b_hh)`. The reordering happens here, once.
 
-use peephole_core::predictor::{LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PREDICTOR_FORMAT, PredictorWeights};
+use peephole_core::predictor::format::{
+    META_CARD, META_EPOCHS, META_FORMAT, META_PROTOCOL, META_ULC_VERSION, PREDICTOR_FORMAT,
+};
+use peephole_core::predictor::{LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights};
 
 use crate::error::OnnxError;
 use crate::graph::{Dim, ElemType, Node, OnnxGraph};
 
-/// Metadata key of the format name.
-pub const META_FORMAT: &str = "peephole.format";
-/// Metadata key of the protocol name.
-pub const META_PROTOCOL: &str = "peephole.protocol";
-/// Metadata key of the ULC version.
-pub const META_ULC_VERSION: &str = "peephole.ulc_version";
-/// Metadata key of the protocol's epoch count.
-pub const META_EPOCHS: &str = "peephole.epochs";
-/// Metadata key of the model card JSON.
-pub const META_CARD: &str = "peephole.card";
 
 /// Reorders PyTorch's `[i; f; g; o]` gate blocks (rows of `4H x n`) to ONNX's `[i; o; f; c]`.
 fn onnx_gate_order(rows: &[f32], hidden: usize) -> Vec<f32> {

@@ -6,8 +6,7 @@ use thiserror::Error;
 
 use crate::metrics::Report;
 
-/// Format name of the predictor models this build reads and writes.
-pub const PREDICTOR_FORMAT: &str = "peephole-predictor-v1";
+pub use super::format::PREDICTOR_FORMAT;
 
 /// Most epochs a card may declare: protocols train for a handful to a few hundred.
 pub const MAX_EPOCHS: u32 = 10_000;

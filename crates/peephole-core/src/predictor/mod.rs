@@ -3,6 +3,7 @@
 pub mod advice;
 mod card;
 pub mod fast;
+pub mod format;
 pub mod native;
 mod runtime;
 pub mod screen;
@@ -13,10 +14,8 @@ pub use card::{
     PREDICTOR_FORMAT, Ranges, SplitFileRef, SplitInfo, ZooFileInfo,
 };
 pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
-pub use runtime::{
-    EMBEDDED_MODEL, MAX_MODEL_BYTES, MAX_SEQUENCE, META_CARD, META_FORMAT, Prediction, Predictor,
-    PredictorError, RangeNote,
-};
+pub use format::{MAX_MODEL_BYTES, META_CARD, META_FORMAT};
+pub use runtime::{EMBEDDED_MODEL, MAX_SEQUENCE, Prediction, Predictor, PredictorError, RangeNote};
 pub use weights::WeightsError;
 pub use weights::{
     EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights,

@@ -1,29 +1,29 @@
-//! Predictor inference on the exported ONNX model with tract (pure Rust): what the lint, the
-//! command line and search call. Hostile or mismatched model files give typed errors.
+//! Predictor inference on the exported ONNX model: what the lint, the command line and search
+//! call. Two engines answer: the native scorer (always; the lint's) and, with the `tract`
+//! feature, tract (pure Rust), which also runs graphs the native scorer cannot read. Hostile
+//! or mismatched model files give typed errors.
 
+#[cfg(feature = "tract")]
 use std::collections::HashMap;
 use std::path::Path;
+#[cfg(feature = "tract")]
 use std::sync::{Arc, Mutex};
 
+use peephole_onnx_proto::ModelProto;
 use prost::Message;
 use thiserror::Error;
+#[cfg(feature = "tract")]
 use tract_onnx::prelude::*;
 
-use super::card::{ModelCard, PREDICTOR_FORMAT};
+use super::card::ModelCard;
 use super::fast::FastScorer;
+use super::format::{MAX_MODEL_BYTES, META_CARD, META_FORMAT, PREDICTOR_FORMAT};
 use super::screen::{GraphError, screen};
 use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
 use crate::protocol::Protocol;
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
 
-/// Metadata key of the format name (kept equal to the exporter's).
-pub const META_FORMAT: &str = "peephole.format";
-/// Metadata key of the model card JSON (kept equal to the exporter's).
-pub const META_CARD: &str = "peephole.card";
-/// Largest model file accepted; the default model is a few MB, so anything far larger is
-/// not a predictor and is refused before parsing.
-pub const MAX_MODEL_BYTES: usize = 256 << 20;
 /// Longest ULC sequence accepted; generated networks have at most 46 layers.
 pub const MAX_SEQUENCE: usize = 512;
 
@@ -71,7 +71,8 @@ pub enum PredictorError {
         /// What the screen found.
         source: GraphError,
     },
-    /// tract could not build or run the model.
+    /// tract could not build or run the model, or (without the `tract` feature) the native
+    /// scorer cannot read its weights and no other engine is compiled in.
     #[error("predictor model {source_name}: inference failed: {reason}")]
     Inference {
         /// Where the bytes came from.
@@ -202,17 +203,20 @@ pub struct Prediction {
     pub notes: Vec<RangeNote>,
 }
 
+#[cfg(feature = "tract")]
 type Plan = Arc<TypedRunnableModel>;
 
-/// A batch scorer of [`Predictor`]: tract ([`Predictor::predict_batch`]) or the native fast
-/// path ([`Predictor::predict_batch_fast`]).
+/// A batch scorer of [`Predictor`]: [`Predictor::predict_batch`] (tract when compiled in) or
+/// the native fast path ([`Predictor::predict_batch_fast`]).
 type Backend = fn(&Predictor, &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError>;
 
 /// A loaded predictor: the ONNX model, its card, and compiled plans per input shape.
 pub struct Predictor {
     source_name: String,
+    #[cfg(feature = "tract")]
     model: InferenceModel,
     card: ModelCard,
+    #[cfg(feature = "tract")]
     plans: Mutex<HashMap<(usize, usize), Plan>>,
     /// The same weights on the native scorer, when they fit it (every model the trainer
     /// exports does; a hand-made graph may not, and then only tract answers).
@@ -231,7 +235,7 @@ impl std::fmt::Debug for Predictor {
 /// The epochs the graph's epoch tables can embed (their rows less the unused row 0; the
 /// smallest over the ensemble), or `None` when the graph has no table the exporter names
 /// `*.epoch_embedding` (a hand-made graph; then the card's own limits hold alone).
-fn epoch_rows(proto: &tract_onnx::pb::ModelProto) -> Option<u64> {
+fn epoch_rows(proto: &ModelProto) -> Option<u64> {
     let graph = proto.graph.as_ref()?;
     graph
         .initializer
@@ -243,6 +247,22 @@ fn epoch_rows(proto: &tract_onnx::pb::ModelProto) -> Option<u64> {
             })
         })
         .min()
+}
+
+/// Reads the graph into tract. tract may panic on adversarial graphs; a lint must never take
+/// the build down, so a panic is an error here.
+#[cfg(feature = "tract")]
+fn tract_model(bytes: &[u8], name: &str) -> Result<InferenceModel, PredictorError> {
+    let inference = |reason: String| PredictorError::Inference {
+        source_name: name.to_string(),
+        reason,
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let proto = tract_onnx::pb::ModelProto::decode(bytes)?;
+        tract_onnx::onnx().model_for_proto_model(&proto)
+    }))
+    .map_err(|_| inference("tract panicked while reading the graph".into()))?
+    .map_err(|e| inference(format!("{e:#}")))
 }
 
 /// The default model, trained on the committed zoo; embedded so the lint works offline with
@@ -275,11 +295,10 @@ impl Predictor {
                 reason: format!("{} bytes is larger than any predictor", bytes.len()),
             });
         }
-        let proto =
-            tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| PredictorError::NotOnnx {
-                source_name: name.clone(),
-                reason: e.to_string(),
-            })?;
+        let proto = ModelProto::decode(bytes).map_err(|e| PredictorError::NotOnnx {
+            source_name: name.clone(),
+            reason: e.to_string(),
+        })?;
         let meta = |key: &str| {
             proto
                 .metadata_props
@@ -331,23 +350,26 @@ impl Predictor {
             source_name: name.clone(),
             source,
         })?;
-        let inference = |reason: String| PredictorError::Inference {
-            source_name: name.clone(),
-            reason,
-        };
-        // tract may panic on adversarial graphs; a lint must never take the build down.
-        let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tract_onnx::onnx().model_for_proto_model(&proto)
-        }))
-        .map_err(|_| inference("tract panicked while reading the graph".into()))?
-        .map_err(|e| inference(format!("{e:#}")))?;
         let fast = PredictorWeights::from_model_proto(&proto, &name)
             .ok()
             .and_then(|weights| FastScorer::new(&weights).ok());
+        #[cfg(not(feature = "tract"))]
+        if fast.is_none() {
+            return Err(PredictorError::Inference {
+                source_name: name,
+                reason: "its weights do not fit the native scorer, and this build has no tract \
+                         runtime to run the graph (peephole-core's `tract` feature)"
+                    .into(),
+            });
+        }
+        #[cfg(feature = "tract")]
+        let model = tract_model(bytes, &name)?;
         let predictor = Predictor {
             source_name: name,
+            #[cfg(feature = "tract")]
             model,
             card,
+            #[cfg(feature = "tract")]
             plans: Mutex::new(HashMap::new()),
             fast,
         };
@@ -356,6 +378,7 @@ impl Predictor {
         // most of the load (about 47 of 57 ms, optimized) and the lint, which scores on the fast
         // scorer only, would pay it once per crate; tract-backed calls then compile their plan
         // on first use and report a broken graph there, as the same typed error.
+        #[cfg(feature = "tract")]
         if predictor.fast.is_none() {
             predictor.plan(1, 1)?;
         }
@@ -367,6 +390,7 @@ impl Predictor {
         &self.card
     }
 
+    #[cfg(feature = "tract")]
     fn plan(&self, batch: usize, length: usize) -> Result<Plan, PredictorError> {
         if let Some(plan) = self
             .plans
@@ -522,7 +546,14 @@ impl Predictor {
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
         let Some(fast) = &self.fast else {
-            return self.predict_batch(items);
+            // Only a build with tract loads a model the fast scorer cannot read.
+            #[cfg(feature = "tract")]
+            return self.predict_batch_tract(items);
+            #[cfg(not(feature = "tract"))]
+            return Err(PredictorError::Inference {
+                source_name: self.source_name.clone(),
+                reason: "no engine can run this model".into(),
+            });
         };
         self.check_items(items)?;
         let scores = fast.score(items).map_err(|e| PredictorError::Inference {
@@ -565,9 +596,24 @@ impl Predictor {
         out.pop().ok_or(PredictorError::NotFinite)
     }
 
-    /// Predicts many sequences at once (grouped by length internally, since the model takes
-    /// unpadded sequences); results are in input order.
+    /// Predicts many sequences at once; results are in input order. With the `tract` feature
+    /// the ONNX graph runs in tract (the second engine, which checks the native scorer and
+    /// runs graphs it cannot read); without it, on the native scorer
+    /// ([`Predictor::predict_batch_fast`]), which answers the same within 1e-5.
     pub fn predict_batch(
+        &self,
+        items: &[(&[UlcCode], u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        #[cfg(feature = "tract")]
+        return self.predict_batch_tract(items);
+        #[cfg(not(feature = "tract"))]
+        return self.predict_batch_fast(items);
+    }
+
+    /// [`Predictor::predict_batch`] through tract, grouped by length (the graph takes
+    /// unpadded sequences).
+    #[cfg(feature = "tract")]
+    fn predict_batch_tract(
         &self,
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use thiserror::Error;
-use tract_onnx::pb;
+use peephole_onnx_proto as pb;
 
 use super::runtime::MAX_SEQUENCE;
 

@@ -158,7 +158,7 @@ fn torch_gate_order(rows: &[f32]) -> Vec<f32> {
 /// The initializers of one decoded model, by name, with the error context to read them.
 struct Initializers<'a> {
     source_name: &'a str,
-    tensors: std::collections::HashMap<&'a str, &'a tract_onnx::pb::TensorProto>,
+    tensors: std::collections::HashMap<&'a str, &'a peephole_onnx_proto::TensorProto>,
 }
 
 impl Initializers<'_> {
@@ -178,7 +178,7 @@ impl Initializers<'_> {
             name: name.into(),
             reason,
         };
-        if tensor.data_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
+        if tensor.data_type != peephole_onnx_proto::tensor_proto::DataType::Float as i32 {
             return Err(bad(format!("has ONNX data type {}, not float", tensor.data_type)));
         }
         if !tensor.external_data.is_empty() || tensor.data_location == Some(1) {
@@ -283,29 +283,29 @@ impl PredictorWeights {
     pub fn from_onnx_bytes(bytes: &[u8], source_name: &str) -> Result<Self, WeightsError> {
         use prost::Message;
 
-        if bytes.len() > super::runtime::MAX_MODEL_BYTES {
+        if bytes.len() > super::format::MAX_MODEL_BYTES {
             return Err(WeightsError::NotPredictor {
                 source_name: source_name.to_string(),
                 reason: format!("{} bytes is larger than any predictor", bytes.len()),
             });
         }
-        let proto = tract_onnx::pb::ModelProto::decode(bytes)
+        let proto = peephole_onnx_proto::ModelProto::decode(bytes)
             .map_err(|e| WeightsError::NotOnnx { source_name: source_name.to_string(), reason: e.to_string() })?;
         Self::from_model_proto(&proto, source_name)
     }
 
     /// [`PredictorWeights::from_onnx_bytes`] on an already decoded model, so a caller that
-    /// has decoded it (the tract-backed `Predictor`) does not decode it again.
-    pub fn from_model_proto(proto: &tract_onnx::pb::ModelProto, source_name: &str) -> Result<Self, WeightsError> {
+    /// has decoded it (`Predictor`) does not decode it again.
+    pub fn from_model_proto(proto: &peephole_onnx_proto::ModelProto, source_name: &str) -> Result<Self, WeightsError> {
         let name = source_name.to_string();
         let not_predictor = |reason: String| WeightsError::NotPredictor { source_name: name.clone(), reason };
-        let format = proto.metadata_props.iter().find(|p| p.key == super::runtime::META_FORMAT).map(|p| p.value.as_str());
+        let format = proto.metadata_props.iter().find(|p| p.key == super::format::META_FORMAT).map(|p| p.value.as_str());
         match format {
-            Some(super::card::PREDICTOR_FORMAT) => {}
+            Some(super::format::PREDICTOR_FORMAT) => {}
             Some(other) => {
-                return Err(not_predictor(format!("format {other}, this build reads {}", super::card::PREDICTOR_FORMAT)));
+                return Err(not_predictor(format!("format {other}, this build reads {}", super::format::PREDICTOR_FORMAT)));
             }
-            None => return Err(not_predictor(format!("no `{}` metadata: not a Peephole predictor", super::runtime::META_FORMAT))),
+            None => return Err(not_predictor(format!("no `{}` metadata: not a Peephole predictor", super::format::META_FORMAT))),
         }
         let graph = proto.graph.as_ref().ok_or_else(|| not_predictor("the model has no graph".into()))?;
         let init = Initializers {

@@ -122,6 +122,10 @@ enum Command {
         split: Option<PathBuf>,
         #[arg(long, default_value = "auto")]
         device: String,
+        /// Torch threads (default: available cores). The predictor's tensors are small, so
+        /// two fits side by side run faster at one thread each than sharing every core.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Time SGD steps of one network with tch on fixed Fashion-MNIST batches and export the
     /// same job for PyTorch (what `cargo xtask bench train` compares); prints one JSON line.
@@ -302,6 +306,7 @@ fn main() -> anyhow::Result<()> {
             hold_out_from,
             split,
             device,
+            threads,
         } => {
             anyhow::ensure!(
                 train_fraction > 0.0 && train_fraction <= 1.0,
@@ -313,7 +318,7 @@ fn main() -> anyhow::Result<()> {
                 "--ranking-weight {ranking_weight}: must be a finite number >= 0"
             );
             let device = parse_device(&device)?;
-            tch::set_num_threads(cores as i32);
+            tch::set_num_threads(threads.unwrap_or(cores).max(1) as i32);
             let loaded = load_zoos(&zoo)?;
             let options = FitOptions {
                 supervision,
