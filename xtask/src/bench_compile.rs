@@ -23,7 +23,6 @@ use peephole_core::ir::Network;
 
 use crate::bench::median;
 use crate::cargo::root;
-use crate::search::macro_layer;
 
 /// Options of `bench compile`.
 #[derive(clap::Args)]
@@ -81,7 +80,7 @@ fn declarations(seed: u64, count: u64) -> Vec<String> {
         .enumerate()
         .map(|(index, network)| {
             let input = network.input;
-            let layers: Vec<String> = network.layers.iter().map(macro_layer).collect();
+            let layers: Vec<String> = network.layers.iter().map(peephole_lint::print::layer).collect();
             format!(
                 "    /// Generator v1, seed {seed}, index {index}.\n    pub struct Net{index}: [{}, {}, {}] -> {} {{\n        {},\n    }}\n",
                 input.channels,

@@ -19,7 +19,7 @@ use peephole_core::lint::{self, Lint};
 use peephole_core::predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
 use peephole_core::protocol::Protocol;
 use peephole_core::ulc::{UlcCode, encode};
-use peephole_core::{Layer, Network, Padding};
+use peephole_core::Network;
 
 use crate::bench;
 use crate::cargo::root;
@@ -196,31 +196,6 @@ fn print_summary(args: &Args, source: &str, candidates: &[Candidate], stats: &Sc
     );
 }
 
-/// A layer in the `network!` syntax (see peephole-macros): kernel width x height, stride
-/// and padding only where they differ from the defaults.
-pub(crate) fn macro_layer(layer: &Layer) -> String {
-    let window = |name: &str, kernel: peephole_core::Kernel, stride: u32, padding: Padding, channels: Option<u32>| {
-        let mut parts = vec![format!("{}x{}", kernel.width, kernel.height)];
-        parts.extend(channels.map(|c| c.to_string()));
-        if stride != 1 {
-            parts.push(format!("stride = {stride}"));
-        }
-        if padding != Padding::default_for_stride(stride) {
-            parts.push(format!("padding = {}", if padding == Padding::Same { "same" } else { "valid" }));
-        }
-        format!("{name}({})", parts.join(", "))
-    };
-    match *layer {
-        Layer::Conv { kernel, out_channels, stride, padding } => window("conv", kernel, stride, padding, Some(out_channels)),
-        Layer::MaxPool { kernel, stride, padding } => window("maxpool", kernel, stride, padding, None),
-        Layer::AvgPool { kernel, stride, padding } => window("avgpool", kernel, stride, padding, None),
-        Layer::Relu => "relu".into(),
-        Layer::Sigmoid => "sigmoid".into(),
-        Layer::Tanh => "tanh".into(),
-        Layer::BatchNorm => "bn".into(),
-    }
-}
-
 /// The picks as one `peephole::network!` block. A layer whose code is clamped (the stem's
 /// 1 -> 16 conv, by design of the skeleton) gets `allow(ulc_clamp)`; any other lint finding
 /// stays a warning and is named in the doc comment.
@@ -256,7 +231,7 @@ fn declaration(picks: &[(String, Generated, &Candidate)], args: &Args, protocol:
             .iter()
             .enumerate()
             .map(|(index, layer)| {
-                let text = macro_layer(layer);
+                let text = peephole_lint::print::layer(layer);
                 if clamped.contains(&index) { format!("#[peephole(allow(ulc_clamp))] {text}") } else { text }
             })
             .collect();

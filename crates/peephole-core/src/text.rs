@@ -13,7 +13,7 @@
 use thiserror::Error;
 
 use crate::generator::{Block, BlockLayer, ChannelRatio};
-use crate::ir::{Kernel, Layer, Network, Padding, Shape};
+use crate::ir::{Kernel, Layer, LayerKind, Network, Padding, Shape};
 
 /// A text-form error pointing at a 1-based character column of the input.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -33,57 +33,28 @@ impl TextError {
     }
 }
 
-fn layer_to_string(layer: &Layer) -> String {
-    let window =
-        |name: &str, kernel: Kernel, stride: u32, padding: Padding, channels: Option<u32>| {
-            let mut s = format!("{name}{}x{}", kernel.width, kernel.height);
-            if let Some(c) = channels {
-                s.push_str(&format!(":{c}"));
-            }
-            if stride != 1 {
-                s.push_str(&format!("/{stride}"));
-            }
-            if padding != Padding::default_for_stride(stride) {
-                s.push_str(match padding {
-                    Padding::Same => "@same",
-                    Padding::Valid => "@valid",
-                });
-            }
-            s
-        };
-    match *layer {
-        Layer::Conv {
-            kernel,
-            out_channels,
-            stride,
-            padding,
-        } => window("conv", kernel, stride, padding, Some(out_channels)),
-        Layer::MaxPool {
-            kernel,
-            stride,
-            padding,
-        } => window("maxpool", kernel, stride, padding, None),
-        Layer::AvgPool {
-            kernel,
-            stride,
-            padding,
-        } => window("avgpool", kernel, stride, padding, None),
-        other => other.kind().word().to_string(),
+/// Prints one layer in the text form.
+pub fn layer_text(layer: &Layer) -> String {
+    let word = layer.kind().word();
+    let Some((kernel, stride, padding)) = layer.window() else {
+        return word.to_string();
+    };
+    let mut text = format!("{word}{kernel}");
+    if let Some(channels) = layer.out_channels() {
+        text.push_str(&format!(":{channels}"));
     }
+    if stride != 1 {
+        text.push_str(&format!("/{stride}"));
+    }
+    if padding != Padding::default_for_stride(stride) {
+        text.push_str(&format!("@{}", padding.word()));
+    }
+    text
 }
 
 /// Prints a network's body layers without input and head (for messages about a part).
 pub fn layers_to_string(layers: &[Layer]) -> String {
-    layers
-        .iter()
-        .map(layer_to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Prints one layer in the text form.
-pub fn layer_text(layer: &Layer) -> String {
-    layer_to_string(layer)
+    layers.iter().map(layer_text).collect::<Vec<_>>().join(" ")
 }
 
 impl std::fmt::Display for Network {
@@ -101,11 +72,17 @@ impl std::fmt::Display for Block {
         let words: Vec<String> = self
             .layers
             .iter()
-            .map(|layer| match *layer {
-                BlockLayer::Conv { kernel, ratio } => format!("conv{kernel}x{kernel}*{ratio}"),
-                BlockLayer::MaxPool { kernel } => format!("maxpool{kernel}x{kernel}"),
-                BlockLayer::AvgPool { kernel } => format!("avgpool{kernel}x{kernel}"),
-                other => other.kind().word().to_string(),
+            .map(|layer| {
+                let word = layer.kind().word();
+                match *layer {
+                    BlockLayer::Conv { kernel, ratio } => {
+                        format!("{word}{kernel}x{kernel}*{ratio}")
+                    }
+                    BlockLayer::MaxPool { kernel } | BlockLayer::AvgPool { kernel } => {
+                        format!("{word}{kernel}x{kernel}")
+                    }
+                    _ => word.to_string(),
+                }
             })
             .collect();
         write!(f, "{}", words.join(" "))
@@ -245,36 +222,26 @@ enum Parsed {
     BlockConv { kernel: Kernel, ratio: ChannelRatio },
 }
 
-const LAYER_WORDS: &str = "conv, maxpool, avgpool, relu, sigmoid, tanh or bn";
-
 fn parse_layer(word: Word<'_>, width: Width) -> Result<Parsed, TextError> {
-    let mut cursor = Cursor::new(word);
-    for (name, layer) in [
-        ("relu", Layer::Relu),
-        ("sigmoid", Layer::Sigmoid),
-        ("tanh", Layer::Tanh),
-        ("bn", Layer::BatchNorm),
-    ] {
-        if word.text == name {
-            return Ok(Parsed::Layer(layer));
-        }
+    if let Some(layer) = LayerKind::from_word(word.text).and_then(Layer::pointwise) {
+        return Ok(Parsed::Layer(layer));
     }
-    let kind = if cursor.eat("conv") {
-        "conv"
-    } else if cursor.eat("maxpool") {
-        "maxpool"
-    } else if cursor.eat("avgpool") {
-        "avgpool"
-    } else {
+    let mut cursor = Cursor::new(word);
+    let windowed = LayerKind::ALL
+        .into_iter()
+        .filter(|kind| kind.is_windowed())
+        .find(|kind| cursor.eat(kind.word()));
+    let Some(kind) = windowed else {
         return Err(cursor.error(format!(
-            "unknown layer `{}`: expected {LAYER_WORDS}",
-            word.text
+            "unknown layer `{}`: expected {}",
+            word.text,
+            LayerKind::word_list("or")
         )));
     };
     let kernel = cursor.kernel()?;
     let mut ratio = None;
     let mut channels = None;
-    if kind == "conv" {
+    if kind == LayerKind::Conv {
         match width {
             Width::Absolute => {
                 if !cursor.eat(":") {
@@ -312,13 +279,10 @@ fn parse_layer(word: Word<'_>, width: Width) -> Result<Parsed, TextError> {
     };
     let mut padding = Padding::default_for_stride(stride);
     if cursor.eat("@") {
-        if cursor.eat("same") {
-            padding = Padding::Same;
-        } else if cursor.eat("valid") {
-            padding = Padding::Valid;
-        } else {
-            return Err(cursor.error("expected `same` or `valid` after `@`"));
-        }
+        padding = [Padding::Same, Padding::Valid]
+            .into_iter()
+            .find(|padding| cursor.eat(padding.word()))
+            .ok_or_else(|| cursor.error("expected `same` or `valid` after `@`"))?;
     }
     cursor.finish()?;
     if let Some(ratio) = ratio {
@@ -330,24 +294,10 @@ fn parse_layer(word: Word<'_>, width: Width) -> Result<Parsed, TextError> {
         }
         return Ok(Parsed::BlockConv { kernel, ratio });
     }
-    Ok(Parsed::Layer(match kind {
-        "conv" => Layer::Conv {
-            kernel,
-            out_channels: channels.unwrap_or(0),
-            stride,
-            padding,
-        },
-        "maxpool" => Layer::MaxPool {
-            kernel,
-            stride,
-            padding,
-        },
-        _ => Layer::AvgPool {
-            kernel,
-            stride,
-            padding,
-        },
-    }))
+    // Only a block conv (returned above) comes without channels.
+    Layer::windowed(kind, kernel, stride, padding, channels)
+        .map(Parsed::Layer)
+        .ok_or_else(|| cursor.error("expected `:` and the conv's output channels"))
 }
 
 fn parse_input(word: Word<'_>) -> Result<Shape, TextError> {

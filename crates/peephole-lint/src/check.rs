@@ -7,7 +7,6 @@
 //! they produce `peephole_core::lint::Diagnostic`s, and get the same opt-outs, spans and
 //! emission as the rule lints.
 
-use peephole_core::Layer;
 use peephole_core::lint::{self, Diagnostic, Lint};
 use proc_macro2::Span;
 
@@ -123,15 +122,12 @@ fn pool_stride_default(network: &Lowered) -> Vec<Diagnostic> {
         .iter()
         .filter_map(|&index| {
             let layer = network.network.layers.get(index)?;
-            let (word, kernel) = match layer {
-                Layer::MaxPool { kernel, .. } => ("maxpool", kernel),
-                Layer::AvgPool { kernel, .. } => ("avgpool", kernel),
-                _ => return None,
-            };
-            let k = if kernel.width == kernel.height {
+            let (kernel, _, _) = layer.window()?;
+            let word = layer.kind().word();
+            let k = if kernel.is_square() {
                 kernel.width.to_string()
             } else {
-                format!("{}x{}", kernel.width, kernel.height)
+                kernel.to_string()
             };
             Some(Diagnostic {
                 lint: Lint::PoolStrideDefault,

@@ -6,7 +6,8 @@
 //! [`lower`] builds peephole-core's IR and collects every error, [`check`] decides the
 //! warnings (the rule lints and, when asked, the predictor's verdict from [`predict`]). How a
 //! warning reaches the user (a rustc lint from the macro, a printed diagnostic from the
-//! command line) is the caller's business.
+//! command line) is the caller's business. [`print`] goes the other way, from IR to
+//! declaration syntax.
 
 pub mod ast;
 pub mod check;
@@ -14,6 +15,7 @@ mod errors;
 pub mod lower;
 pub mod options;
 pub mod predict;
+pub mod print;
 mod warning;
 
 pub use warning::Warning;

@@ -6,7 +6,7 @@
 
 use peephole_core::text;
 use peephole_core::ulc::{self, UlcEncoding};
-use peephole_core::{Analysis, Kernel, Layer, Network, Padding, Shape, ShapeError};
+use peephole_core::{Analysis, Kernel, Layer, LayerKind, Network, Padding, Shape, ShapeError};
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::{Ident, Lit};
@@ -52,11 +52,6 @@ fn pool_stride_unwritten(decl: &LayerDecl, layer: &Layer) -> bool {
     });
     !written && (kernel.width > 1 || kernel.height > 1)
 }
-
-/// The layer words, in the order messages list them.
-const LAYER_WORDS: [&str; 7] = [
-    "conv", "maxpool", "avgpool", "relu", "sigmoid", "tanh", "bn",
-];
 
 /// Lowers and checks one network declaration.
 pub fn network(decl: &NetworkDecl) -> syn::Result<Lowered> {
@@ -135,28 +130,17 @@ fn shape_error(
     layers: &[&LayerDecl],
 ) -> syn::Error {
     let layer = error.layer().and_then(|index| layers.get(index));
-    let message = match *error {
-        ShapeError::KernelLargerThanInput {
-            layer,
-            kernel_width,
-            kernel_height,
-            input_width,
-            input_height,
-        } => {
-            let text = network
-                .layers
-                .get(layer)
-                .map(text::layer_text)
-                .unwrap_or_default();
-            format!(
-                "the feature map collapses at layer {layer} ({text}): its {kernel_width}x\
-                 {kernel_height} window does not fit the {input_width}x{input_height} input \
-                 without padding, so the spatial size would reach 0\nhelp: use `padding = \
-                 same`, a smaller window, or downsample less before this layer"
-            )
-        }
-        _ => error.to_string(),
-    };
+    let text = error
+        .layer()
+        .and_then(|index| network.layers.get(index))
+        .map(text::layer_text)
+        .unwrap_or_default();
+    let mut message = error.message_with_layer_text(&text);
+    if let ShapeError::KernelLargerThanInput { .. } = error {
+        message.push_str(
+            "\nhelp: use `padding = same`, a smaller window, or downsample less before this layer",
+        );
+    }
     match layer {
         Some(layer) => syn::Error::new_spanned(layer, message),
         None => syn::Error::new(decl.name.span(), message),
@@ -196,22 +180,17 @@ fn input_shape(shape: &InputShape, errors: &mut Errors) -> Option<Shape> {
 
 /// Lowers one layer; `None` (with errors recorded) when it is not a valid layer.
 fn layer(decl: &LayerDecl, errors: &mut Errors) -> Option<Layer> {
-    let word = decl.name.to_string();
-    let pointwise = match word.as_str() {
-        "conv" | "maxpool" | "avgpool" => return windowed(decl, &word, errors),
-        "relu" => Layer::Relu,
-        "sigmoid" => Layer::Sigmoid,
-        "tanh" => Layer::Tanh,
-        "bn" => Layer::BatchNorm,
-        _ => {
-            errors.at(decl.name.span(), unknown_layer(&decl.name));
-            return None;
-        }
+    let Some(kind) = LayerKind::from_word(&decl.name.to_string()) else {
+        errors.at(decl.name.span(), unknown_layer(&decl.name));
+        return None;
+    };
+    let Some(pointwise) = Layer::pointwise(kind) else {
+        return windowed(decl, kind, errors);
     };
     if let Some(args) = &decl.args {
         errors.at(
             args.paren.span.join(),
-            format!("`{word}` takes no arguments"),
+            format!("`{}` takes no arguments", kind.word()),
         );
         return None;
     }
@@ -221,24 +200,26 @@ fn layer(decl: &LayerDecl, errors: &mut Errors) -> Option<Layer> {
 fn unknown_layer(name: &Ident) -> String {
     let word = name.to_string();
     let lower = word.to_lowercase().replace('_', "");
-    let known = LAYER_WORDS.join(", ");
-    let hint = match lower.as_str() {
-        "batchnorm" | "batchnorm2d" | "batchnormalization" | "bn2d" => Some("bn"),
-        "conv2d" | "convolution" => Some("conv"),
-        "maxpool2d" | "pool" => Some("maxpool"),
-        "avgpool2d" | "averagepool" | "avgpool" => Some("avgpool"),
-        "relu" | "sigmoid" | "tanh" | "maxpool" | "bn" | "conv" => {
-            LAYER_WORDS.iter().copied().find(|w| *w == lower)
-        }
-        "linear" | "fc" | "dense" | "flatten" | "globalavgpool" => {
-            return format!(
-                "unknown layer `{word}`: the classifier head (global average pool + linear) is \
-                 implied by `-> classes`, so the body only holds {known}"
-            );
-        }
-        _ => closest(&word, LAYER_WORDS),
+    let words = LayerKind::ALL.map(LayerKind::word);
+    let known = words.join(", ");
+    // Other frameworks' names for our layers, then our own words in another case.
+    let alias = match lower.as_str() {
+        "batchnorm" | "batchnorm2d" | "batchnormalization" | "bn2d" => Some(LayerKind::BatchNorm),
+        "conv2d" | "convolution" => Some(LayerKind::Conv),
+        "maxpool2d" | "pool" => Some(LayerKind::MaxPool),
+        "avgpool2d" | "averagepool" => Some(LayerKind::AvgPool),
+        _ => LayerKind::from_word(&lower),
     };
-    match hint {
+    if matches!(
+        lower.as_str(),
+        "linear" | "fc" | "dense" | "flatten" | "globalavgpool"
+    ) {
+        return format!(
+            "unknown layer `{word}`: the classifier head (global average pool + linear) is \
+             implied by `-> classes`, so the body only holds {known}"
+        );
+    }
+    match alias.map(LayerKind::word).or_else(|| closest(&word, words)) {
         Some(near) => format!("unknown layer `{word}`; did you mean `{near}`? Layers are {known}"),
         None => format!("unknown layer `{word}`; layers are {known}"),
     }
@@ -253,8 +234,8 @@ struct WindowArgs {
     padding: Option<Padding>,
 }
 
-fn windowed(decl: &LayerDecl, word: &str, errors: &mut Errors) -> Option<Layer> {
-    let is_conv = word == "conv";
+fn windowed(decl: &LayerDecl, kind: LayerKind, errors: &mut Errors) -> Option<Layer> {
+    let is_conv = kind == LayerKind::Conv;
     let usage = if is_conv {
         "conv takes a kernel and output channels, then optionally `stride = N` and `padding = \
          same | valid`, as in `conv(3x3, 16, stride = 2)`"
@@ -265,7 +246,7 @@ fn windowed(decl: &LayerDecl, word: &str, errors: &mut Errors) -> Option<Layer> 
     let Some(args) = &decl.args else {
         errors.at(
             decl.name.span(),
-            format!("`{word}` needs arguments: {usage}"),
+            format!("`{}` needs arguments: {usage}", kind.word()),
         );
         return None;
     };
@@ -288,24 +269,7 @@ fn windowed(decl: &LayerDecl, word: &str, errors: &mut Errors) -> Option<Layer> 
     let padding = parsed
         .padding
         .unwrap_or(Padding::default_for_stride(stride));
-    Some(match word {
-        "conv" => Layer::Conv {
-            kernel,
-            out_channels: parsed.channels?,
-            stride,
-            padding,
-        },
-        "maxpool" => Layer::MaxPool {
-            kernel,
-            stride,
-            padding,
-        },
-        _ => Layer::AvgPool {
-            kernel,
-            stride,
-            padding,
-        },
-    })
+    Layer::windowed(kind, kernel, stride, padding, parsed.channels)
 }
 
 fn window_args(args: &Args, is_conv: bool, usage: &str, errors: &mut Errors) -> WindowArgs {
@@ -484,14 +448,14 @@ fn kernel(value: &Value, errors: &mut Errors) -> Option<Kernel> {
 }
 
 fn padding(value: &Value, errors: &mut Errors) -> Option<Padding> {
-    match value {
-        Value::Word(word) if word == "same" => Some(Padding::Same),
-        Value::Word(word) if word == "valid" => Some(Padding::Valid),
-        _ => {
-            errors.spanned(value, "padding is `same` or `valid`");
-            None
-        }
+    let padding = match value {
+        Value::Word(word) => Padding::from_word(&word.to_string()),
+        _ => None,
+    };
+    if padding.is_none() {
+        errors.spanned(value, "padding is `same` or `valid`");
     }
+    padding
 }
 
 /// The literal exactly as written (`3x1`, `0x10`, `16u8`), which syn's accessors normalise.
@@ -616,40 +580,6 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        /// Writes a layer in declaration syntax, spelling out every hyper-parameter.
-        fn declare(layer: &Layer) -> String {
-            let window = |word: &str, k: Kernel, channels: Option<u32>, stride, padding| {
-                let channels = channels.map(|c| format!(", {c}")).unwrap_or_default();
-                let padding = match padding {
-                    Padding::Same => "same",
-                    Padding::Valid => "valid",
-                };
-                format!(
-                    "{word}({}x{}{channels}, stride = {stride}, padding = {padding})",
-                    k.width, k.height
-                )
-            };
-            match *layer {
-                Layer::Conv {
-                    kernel,
-                    out_channels,
-                    stride,
-                    padding,
-                } => window("conv", kernel, Some(out_channels), stride, padding),
-                Layer::MaxPool {
-                    kernel,
-                    stride,
-                    padding,
-                } => window("maxpool", kernel, None, stride, padding),
-                Layer::AvgPool {
-                    kernel,
-                    stride,
-                    padding,
-                } => window("avgpool", kernel, None, stride, padding),
-                other => other.kind().word().to_string(),
-            }
-        }
-
         fn any_layer() -> impl Strategy<Value = Layer> {
             let kernel = (1u32..=7, 1u32..=7).prop_map(|(width, height)| Kernel { width, height });
             let padding = prop_oneof![Just(Padding::Same), Just(Padding::Valid)];
@@ -698,22 +628,16 @@ mod tests {
         }
 
         proptest! {
-            /// Declaring any IR network in macro syntax lowers back to exactly that network
-            /// when the core accepts it, and to a collapse error at the same layer when not.
+            /// Any IR network printed in declaration syntax lowers back to exactly that
+            /// network when the core accepts it, with every pool's stride written, and to a
+            /// collapse error at the same layer when not.
             #[test]
-            fn declaration_syntax_lowers_to_the_same_ir(network in any_network()) {
-                let layers: Vec<String> = network.layers.iter().map(declare).collect();
-                let source = format!(
-                    "struct P: [{}, {}, {}] -> {} {{ {} }}",
-                    network.input.channels,
-                    network.input.height,
-                    network.input.width,
-                    network.classes,
-                    layers.join(", ")
-                );
+            fn printed_declarations_lower_to_the_same_ir(network in any_network()) {
+                let source = crate::print::network("P", &network);
                 match (lower(&source), network.analyze()) {
                     (Ok(lowered), Ok(analysis)) => {
                         prop_assert_eq!(&lowered.network, &network);
+                        prop_assert!(lowered.unwritten_pool_strides.is_empty(), "{}", source);
                         prop_assert_eq!(lowered.analysis, analysis);
                         prop_assert_eq!(lowered.encoding, ulc::encode(&network).unwrap());
                         prop_assert_eq!(lowered.layer_spans.len(), network.layers.len());

@@ -2,11 +2,11 @@
 //! warnings. On error it still writes the type with placeholder values (thiserror's
 //! fallback), so code using `LeNet::ULC` does not bury the real error under follow-ups.
 
+use peephole_core::Layer;
 use peephole_core::lint::LintSource;
 use peephole_core::ulc::UlcCode;
-use peephole_core::{Kernel, Layer, Padding};
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 use syn::Attribute;
 
 use peephole_lint::ast::{Declaration, NetworkDecl};
@@ -215,55 +215,30 @@ impl Values {
     }
 }
 
+/// A layer as a `::peephole::Layer` expression. `Layer`'s variants are named after their
+/// `LayerKind` and `Padding`'s after themselves (core's tests hold it), so the names come
+/// from the IR instead of a table of our own.
 fn layer(layer: &Layer) -> TokenStream {
-    let kernel = |k: Kernel| {
-        let (width, height) = (
-            Literal::u32_unsuffixed(k.width),
-            Literal::u32_unsuffixed(k.height),
-        );
-        quote!(::peephole::Kernel { width: #width, height: #height })
+    let variant = format_ident!("{}", format!("{:?}", layer.kind()));
+    let Some((kernel, stride, padding)) = layer.window() else {
+        return quote!(::peephole::Layer::#variant);
     };
-    let padding = |p: Padding| match p {
-        Padding::Same => quote!(::peephole::Padding::Same),
-        Padding::Valid => quote!(::peephole::Padding::Valid),
-    };
-    match *layer {
-        Layer::Conv {
-            kernel: k,
-            out_channels,
-            stride,
-            padding: p,
-        } => {
-            let (k, p) = (kernel(k), padding(p));
-            let out_channels = Literal::u32_unsuffixed(out_channels);
-            let stride = Literal::u32_unsuffixed(stride);
-            quote!(::peephole::Layer::Conv {
-                kernel: #k, out_channels: #out_channels, stride: #stride, padding: #p
-            })
-        }
-        Layer::MaxPool {
-            kernel: k,
-            stride,
-            padding: p,
-        } => {
-            let (k, p) = (kernel(k), padding(p));
-            let stride = Literal::u32_unsuffixed(stride);
-            quote!(::peephole::Layer::MaxPool { kernel: #k, stride: #stride, padding: #p })
-        }
-        Layer::AvgPool {
-            kernel: k,
-            stride,
-            padding: p,
-        } => {
-            let (k, p) = (kernel(k), padding(p));
-            let stride = Literal::u32_unsuffixed(stride);
-            quote!(::peephole::Layer::AvgPool { kernel: #k, stride: #stride, padding: #p })
-        }
-        Layer::Relu => quote!(::peephole::Layer::Relu),
-        Layer::Sigmoid => quote!(::peephole::Layer::Sigmoid),
-        Layer::Tanh => quote!(::peephole::Layer::Tanh),
-        Layer::BatchNorm => quote!(::peephole::Layer::BatchNorm),
-    }
+    let (width, height, stride) = (
+        Literal::u32_unsuffixed(kernel.width),
+        Literal::u32_unsuffixed(kernel.height),
+        Literal::u32_unsuffixed(stride),
+    );
+    let padding = format_ident!("{}", format!("{padding:?}"));
+    let channels = layer.out_channels().map(|channels| {
+        let channels = Literal::u32_unsuffixed(channels);
+        quote!(out_channels: #channels,)
+    });
+    quote!(::peephole::Layer::#variant {
+        kernel: ::peephole::Kernel { width: #width, height: #height },
+        #channels
+        stride: #stride,
+        padding: ::peephole::Padding::#padding
+    })
 }
 
 fn code(code: &UlcCode) -> TokenStream {

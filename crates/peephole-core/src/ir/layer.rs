@@ -27,6 +27,13 @@ impl Kernel {
     }
 }
 
+/// `WxH`, as both the text form (`conv3x1`) and declarations (`conv(3x1, 8)`) write a kernel.
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
 /// How a windowed layer pads its input, because the output size and the trained numbers
 /// depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +67,21 @@ impl Padding {
             }
             Padding::Valid => (0, 0),
         }
+    }
+
+    /// The word both syntaxes use for this rule (`@same`, `padding = same`).
+    pub const fn word(self) -> &'static str {
+        match self {
+            Padding::Same => "same",
+            Padding::Valid => "valid",
+        }
+    }
+
+    /// The rule a word names; the inverse of [`Padding::word`].
+    pub fn from_word(word: &str) -> Option<Padding> {
+        [Padding::Same, Padding::Valid]
+            .into_iter()
+            .find(|padding| padding.word() == word)
     }
 }
 
@@ -106,7 +128,16 @@ impl LayerKind {
         matches!(self, LayerKind::Sigmoid | LayerKind::Tanh)
     }
 
-    /// The word the text form and messages use for this kind.
+    /// True for the layers that slide a window (conv and the pools): they take a kernel, a
+    /// stride and a padding, and are built by [`Layer::windowed`].
+    pub const fn is_windowed(self) -> bool {
+        matches!(
+            self,
+            LayerKind::Conv | LayerKind::MaxPool | LayerKind::AvgPool
+        )
+    }
+
+    /// The word the text form, declarations and messages use for this kind.
     pub const fn word(self) -> &'static str {
         match self {
             LayerKind::Conv => "conv",
@@ -117,6 +148,18 @@ impl LayerKind {
             LayerKind::Tanh => "tanh",
             LayerKind::BatchNorm => "bn",
         }
+    }
+
+    /// The kind a word names; the inverse of [`LayerKind::word`].
+    pub fn from_word(word: &str) -> Option<LayerKind> {
+        LayerKind::ALL.into_iter().find(|kind| kind.word() == word)
+    }
+
+    /// Every word in [`LayerKind::ALL`]'s order joined for a message, as in `conv, maxpool,
+    /// ..., tanh or bn` (`last` is the word before the final one: "or", "and").
+    pub fn word_list(last: &str) -> String {
+        let [rest @ .., final_word] = LayerKind::ALL.map(LayerKind::word);
+        format!("{} {last} {final_word}", rest.join(", "))
     }
 }
 
@@ -164,6 +207,57 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// The one constructor of a windowed layer from its kind, shared by every syntax that
+    /// names layers by word. `out_channels` is the conv's (a pool has none and ignores it).
+    /// `None` for a point-wise kind, or for a conv without channels.
+    pub const fn windowed(
+        kind: LayerKind,
+        kernel: Kernel,
+        stride: u32,
+        padding: Padding,
+        out_channels: Option<u32>,
+    ) -> Option<Self> {
+        match (kind, out_channels) {
+            (LayerKind::Conv, Some(out_channels)) => Some(Layer::Conv {
+                kernel,
+                out_channels,
+                stride,
+                padding,
+            }),
+            (LayerKind::MaxPool, _) => Some(Layer::MaxPool {
+                kernel,
+                stride,
+                padding,
+            }),
+            (LayerKind::AvgPool, _) => Some(Layer::AvgPool {
+                kernel,
+                stride,
+                padding,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The layer of a point-wise kind, which has no hyper-parameters; `None` for a windowed
+    /// kind.
+    pub const fn pointwise(kind: LayerKind) -> Option<Self> {
+        match kind {
+            LayerKind::Relu => Some(Layer::Relu),
+            LayerKind::Sigmoid => Some(Layer::Sigmoid),
+            LayerKind::Tanh => Some(Layer::Tanh),
+            LayerKind::BatchNorm => Some(Layer::BatchNorm),
+            LayerKind::Conv | LayerKind::MaxPool | LayerKind::AvgPool => None,
+        }
+    }
+
+    /// The output channels of a conv; `None` for every other layer (they keep their input's).
+    pub const fn out_channels(&self) -> Option<u32> {
+        match *self {
+            Layer::Conv { out_channels, .. } => Some(out_channels),
+            _ => None,
+        }
+    }
+
     /// A conv with the padding a plain declaration implies for its stride.
     pub const fn conv(kernel: Kernel, out_channels: u32, stride: u32) -> Self {
         Layer::Conv {
@@ -225,6 +319,71 @@ impl Layer {
                 padding,
             } => Some((kernel, stride, padding)),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_and_padding_word_reads_back_and_nothing_else_does() {
+        for kind in LayerKind::ALL {
+            assert_eq!(LayerKind::from_word(kind.word()), Some(kind));
+        }
+        for padding in [Padding::Same, Padding::Valid] {
+            assert_eq!(Padding::from_word(padding.word()), Some(padding));
+        }
+        for word in ["", "Conv", "conv2d", "dropout", "batchnorm", " relu"] {
+            assert_eq!(LayerKind::from_word(word), None, "{word:?}");
+        }
+        assert_eq!(Padding::from_word("Same"), None);
+        assert_eq!(
+            LayerKind::word_list("or"),
+            "conv, maxpool, avgpool, relu, sigmoid, tanh or bn"
+        );
+    }
+
+    #[test]
+    fn every_kind_is_built_by_exactly_one_constructor_and_keeps_its_kind() {
+        let kernel = Kernel {
+            width: 3,
+            height: 1,
+        };
+        for kind in LayerKind::ALL {
+            let windowed = Layer::windowed(kind, kernel, 2, Padding::Same, Some(8));
+            let pointwise = Layer::pointwise(kind);
+            assert_eq!(windowed.is_some(), kind.is_windowed(), "{kind:?}");
+            assert_eq!(pointwise.is_some(), !kind.is_windowed(), "{kind:?}");
+            let layer = windowed.or(pointwise).expect("one of them builds it");
+            assert_eq!(layer.kind(), kind);
+            if kind.is_windowed() {
+                assert_eq!(layer.window(), Some((kernel, 2, Padding::Same)));
+            }
+        }
+        assert_eq!(
+            Layer::windowed(LayerKind::Conv, kernel, 1, Padding::Same, None),
+            None
+        );
+        assert_eq!(
+            Layer::windowed(LayerKind::Conv, kernel, 1, Padding::Same, Some(8))
+                .and_then(|l| l.out_channels()),
+            Some(8)
+        );
+    }
+
+    /// The macro writes a layer as `Layer::<its kind's Debug name>`, which relies on the two
+    /// enums naming their variants alike.
+    #[test]
+    fn layer_variants_are_named_after_their_kinds() {
+        for kind in LayerKind::ALL {
+            let layer = Layer::windowed(kind, Kernel::square(3), 1, Padding::Same, Some(4))
+                .or(Layer::pointwise(kind))
+                .expect("every kind builds");
+            let debug = format!("{layer:?}");
+            let variant = debug.split([' ', '{']).next().unwrap_or_default();
+            assert_eq!(variant, format!("{kind:?}"));
         }
     }
 }

@@ -83,7 +83,8 @@ pub enum ShapeError {
     },
     /// With valid padding a window larger than its input produces nothing.
     #[error(
-        "layer {layer}: kernel {kernel_width}x{kernel_height} does not fit its {input_width}x{input_height} input without padding, so the spatial size would reach 0"
+        "{}",
+        collapse_message(&format!("layer {layer}"), *kernel_width, *kernel_height, *input_width, *input_height)
     )]
     KernelLargerThanInput {
         /// Index of the layer.
@@ -105,7 +106,44 @@ pub enum ShapeError {
     },
 }
 
+/// The one wording of a spatial collapse (a window larger than its unpadded input); `layer`
+/// names the layer as well as the caller can.
+fn collapse_message(
+    layer: &str,
+    kernel_width: u32,
+    kernel_height: u32,
+    input_width: u32,
+    input_height: u32,
+) -> String {
+    format!(
+        "the feature map collapses at {layer}: its {kernel_width}x{kernel_height} window does \
+         not fit the {input_width}x{input_height} input without padding, so the spatial size \
+         would reach 0"
+    )
+}
+
 impl ShapeError {
+    /// The message, with the layer it names also written as `layer_text` (its text form), as
+    /// a tool that has the network at hand shows it: `layer 2 (conv3x3:8@valid)`.
+    pub fn message_with_layer_text(&self, layer_text: &str) -> String {
+        match *self {
+            ShapeError::KernelLargerThanInput {
+                layer,
+                kernel_width,
+                kernel_height,
+                input_width,
+                input_height,
+            } => collapse_message(
+                &format!("layer {layer} ({layer_text})"),
+                kernel_width,
+                kernel_height,
+                input_width,
+                input_height,
+            ),
+            _ => self.to_string(),
+        }
+    }
+
     /// The layer the error is about, when it is about one, so callers can attach a span.
     pub fn layer(&self) -> Option<usize> {
         match self {
