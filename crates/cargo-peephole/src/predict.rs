@@ -173,9 +173,13 @@ mod tests {
     #[test]
     fn clamps_and_unseen_ranges_become_notes() {
         let predictor = predictor();
-        // 1 -> 16 channels is beyond ULC's largest ratio bin; two layers is shorter than any
-        // training network.
-        let network = parse_network("[1x28x28] conv3x3:16 relu -> 10").unwrap();
+        // 1 -> 16 channels is beyond ULC's largest ratio bin; one layer more than the longest
+        // training network is outside what the model saw.
+        let longest = predictor.card().ranges.sequence_length.1;
+        let layers = longest + 1;
+        let body = vec!["conv3x3:16"; layers].join(" ");
+        let written = format!("[1x28x28] {body} -> 10");
+        let network = parse_network(&written).unwrap();
         let report = report(&predictor, &network).expect("predicts");
         assert_eq!(report.clamps.len(), 1, "{:?}", report.clamps);
         assert!(
@@ -187,7 +191,7 @@ mod tests {
             report
                 .out_of_range
                 .iter()
-                .any(|n| n.starts_with("2 layers is outside")),
+                .any(|n| n.starts_with(&format!("{layers} layers is outside"))),
             "{:?}",
             report.out_of_range
         );
@@ -201,7 +205,7 @@ mod tests {
             json["epochs"].as_array().map(Vec::len),
             Some(report.epochs.len())
         );
-        assert_eq!(json["network"], "[1x28x28] conv3x3:16 relu -> 10");
+        assert_eq!(json["network"], written.as_str());
     }
 
     // Issue 19: a card `name` with ANSI escapes and a newline printed a fake

@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn a_passing_network_outside_training_gets_only_outside_training() {
         let short = lowered(
-            "#[peephole(min_accuracy = 0.0)] struct Short: [1, 28, 28] -> 10 { conv(3x3, 16), relu, maxpool(2, stride = 2) }",
+            "#[peephole(min_accuracy = 0.0)] struct Short: [3, 32, 32] -> 10 { conv(3x3, 16), relu, maxpool(2, stride = 2) }",
         );
         let found = findings(&short, &ModelContext::default()).expect("the embedded model runs");
         let lints: Vec<Lint> = found.iter().map(|f| f.lint).collect();

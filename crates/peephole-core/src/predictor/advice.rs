@@ -637,8 +637,10 @@ mod tests {
     #[test]
     fn a_network_outside_what_the_model_saw_gets_no_edit_search_and_says_why() {
         let predictor = Predictor::embedded().expect("embedded model");
-        let short = network();
-        let poor = verdict(&predictor, &short, Threshold::Accuracy(2.0)).unwrap();
+        // Images of another shape than the protocol's: outside what the model saw.
+        let mut other_images = network();
+        other_images.input = Shape::new(3, 32, 32);
+        let poor = verdict(&predictor, &other_images, Threshold::Accuracy(2.0)).unwrap();
         assert!(!poor.prediction.notes.is_empty());
         assert!(poor.best_edit.is_none());
         assert!(
