@@ -8,18 +8,11 @@
 //! `cargo test` may hold.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use peephole_tests::{build_json, build_warnings, workspace_root};
 
 /// `(lint name, 1-based line)` pairs, sorted.
 type Expected = Vec<(String, u64)>;
-
-fn workspace_root() -> PathBuf {
-    let tests_crate = Path::new(env!("CARGO_MANIFEST_DIR"));
-    tests_crate
-        .parent()
-        .expect("the tests crate is in the workspace")
-        .to_path_buf()
-}
 
 fn fixture_target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -49,29 +42,12 @@ fn expected_warnings(source: &str) -> Expected {
     expected
 }
 
-/// The peephole warnings in cargo's JSON messages: the lint name from the deprecated item's
-/// path `...::peephole::NAME` and the primary span's line.
+/// The peephole warnings of a build as `(lint name, line)` pairs, sorted.
 fn actual_warnings(json_lines: &str) -> Expected {
-    let mut found: Expected = json_lines
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-message")
-        .map(|message| message["message"].clone())
-        .filter(|message| message["code"]["code"] == "deprecated")
-        .filter_map(|message| {
-            let text = message["message"].as_str()?;
-            let (_, after) = text.split_once("::peephole::")?;
-            let name = after.split('`').next()?.to_string();
-            let line = message["spans"]
-                .as_array()?
-                .iter()
-                .find(|span| span["is_primary"] == true)?["line_start"]
-                .as_u64()?;
-            Some((name, line))
-        })
-        .collect();
-    found.sort();
-    found
+    build_warnings(json_lines)
+        .into_iter()
+        .map(|warning| (warning.lint, warning.line))
+        .collect()
 }
 
 #[test]
@@ -80,14 +56,7 @@ fn a_user_build_prints_each_rule_warning_on_its_line() {
     let fixture = root.join("tests/fixtures/warnings");
     // The fixture resolves exactly the workspace's dependency versions (and needs no network).
     std::fs::copy(root.join("Cargo.lock"), fixture.join("Cargo.lock")).expect("copy Cargo.lock");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(&fixture)
-        .env("CARGO_TARGET_DIR", fixture_target_dir(&root))
-        .env_remove("RUSTFLAGS")
-        .args(["build", "--offline", "--message-format=json"])
-        .output()
-        .expect("run cargo");
+    let output = build_json(&fixture, &fixture_target_dir(&root));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -107,7 +76,7 @@ fn a_user_build_prints_each_rule_warning_on_its_line() {
 
 #[test]
 fn the_message_reads_as_peephole_name_then_sentence() {
-    let message = r#"{"reason":"compiler-message","message":{"code":{"code":"deprecated"},"message":"use of deprecated function `_::peephole::stacked_activations`: layer 2 (relu) follows another activation (tanh)","spans":[{"is_primary":true,"line_start":14}]}}"#;
+    let message = r#"{"reason":"compiler-message","message":{"code":{"code":"deprecated"},"message":"use of deprecated function `_::peephole::stacked_activations`: layer 2 (relu) follows another activation (tanh)","spans":[{"is_primary":true,"line_start":14,"column_start":9}]}}"#;
     assert_eq!(
         actual_warnings(message),
         vec![("stacked_activations".to_string(), 14)]

@@ -15,7 +15,7 @@ use syn::visit::Visit;
 
 use crate::error::CliError;
 use crate::model;
-use crate::render::{Diagnostic, Level, summary};
+use crate::render::{Diagnostic, Level, Style, summary};
 
 /// A declaration macro call found in a source file.
 pub struct Invocation {
@@ -235,12 +235,13 @@ pub struct Outcome {
     pub warnings: usize,
 }
 
-/// Checks every Rust file under `path`, printing diagnostics and rustc's closing line to
-/// `out`. Fails only when `path` itself cannot be read; a file or directory below it that
+/// Checks every Rust file under `path`, printing diagnostics in `style` and rustc's closing
+/// line to `out`. Fails only when `path` itself cannot be read; a file or directory below it that
 /// cannot be read, or a link out of it, is reported as an error and the check goes on.
 pub fn run(
     path: &Path,
     cli_model: Option<&Path>,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let mut outcome = Outcome::default();
@@ -264,7 +265,7 @@ pub fn run(
                 Level::Warning => outcome.warnings += 1,
                 Level::Error => outcome.errors += 1,
             }
-            write!(out, "{}", diagnostic.render(&source))?;
+            write!(out, "{}", diagnostic.render(&source, style))?;
         }
     }
     for problem in skipped {

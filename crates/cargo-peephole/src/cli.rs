@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::CliError;
+use crate::render::Style;
 use crate::{check, explain, input, model, predict};
 
 /// Predict, explain and check CNN declarations without compiling them.
@@ -18,9 +19,36 @@ pub struct Cli {
     /// `check` it stands where `PEEPHOLE_MODEL` stands in a build.
     #[arg(long, global = true, value_name = "PATH")]
     pub model: Option<PathBuf>,
+    /// Colour `check`'s diagnostics as rustc does: `auto` when printing to a terminal and
+    /// `NO_COLOR` is not set.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to colour diagnostics, as cargo's and rustc's `--color` say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when standard output is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// The style for an output that is (`terminal`) or is not a terminal.
+    pub fn style(self, terminal: bool) -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        match self {
+            ColorChoice::Always => Style::Colored,
+            ColorChoice::Auto if terminal && !no_color => Style::Colored,
+            ColorChoice::Auto | ColorChoice::Never => Style::Plain,
+        }
+    }
 }
 
 /// The subcommands.
@@ -74,6 +102,8 @@ pub struct Io<'a> {
     pub stdout: &'a mut dyn Write,
     /// Errors about single networks; the command goes on with the others.
     pub stderr: &'a mut dyn Write,
+    /// Whether `stdout` is a terminal, for `--color auto`.
+    pub terminal: bool,
 }
 
 /// Runs a command. `Ok(true)` when it succeeded, `Ok(false)` when it printed errors or
@@ -83,6 +113,7 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
         stdin,
         stdout,
         stderr,
+        terminal,
     } = io;
     let context = model::context(cli.model.as_deref(), None);
     match &cli.command {
@@ -122,7 +153,12 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
             Ok(true)
         }
         Command::Check { path, deny } => {
-            let outcome = check::run(path, cli.model.as_deref(), stdout)?;
+            let outcome = check::run(
+                path,
+                cli.model.as_deref(),
+                cli.color.style(terminal),
+                stdout,
+            )?;
             let files = if outcome.files == 1 { "file" } else { "files" };
             let networks = if outcome.networks == 1 {
                 "network"
@@ -154,6 +190,7 @@ mod tests {
                 stdin: &mut stdin,
                 stdout: &mut stdout,
                 stderr: &mut stderr,
+                terminal: false,
             },
         );
         let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("utf-8");
@@ -233,5 +270,24 @@ mod tests {
         assert_eq!(stderr.trim(), "Checked 1 network in 1 file");
         let (result, _, _) = run_args(&["cargo-peephole", "check", path], "");
         assert_eq!(result, Ok(true), "warnings alone pass without --deny");
+    }
+
+    #[test]
+    fn check_colours_only_when_asked_or_on_a_terminal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("lib.rs");
+        std::fs::write(
+            &file,
+            "peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }",
+        )
+        .unwrap();
+        let path = file.to_str().expect("utf-8 path");
+        let (_, plain, _) = run_args(&["cargo-peephole", "check", path], "");
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        let (_, coloured, _) =
+            run_args(&["cargo-peephole", "--color", "always", "check", path], "");
+        assert!(coloured.contains("\u{1b}["), "{coloured}");
+        assert_eq!(ColorChoice::Never.style(true), Style::Plain);
+        assert_eq!(ColorChoice::Auto.style(false), Style::Plain);
     }
 }

@@ -1,5 +1,6 @@
 //! The `cargo-peephole` binary: cargo runs it for `cargo peephole ...`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use cargo_peephole::cli::{self, Cli, Io};
@@ -12,6 +13,7 @@ fn main() -> ExitCode {
         stdin: &mut stdin.lock(),
         stdout: &mut stdout.lock(),
         stderr: &mut stderr.lock(),
+        terminal: stdout.is_terminal(),
     };
     match cli::run(&cli, io) {
         Ok(true) => ExitCode::SUCCESS,

@@ -5,46 +5,20 @@
 //! The build uses its own target directory under cargo's per-test scratch space, so the first
 //! run compiles peephole's dependencies once (minutes) and later runs only rerun the macros.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+use peephole_tests::{build_json, build_warnings, workspace_root};
 
 /// `(lint name, line, column)`, sorted.
 type Found = Vec<(String, u64, u64)>;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/cargo-peephole is two levels down")
-        .to_path_buf()
-}
-
-/// The peephole warnings of cargo's JSON messages: the lint name from the deprecated item's
-/// path `...::peephole::NAME` and the primary span's start.
-fn build_warnings(json_lines: &str) -> Found {
-    let mut found: Found = json_lines
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-message")
-        .map(|message| message["message"].clone())
-        .filter(|message| message["code"]["code"] == "deprecated")
-        .filter_map(|message| {
-            let (_, after) = message["message"].as_str()?.split_once("::peephole::")?;
-            let name = after.split('`').next()?.to_string();
-            let span = message["spans"]
-                .as_array()?
-                .iter()
-                .find(|span| span["is_primary"] == true)?
-                .clone();
-            Some((
-                name,
-                span["line_start"].as_u64()?,
-                span["column_start"].as_u64()?,
-            ))
-        })
-        .collect();
-    found.sort();
-    found
+/// The peephole warnings of a build as `(lint name, line, column)`, sorted.
+fn build_found(json_lines: &str) -> Found {
+    build_warnings(json_lines)
+        .into_iter()
+        .map(|warning| (warning.lint, warning.line, warning.column))
+        .collect()
 }
 
 /// The warnings `check` prints: `warning: peephole::NAME: ...` followed by ` --> file:L:C`.
@@ -69,25 +43,17 @@ fn check_warnings(output: &str) -> Found {
 #[test]
 fn check_prints_the_warnings_a_build_of_the_lint_demo_prints_at_the_same_places() {
     let demo = workspace_root().join("examples/lint-demo");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = Command::new(cargo)
-        .current_dir(&demo)
-        .env(
-            "CARGO_TARGET_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("lint-demo"),
-        )
-        .env_remove("RUSTFLAGS")
-        .env_remove("PEEPHOLE_MODEL")
-        .args(["build", "--offline", "--message-format=json"])
-        .output()
-        .expect("run cargo");
+    let build = build_json(
+        &demo,
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("lint-demo"),
+    );
     let stdout = String::from_utf8_lossy(&build.stdout);
     assert!(
         build.status.success(),
         "the demo builds (warnings only):\n{}",
         String::from_utf8_lossy(&build.stderr)
     );
-    let expected = build_warnings(&stdout);
+    let expected = build_found(&stdout);
     assert!(
         expected
             .iter()
@@ -127,6 +93,6 @@ fn the_two_parsers_read_the_same_warning() {
     let json = r#"{"reason":"compiler-message","message":{"code":{"code":"deprecated"},"message":"use of deprecated function `_::peephole::stacked_activations`: layer 5 (relu) follows another activation (relu)","spans":[{"is_primary":true,"line_start":42,"column_start":30}]}}"#;
     let text = "warning: peephole::stacked_activations: layer 5 (relu) follows another activation (relu)\n  --> src/main.rs:42:30\n";
     let expected = vec![("stacked_activations".to_string(), 42, 30)];
-    assert_eq!(build_warnings(json), expected);
+    assert_eq!(build_found(json), expected);
     assert_eq!(check_warnings(text), expected);
 }
