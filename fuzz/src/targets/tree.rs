@@ -266,7 +266,12 @@ fn run(data: &[u8]) -> String {
     let unreadable = build(data, &root, &outside);
 
     let mut out = Vec::new();
-    let outcome = match cargo_peephole::check::run(&root, None, &mut out) {
+    let outcome = match cargo_peephole::check::run(
+        &root,
+        None,
+        cargo_peephole::render::Style::Plain,
+        &mut out,
+    ) {
         Ok(outcome) => outcome,
         Err(error) => panic!("check failed on a readable directory: {error}"),
     };
