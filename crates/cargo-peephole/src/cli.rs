@@ -250,8 +250,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn check_deny_fails_on_warnings_and_passes_without() {
+    /// A temporary crate file declaring one network with one rule warning (stacked
+    /// activations); the folder lives as long as the returned guard.
+    fn file_with_one_warning() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("lib.rs");
         std::fs::write(
@@ -259,6 +260,12 @@ mod tests {
             "peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }",
         )
         .unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn check_deny_fails_on_warnings_and_passes_without() {
+        let (_dir, file) = file_with_one_warning();
         let path = file.to_str().expect("utf-8 path");
         let (result, stdout, stderr) = run_args(&["cargo-peephole", "check", "--deny", path], "");
         assert_eq!(result, Ok(false));
@@ -274,13 +281,7 @@ mod tests {
 
     #[test]
     fn check_colours_only_when_asked_or_on_a_terminal() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("lib.rs");
-        std::fs::write(
-            &file,
-            "peephole::network! { struct A: [16, 8, 8] -> 10 { conv(3, 16), tanh, relu } }",
-        )
-        .unwrap();
+        let (_dir, file) = file_with_one_warning();
         let path = file.to_str().expect("utf-8 path");
         let (_, plain, _) = run_args(&["cargo-peephole", "check", path], "");
         assert!(!plain.contains('\u{1b}'), "{plain}");
