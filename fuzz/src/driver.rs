@@ -93,7 +93,10 @@ static LAST_PANIC: Mutex<Option<(String, String)>> = Mutex::new(None);
 /// catches some panics itself (tract), and the driver reports the ones that reach it.
 pub fn quiet_panics() {
     panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = payload_text(info.payload());
         if let Ok(mut last) = LAST_PANIC.lock() {
             *last = Some((location, message));
@@ -124,7 +127,12 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<String, Finding> {
             .ok()
             .and_then(|mut last| last.take())
             .unwrap_or_else(|| (String::new(), payload_text(payload.as_ref())));
-        Finding { location, message, input: input.to_vec(), saved: None }
+        Finding {
+            location,
+            message,
+            input: input.to_vec(),
+            saved: None,
+        }
     })
 }
 
@@ -132,8 +140,13 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<String, Finding> {
 pub fn load_corpus(target: &Target, dirs: &[PathBuf]) -> Vec<Vec<u8>> {
     let mut inputs = (target.seeds)();
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
         paths.sort();
         inputs.extend(paths.iter().filter_map(|p| std::fs::read(p).ok()));
     }
@@ -142,7 +155,9 @@ pub fn load_corpus(target: &Target, dirs: &[PathBuf]) -> Vec<Vec<u8>> {
 
 /// A short stable name for an input (FNV-1a), for file names.
 pub fn input_name(input: &[u8]) -> String {
-    let hash = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     format!("{hash:016x}")
 }
 
@@ -165,8 +180,14 @@ pub fn fuzz(target: &'static Target, options: &Options) -> Report {
     let mut findings: HashMap<String, Finding> = HashMap::new();
     let mut execs = 0u64;
     guard::reset_largest_allocation();
-    let out_of_budget = |execs: u64| started.elapsed() >= options.duration || options.max_execs.is_some_and(|m| execs >= m);
-    let mut record = |result: Result<String, Finding>, input: &[u8], corpus: &mut Vec<Vec<u8>>, rng: &mut ChaCha8Rng, replay: bool| {
+    let out_of_budget = |execs: u64| {
+        started.elapsed() >= options.duration || options.max_execs.is_some_and(|m| execs >= m)
+    };
+    let mut record = |result: Result<String, Finding>,
+                      input: &[u8],
+                      corpus: &mut Vec<Vec<u8>>,
+                      rng: &mut ChaCha8Rng,
+                      replay: bool| {
         match result {
             Ok(outcome) => {
                 if outcomes.insert(outcome) && !replay {
@@ -209,7 +230,17 @@ pub fn fuzz(target: &'static Target, options: &Options) -> Report {
         let input = match target.mutate {
             Some(structured) if rng.random_range(0..3) != 0 => {
                 let edited = structured(&mut rng, &base);
-                if rng.random_range(0..4) == 0 { mutate(&mut rng, &edited, &corpus, target.dictionary, target.max_len) } else { edited }
+                if rng.random_range(0..4) == 0 {
+                    mutate(
+                        &mut rng,
+                        &edited,
+                        &corpus,
+                        target.dictionary,
+                        target.max_len,
+                    )
+                } else {
+                    edited
+                }
             }
             _ => mutate(&mut rng, &base, &corpus, target.dictionary, target.max_len),
         };

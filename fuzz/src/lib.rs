@@ -20,5 +20,7 @@ pub use targets::{TARGETS, Target, by_name};
 
 /// The committed corpus folder of a target (`fuzz/corpus/<name>`).
 pub fn corpus_dir(target: &Target) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target.name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target.name)
 }

@@ -45,7 +45,13 @@ const INTERESTING_NUMBERS: [&str; 16] = [
 ];
 
 /// Applies one to eight stacked mutations to `input`, at most `max_len` bytes out.
-pub fn mutate(rng: &mut ChaCha8Rng, input: &[u8], corpus: &[Vec<u8>], dictionary: &[&[u8]], max_len: usize) -> Vec<u8> {
+pub fn mutate(
+    rng: &mut ChaCha8Rng,
+    input: &[u8],
+    corpus: &[Vec<u8>],
+    dictionary: &[&[u8]],
+    max_len: usize,
+) -> Vec<u8> {
     let mut out = input.to_vec();
     let rounds = 1usize << rng.random_range(0..4);
     for _ in 0..rounds {
@@ -56,7 +62,11 @@ pub fn mutate(rng: &mut ChaCha8Rng, input: &[u8], corpus: &[Vec<u8>], dictionary
 }
 
 fn position(rng: &mut ChaCha8Rng, len: usize) -> usize {
-    if len == 0 { 0 } else { rng.random_range(0..=len) }
+    if len == 0 {
+        0
+    } else {
+        rng.random_range(0..=len)
+    }
 }
 
 fn mutate_once(rng: &mut ChaCha8Rng, out: &mut Vec<u8>, corpus: &[Vec<u8>], dictionary: &[&[u8]]) {
@@ -112,8 +122,16 @@ fn mutate_once(rng: &mut ChaCha8Rng, out: &mut Vec<u8>, corpus: &[Vec<u8>], dict
         9 if !out.is_empty() => {
             let value = INTERESTING_INTS[rng.random_range(0..INTERESTING_INTS.len())];
             let width = [1usize, 2, 4, 8][rng.random_range(0..4)];
-            let bytes = if rng.random() { value.to_be_bytes() } else { value.to_le_bytes() };
-            let bytes = if rng.random::<bool>() { &bytes[8 - width..] } else { &bytes[..width] };
+            let bytes = if rng.random() {
+                value.to_be_bytes()
+            } else {
+                value.to_le_bytes()
+            };
+            let bytes = if rng.random::<bool>() {
+                &bytes[8 - width..]
+            } else {
+                &bytes[..width]
+            };
             let at = rng.random_range(0..out.len());
             let end = (at + width).min(out.len());
             out.splice(at..end, bytes.iter().copied());
@@ -132,7 +150,12 @@ fn mutate_once(rng: &mut ChaCha8Rng, out: &mut Vec<u8>, corpus: &[Vec<u8>], dict
 
 /// Replaces a run of ASCII digits with an interesting decimal number (text and JSON inputs).
 fn replace_number(rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
-    let digits: Vec<usize> = out.iter().enumerate().filter(|(_, b)| b.is_ascii_digit()).map(|(i, _)| i).collect();
+    let digits: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
     let number = INTERESTING_NUMBERS[rng.random_range(0..INTERESTING_NUMBERS.len())].as_bytes();
     if digits.is_empty() {
         let at = position(rng, out.len());
@@ -140,7 +163,10 @@ fn replace_number(rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
         return;
     }
     let start = digits[rng.random_range(0..digits.len())];
-    let end = out[start..].iter().position(|b| !b.is_ascii_digit() && *b != b'.').map_or(out.len(), |n| start + n);
+    let end = out[start..]
+        .iter()
+        .position(|b| !b.is_ascii_digit() && *b != b'.')
+        .map_or(out.len(), |n| start + n);
     out.splice(start..end, number.iter().copied());
 }
 

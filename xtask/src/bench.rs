@@ -9,8 +9,8 @@
 
 use std::ffi::OsString;
 
-use crate::{bench_compile, bench_lint, bench_predict, bench_train};
 use crate::cargo::{cargo, run as run_command};
+use crate::{bench_compile, bench_lint, bench_predict, bench_train};
 
 /// Options of `bench`.
 #[derive(clap::Args)]
@@ -72,7 +72,18 @@ pub fn rerun_optimized() -> anyhow::Result<()> {
     eprintln!("note: re-running in an optimized build (compiled once, then reused)");
     let mut command = cargo();
     command
-        .args(["run", "--release", "--quiet", "-p", "xtask", "--bin", "xtask", "--features", "peephole-core/ort", "--"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--bin",
+            "xtask",
+            "--features",
+            "peephole-core/ort",
+            "--",
+        ])
         .args(arguments);
     run_command(&mut command)
 }

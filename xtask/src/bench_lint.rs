@@ -36,7 +36,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if !bench::optimized() {
         return bench::rerun_optimized();
     }
-    ensure!(args.repeats > 0 && args.networks > 0, "--repeats and --networks must be positive");
+    ensure!(
+        args.repeats > 0 && args.networks > 0,
+        "--repeats and --networks must be positive"
+    );
     let mut loads = Vec::with_capacity(args.repeats);
     let mut predictor = None;
     for _ in 0..args.repeats {
@@ -51,7 +54,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         threshold.accuracy(&predictor) * 100.0,
         args.repeats
     );
-    println!("| network | layers | predicted | poor | edits scored | prediction (ms) | verdict (ms) |");
+    println!(
+        "| network | layers | predicted | poor | edits scored | prediction (ms) | verdict (ms) |"
+    );
     println!("|---|---:|---:|---|---:|---:|---:|");
     let mut total = 0.0;
     let mut poor_total = (0usize, 0.0);
@@ -69,7 +74,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         let checked = last.expect("at least one repeat");
         // The edits the verdict's search scored (counted outside the timed calls).
-        let edits = if checked.is_poor() { rank_edits(&predictor, network, checked.prediction.mean)?.len() } else { 0 };
+        let edits = if checked.is_poor() {
+            rank_edits(&predictor, network, checked.prediction.mean)?.len()
+        } else {
+            0
+        };
         let time = median(&verdict_times);
         total += time;
         if checked.is_poor() {
@@ -92,9 +101,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         total,
         total / count,
         poor_total.0,
-        if poor_total.0 > 0 { poor_total.1 / poor_total.0 as f64 } else { 0.0 },
+        if poor_total.0 > 0 {
+            poor_total.1 / poor_total.0 as f64
+        } else {
+            0.0
+        },
         args.networks as usize - poor_total.0,
-        if (args.networks as usize) > poor_total.0 { (total - poor_total.1) / (count - poor_total.0 as f64) } else { 0.0 },
+        if (args.networks as usize) > poor_total.0 {
+            (total - poor_total.1) / (count - poor_total.0 as f64)
+        } else {
+            0.0
+        },
     );
     println!(
         "build-time budget for this crate: 100 ms + 5 ms per checked network = {:.0} ms (the lint's in-process share: {:.0} ms)",

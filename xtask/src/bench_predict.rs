@@ -14,7 +14,9 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use peephole_core::generator::{Skeleton, network_at};
 use peephole_core::predictor::fast::{ORT_BUILT, OrtPredictor};
-use peephole_core::predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
+use peephole_core::predictor::{
+    EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
+};
 use peephole_core::ulc::{UlcCode, encode};
 use serde::Deserialize;
 
@@ -73,21 +75,34 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if !bench::optimized() {
         return bench::rerun_optimized();
     }
-    ensure!(args.batch > 0 && args.repeats > 0 && args.latency_calls > 0, "--batch, --repeats and --latency-calls must be positive");
+    ensure!(
+        args.batch > 0 && args.repeats > 0 && args.latency_calls > 0,
+        "--batch, --repeats and --latency-calls must be positive"
+    );
     let (bytes, source) = match &args.model {
-        Some(path) => (std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, path.display().to_string()),
+        Some(path) => (
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+            path.display().to_string(),
+        ),
         None => (EMBEDDED_MODEL.to_vec(), "<embedded default>".to_string()),
     };
     let predictor = Predictor::from_bytes(&bytes, &source)?;
     let epoch = predictor.card().epochs;
     let weights = PredictorWeights::from_onnx_bytes(&bytes, &source)?;
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1);
     let threads = args.threads.unwrap_or(cores);
     let fast = FastScorer::new(&weights)?.with_threads(threads);
-    let unshared = FastScorer::new(&weights)?.with_threads(threads).with_prefix_sharing(false);
+    let unshared = FastScorer::new(&weights)?
+        .with_threads(threads)
+        .with_prefix_sharing(false);
     // One member alone: the paper's predictor (one LSTM and its MLP), the size that latency
     // targets for a single predictor are about; the default model averages five of them.
-    let one_member = PredictorWeights { members: weights.members[..1].to_vec(), ..weights.clone() };
+    let one_member = PredictorWeights {
+        members: weights.members[..1].to_vec(),
+        ..weights.clone()
+    };
     let single = FastScorer::new(&one_member)?.with_threads(threads);
 
     let sequences: Vec<Vec<UlcCode>> = (0..args.batch as u64)
@@ -95,18 +110,32 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let items: Vec<(&[UlcCode], u32)> = sequences.iter().map(|s| (s.as_slice(), epoch)).collect();
     let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
-    let (shortest, longest) = (lengths.iter().min().copied().unwrap_or(0), lengths.iter().max().copied().unwrap_or(0));
+    let (shortest, longest) = (
+        lengths.iter().min().copied().unwrap_or(0),
+        lengths.iter().max().copied().unwrap_or(0),
+    );
     let mean_length = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
 
     let ort = if ORT_BUILT {
-        Some(OrtPredictor::from_bytes(&bytes, &source, &onnxruntime_library(), None)?)
+        Some(OrtPredictor::from_bytes(
+            &bytes,
+            &source,
+            &onnxruntime_library(),
+            None,
+        )?)
     } else {
         eprintln!("note: this xtask was built without peephole-core/ort; onnxruntime is left out");
         None
     };
-    let to_pairs = |scores: Vec<peephole_core::predictor::Score>| scores.into_iter().map(|s| (s.mean, s.spread)).collect();
+    let to_pairs = |scores: Vec<peephole_core::predictor::Score>| {
+        scores.into_iter().map(|s| (s.mean, s.spread)).collect()
+    };
     let mut backends: Vec<(String, String, Backend)> = vec![
-        (format!("native fast ({})", fast.simd()), threads.to_string(), Box::new(|items| Ok(to_pairs(fast.score(items)?)))),
+        (
+            format!("native fast ({})", fast.simd()),
+            threads.to_string(),
+            Box::new(|items| Ok(to_pairs(fast.score(items)?))),
+        ),
         (
             "native, no prefix sharing".into(),
             threads.to_string(),
@@ -115,11 +144,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (
             "tract".into(),
             "1".into(),
-            Box::new(|items| Ok(predictor.predict_batch(items)?.into_iter().map(|p| (p.mean, p.spread)).collect())),
+            Box::new(|items| {
+                Ok(predictor
+                    .predict_batch(items)?
+                    .into_iter()
+                    .map(|p| (p.mean, p.spread))
+                    .collect())
+            }),
         ),
     ];
     if let Some(ort) = &ort {
-        backends.push(("onnxruntime".into(), format!("{cores} (default)"), Box::new(|items| Ok(to_pairs(ort.predict_batch(items)?)))));
+        backends.push((
+            "onnxruntime".into(),
+            format!("{cores} (default)"),
+            Box::new(|items| Ok(to_pairs(ort.predict_batch(items)?))),
+        ));
     }
 
     eprintln!(
@@ -127,22 +166,38 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         backends.len()
     );
     let singles: Vec<usize> = (0..args.latency_calls).map(|k| k % items.len()).collect();
-    let longest_items: Vec<usize> = (0..items.len()).filter(|&i| lengths[i] == longest).collect();
-    let long_singles: Vec<usize> = (0..args.latency_calls).map(|k| longest_items[k % longest_items.len()]).collect();
-    let mut one_member_latency = OneMember { ensemble: weights.members.len(), ..OneMember::default() };
+    let longest_items: Vec<usize> = (0..items.len())
+        .filter(|&i| lengths[i] == longest)
+        .collect();
+    let long_singles: Vec<usize> = (0..args.latency_calls)
+        .map(|k| longest_items[k % longest_items.len()])
+        .collect();
+    let mut one_member_latency = OneMember {
+        ensemble: weights.members.len(),
+        ..OneMember::default()
+    };
     let mut rows: Vec<Row> = Vec::new();
     for (name, threads, backend) in &backends {
         let scores = backend(&items)?;
         for &i in &singles {
             backend(&items[i..i + 1])?;
         }
-        rows.push(Row { name: name.clone(), threads: threads.clone(), latency: Vec::new(), batch: Vec::new(), scores });
+        rows.push(Row {
+            name: name.clone(),
+            threads: threads.clone(),
+            latency: Vec::new(),
+            batch: Vec::new(),
+            scores,
+        });
     }
     for &i in singles.iter().chain(&long_singles) {
         single.score(&items[i..i + 1])?;
     }
     for repeat in 0..args.repeats {
-        for (calls, times) in [(&singles, &mut one_member_latency.all), (&long_singles, &mut one_member_latency.longest)] {
+        for (calls, times) in [
+            (&singles, &mut one_member_latency.all),
+            (&long_singles, &mut one_member_latency.longest),
+        ] {
             for &i in calls {
                 let start = Instant::now();
                 single.score(&items[i..i + 1])?;
@@ -165,7 +220,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if !args.no_torch {
         rows.push(torch_row(args, &weights, &sequences, epoch)?);
     }
-    print_report(args, &source, epoch, (shortest, mean_length, longest), &stats, &rows, &one_member_latency);
+    print_report(
+        args,
+        &source,
+        epoch,
+        (shortest, mean_length, longest),
+        &stats,
+        &rows,
+        &one_member_latency,
+    );
     Ok(())
 }
 
@@ -191,9 +254,18 @@ struct TorchOutput {
 }
 
 /// Runs the PyTorch script on the same weights and sequences.
-fn torch_row(args: &Args, weights: &PredictorWeights, sequences: &[Vec<UlcCode>], epoch: u32) -> anyhow::Result<Row> {
+fn torch_row(
+    args: &Args,
+    weights: &PredictorWeights,
+    sequences: &[Vec<UlcCode>],
+    epoch: u32,
+) -> anyhow::Result<Row> {
     let python = root().join(".venv/bin/python");
-    ensure!(python.exists(), "{} is missing: run `cargo xtask setup`, or pass --no-torch", python.display());
+    ensure!(
+        python.exists(),
+        "{} is missing: run `cargo xtask setup`, or pass --no-torch",
+        python.display()
+    );
     let dir = std::env::temp_dir().join(format!("peephole-bench-predict-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let result = run_torch(args, &python, &dir, weights, sequences, epoch);
@@ -213,12 +285,19 @@ fn run_torch(
 ) -> anyhow::Result<Row> {
     let write = |name: &str, value: serde_json::Value| -> anyhow::Result<PathBuf> {
         let path = dir.join(name);
-        std::fs::write(&path, value.to_string()).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, value.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
     };
     let weights_path = write("weights.json", serde_json::to_value(weights)?)?;
-    let codes: Vec<Vec<[u8; 4]>> = sequences.iter().map(|s| s.iter().map(|c| c.fields()).collect()).collect();
-    let sequences_path = write("sequences.json", serde_json::json!({ "sequences": codes, "epochs": vec![epoch; sequences.len()] }))?;
+    let codes: Vec<Vec<[u8; 4]>> = sequences
+        .iter()
+        .map(|s| s.iter().map(|c| c.fields()).collect())
+        .collect();
+    let sequences_path = write(
+        "sequences.json",
+        serde_json::json!({ "sequences": codes, "epochs": vec![epoch; sequences.len()] }),
+    )?;
     let out = dir.join("torch.json");
     let script = root().join("xtask/scripts/bench_predict_torch.py");
     eprintln!("running PyTorch ({})...", script.display());
@@ -229,15 +308,33 @@ fn run_torch(
         .arg(&weights_path)
         .arg("--sequences")
         .arg(&sequences_path)
-        .args(["--repeats", &args.repeats.to_string(), "--latency-calls", &args.latency_calls.to_string(), "--out"])
+        .args([
+            "--repeats",
+            &args.repeats.to_string(),
+            "--latency-calls",
+            &args.latency_calls.to_string(),
+            "--out",
+        ])
         .arg(&out);
-    let status = command.status().with_context(|| format!("cannot start {}", python.display()))?;
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
     if !status.success() {
-        bail!("the PyTorch benchmark ({}) failed with {status}", script.display());
+        bail!(
+            "the PyTorch benchmark ({}) failed with {status}",
+            script.display()
+        );
     }
-    let text = std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
-    let output: TorchOutput = serde_json::from_str(&text).with_context(|| format!("{} is malformed", out.display()))?;
-    ensure!(output.mean.len() == sequences.len(), "PyTorch answered {} of {} sequences", output.mean.len(), sequences.len());
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
+    let output: TorchOutput =
+        serde_json::from_str(&text).with_context(|| format!("{} is malformed", out.display()))?;
+    ensure!(
+        output.mean.len() == sequences.len(),
+        "PyTorch answered {} of {} sequences",
+        output.mean.len(),
+        sequences.len()
+    );
     Ok(Row {
         name: format!("pytorch {}", output.version),
         threads: output.threads.to_string(),
@@ -265,7 +362,9 @@ fn print_report(
         "medians over {} repeats; batch-1 latency over {} single-sequence calls per repeat; {} cores",
         args.repeats,
         args.latency_calls,
-        std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
     );
     println!(
         "native prefix sharing on this batch: {} distinct sequences, {} LSTM steps per member instead of {} ({:.0}% saved), {} recurrent rows",
@@ -276,15 +375,22 @@ fn print_report(
         stats.recurrent_rows
     );
     println!();
-    let reference = rows.iter().find(|r| r.name == "tract").map(|r| r.scores.clone());
-    let ort_throughput = rows.iter().find(|r| r.name == "onnxruntime").map(|r| batch as f64 / median(&r.batch));
+    let reference = rows
+        .iter()
+        .find(|r| r.name == "tract")
+        .map(|r| r.scores.clone());
+    let ort_throughput = rows
+        .iter()
+        .find(|r| r.name == "onnxruntime")
+        .map(|r| batch as f64 / median(&r.batch));
     println!(
         "| backend | threads | batch-1 latency (ms) | batch-{batch} time (ms) | throughput (seq/s) | vs onnxruntime | max abs diff vs ONNX (tract): mean, spread |"
     );
     println!("|---|---|---|---|---|---|---|");
     for row in rows {
         let throughput = batch as f64 / median(&row.batch);
-        let versus = ort_throughput.map_or("-".to_string(), |ort| format!("{:.2}x", throughput / ort));
+        let versus =
+            ort_throughput.map_or("-".to_string(), |ort| format!("{:.2}x", throughput / ort));
         let difference = reference.as_ref().map_or("-".to_string(), |reference| {
             let (mut mean, mut spread) = (0.0f64, 0.0f64);
             for (a, b) in row.scores.iter().zip(reference) {
@@ -303,11 +409,13 @@ fn print_report(
         );
     }
     println!();
-    let (one_all, one_longest) = (1e3 * median(&one_member.all), 1e3 * median(&one_member.longest));
+    let (one_all, one_longest) = (
+        1e3 * median(&one_member.all),
+        1e3 * median(&one_member.longest),
+    );
     println!(
         "one member alone (one LSTM and its MLP: the paper's predictor, of which this model averages {}): batch-1 latency {one_all:.3} ms over the same sequences, {one_longest:.3} ms over the {}-layer ones",
-        one_member.ensemble,
-        lengths.2
+        one_member.ensemble, lengths.2
     );
     let verdict = |ms: f64| if ms < 0.3 { "met" } else { "missed" };
     if let Some(native) = rows.first() {

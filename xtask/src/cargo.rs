@@ -7,14 +7,19 @@ use anyhow::{Context, bail};
 
 /// The workspace root, so every command works from any directory.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Runs a command to completion, failing with the command line when it fails.
 pub fn run(command: &mut Command) -> anyhow::Result<()> {
     let line = format!("{command:?}");
     eprintln!("$ {}", line.replace('"', ""));
-    let status = command.status().with_context(|| format!("cannot start {line}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {line}"))?;
     if !status.success() {
         bail!("{line} failed with {status}");
     }

@@ -45,7 +45,8 @@ struct Detail {
 }
 
 fn binary() -> std::path::PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), Into::into);
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), Into::into);
     target_dir.join("debug").join("peephole-fuzz")
 }
 
@@ -53,11 +54,24 @@ fn binary() -> std::path::PathBuf {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     // The dev profile: dependencies are built at opt-level 2 already, and overflow checks
     // stay on, which turns silent wrap-arounds into findings.
-    run_command(cargo().args(["build", "--quiet", "--package", "peephole-fuzz", "--bin", "peephole-fuzz"]))?;
+    run_command(cargo().args([
+        "build",
+        "--quiet",
+        "--package",
+        "peephole-fuzz",
+        "--bin",
+        "peephole-fuzz",
+    ]))?;
     let fuzzer = binary();
-    let listing = std::process::Command::new(&fuzzer).arg("list").output().with_context(|| format!("running {}", fuzzer.display()))?;
-    let all: Vec<String> =
-        String::from_utf8_lossy(&listing.stdout).lines().filter_map(|l| l.split('\t').next()).map(str::to_string).collect();
+    let listing = std::process::Command::new(&fuzzer)
+        .arg("list")
+        .output()
+        .with_context(|| format!("running {}", fuzzer.display()))?;
+    let all: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_string)
+        .collect();
     if args.list {
         print!("{}", String::from_utf8_lossy(&listing.stdout));
         return Ok(());
@@ -67,18 +81,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             bail!("--target {name}: unknown (known: {})", all.join(", "));
         }
     }
-    let targets = if args.targets.is_empty() { all } else { args.targets.clone() };
+    let targets = if args.targets.is_empty() {
+        all
+    } else {
+        args.targets.clone()
+    };
     let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs())
     });
     let work = root().join("target").join("fuzz");
-    eprintln!("fuzzing {} target(s) for {}s each, seed {seed}; corpus and findings in {}", targets.len(), args.seconds, work.display());
+    eprintln!(
+        "fuzzing {} target(s) for {}s each, seed {seed}; corpus and findings in {}",
+        targets.len(),
+        args.seconds,
+        work.display()
+    );
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for name in &targets {
         eprintln!("  {name} ...");
         let output = std::process::Command::new(&fuzzer)
-            .args(["run", name, "--seconds", &args.seconds.to_string(), "--seed", &seed.to_string(), "--work"])
+            .args([
+                "run",
+                name,
+                "--seconds",
+                &args.seconds.to_string(),
+                "--seed",
+                &seed.to_string(),
+                "--work",
+            ])
             .arg(&work)
             .current_dir(root())
             .stderr(Stdio::inherit())
@@ -114,7 +147,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     if !problems.is_empty() {
-        bail!("fuzzing found problems (replay with `cargo run -p peephole-fuzz -- replay TARGET FILE`):\n{}", problems.join("\n"));
+        bail!(
+            "fuzzing found problems (replay with `cargo run -p peephole-fuzz -- replay TARGET FILE`):\n{}",
+            problems.join("\n")
+        );
     }
     Ok(())
 }

@@ -14,12 +14,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
+use peephole_core::Network;
 use peephole_core::generator::{Generated, Skeleton, network_at};
 use peephole_core::lint::{self, Lint};
-use peephole_core::predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
+use peephole_core::predictor::{
+    EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
+};
 use peephole_core::protocol::Protocol;
 use peephole_core::ulc::{UlcCode, encode};
-use peephole_core::Network;
 
 use crate::bench;
 use crate::cargo::root;
@@ -69,13 +71,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if !bench::optimized() {
         return bench::rerun_optimized();
     }
-    let protocol = Protocol::by_name(&args.protocol).with_context(|| format!("unknown protocol {}", args.protocol))?;
-    let skeleton = protocol
-        .skeleton
-        .with_context(|| format!("protocol {} has no skeleton to sample networks in", protocol.name))?;
+    let protocol = Protocol::by_name(&args.protocol)
+        .with_context(|| format!("unknown protocol {}", args.protocol))?;
+    let skeleton = protocol.skeleton.with_context(|| {
+        format!(
+            "protocol {} has no skeleton to sample networks in",
+            protocol.name
+        )
+    })?;
     ensure!(args.candidates > 0, "--candidates must be positive");
     let (bytes, source) = match &args.model {
-        Some(path) => (std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, path.display().to_string()),
+        Some(path) => (
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+            path.display().to_string(),
+        ),
         None => (EMBEDDED_MODEL.to_vec(), "<embedded default>".to_string()),
     };
     let predictor = Predictor::from_bytes(&bytes, &source)?;
@@ -93,7 +102,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let sampling = start.elapsed();
     let mut candidates = distinct(sampled);
     let scoring_start = Instant::now();
-    let items: Vec<(&[UlcCode], u32)> = candidates.iter().map(|c| (c.codes.as_slice(), card.epochs)).collect();
+    let items: Vec<(&[UlcCode], u32)> = candidates
+        .iter()
+        .map(|c| (c.codes.as_slice(), card.epochs))
+        .collect();
     let (scores, stats) = scorer.score_with_stats(&items)?;
     let scoring = scoring_start.elapsed();
     for (candidate, score) in candidates.iter_mut().zip(scores) {
@@ -103,10 +115,30 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     candidates.sort_by(|a, b| b.mean.total_cmp(&a.mean).then(a.index.cmp(&b.index)));
     let total = start.elapsed();
 
-    print_summary(args, &source, &candidates, &stats, (sampling.as_secs_f64(), scoring.as_secs_f64(), total.as_secs_f64()), scorer.simd().name());
+    print_summary(
+        args,
+        &source,
+        &candidates,
+        &stats,
+        (
+            sampling.as_secs_f64(),
+            scoring.as_secs_f64(),
+            total.as_secs_f64(),
+        ),
+        scorer.simd().name(),
+    );
     let top: Vec<&Candidate> = candidates.iter().take(args.top).collect();
-    let picks: Vec<(String, Generated, &Candidate)> =
-        top.iter().enumerate().map(|(rank, c)| (format!("Pick{}", rank + 1), network_at(skeleton, args.seed, c.index), *c)).collect();
+    let picks: Vec<(String, Generated, &Candidate)> = top
+        .iter()
+        .enumerate()
+        .map(|(rank, c)| {
+            (
+                format!("Pick{}", rank + 1),
+                network_at(skeleton, args.seed, c.index),
+                *c,
+            )
+        })
+        .collect();
     println!();
     for (rank, (_, generated, candidate)) in picks.iter().enumerate() {
         println!(
@@ -133,7 +165,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 /// Draws candidates 0..count on every core; returns `(index, codes)` in index order.
 fn sample(skeleton: Skeleton, seed: u64, count: u64) -> anyhow::Result<Vec<(u64, Vec<UlcCode>)>> {
-    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1) as u64;
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1) as u64;
     let per_worker = count.div_ceil(workers);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -142,7 +176,11 @@ fn sample(skeleton: Skeleton, seed: u64, count: u64) -> anyhow::Result<Vec<(u64,
                     (w * per_worker..((w + 1) * per_worker).min(count))
                         .map(|i| {
                             let network = network_at(skeleton, seed, i).network;
-                            let codes = encode(&network).with_context(|| format!("candidate {i} ({network}) does not encode"))?.codes;
+                            let codes = encode(&network)
+                                .with_context(|| {
+                                    format!("candidate {i} ({network}) does not encode")
+                                })?
+                                .codes;
                             Ok((i, codes))
                         })
                         .collect::<anyhow::Result<Vec<_>>>()
@@ -169,15 +207,29 @@ fn distinct(sampled: Vec<(u64, Vec<UlcCode>)>) -> Vec<Candidate> {
             Some(&at) => candidates[at].count += 1,
             None => {
                 seen.insert(codes.clone(), candidates.len());
-                candidates.push(Candidate { index, count: 1, codes, mean: f64::NAN, spread: f64::NAN });
+                candidates.push(Candidate {
+                    index,
+                    count: 1,
+                    codes,
+                    mean: f64::NAN,
+                    spread: f64::NAN,
+                });
             }
         }
     }
     candidates
 }
 
-fn print_summary(args: &Args, source: &str, candidates: &[Candidate], stats: &ScoreStats, seconds: (f64, f64, f64), simd: &str) {
-    let quantile = |q: f64| candidates[((candidates.len() - 1) as f64 * (1.0 - q)).round() as usize].mean;
+fn print_summary(
+    args: &Args,
+    source: &str,
+    candidates: &[Candidate],
+    stats: &ScoreStats,
+    seconds: (f64, f64, f64),
+    simd: &str,
+) {
+    let quantile =
+        |q: f64| candidates[((candidates.len() - 1) as f64 * (1.0 - q)).round() as usize].mean;
     println!(
         "searched {} candidates of generator v1 (seed {}) for protocol {} with model {source}",
         args.candidates, args.seed, args.protocol
@@ -199,13 +251,26 @@ fn print_summary(args: &Args, source: &str, candidates: &[Candidate], stats: &Sc
 /// The picks as one `peephole::network!` block. A layer whose code is clamped (the stem's
 /// 1 -> 16 conv, by design of the skeleton) gets `allow(ulc_clamp)`; any other lint finding
 /// stays a warning and is named in the doc comment.
-fn declaration(picks: &[(String, Generated, &Candidate)], args: &Args, protocol: &str) -> anyhow::Result<String> {
+fn declaration(
+    picks: &[(String, Generated, &Candidate)],
+    args: &Args,
+    protocol: &str,
+) -> anyhow::Result<String> {
     let mut out = String::from("peephole::network! {\n");
     for (i, (name, generated, candidate)) in picks.iter().enumerate() {
         let network: &Network = &generated.network;
-        let findings = lint::check(network).with_context(|| format!("candidate {} ({network}) is invalid", candidate.index))?;
-        let clamped: Vec<usize> = findings.iter().filter(|d| d.lint == Lint::UlcClamp).filter_map(|d| d.layer).collect();
-        let mut warns: Vec<&str> = findings.iter().filter(|d| d.lint != Lint::UlcClamp).map(|d| d.lint.name()).collect();
+        let findings = lint::check(network)
+            .with_context(|| format!("candidate {} ({network}) is invalid", candidate.index))?;
+        let clamped: Vec<usize> = findings
+            .iter()
+            .filter(|d| d.lint == Lint::UlcClamp)
+            .filter_map(|d| d.layer)
+            .collect();
+        let mut warns: Vec<&str> = findings
+            .iter()
+            .filter(|d| d.lint != Lint::UlcClamp)
+            .map(|d| d.lint.name())
+            .collect();
         warns.dedup();
         if i > 0 {
             out.push('\n');
@@ -225,14 +290,22 @@ fn declaration(picks: &[(String, Generated, &Candidate)], args: &Args, protocol:
             writeln!(out, "    /// Warns: {}.", warns.join(", "))?;
         }
         let input = network.input;
-        writeln!(out, "    pub struct {name}: [{}, {}, {}] -> {} {{", input.channels, input.height, input.width, network.classes)?;
+        writeln!(
+            out,
+            "    pub struct {name}: [{}, {}, {}] -> {} {{",
+            input.channels, input.height, input.width, network.classes
+        )?;
         let layers: Vec<String> = network
             .layers
             .iter()
             .enumerate()
             .map(|(index, layer)| {
                 let text = peephole_lint::print::layer(layer);
-                if clamped.contains(&index) { format!("#[peephole(allow(ulc_clamp))] {text}") } else { text }
+                if clamped.contains(&index) {
+                    format!("#[peephole(allow(ulc_clamp))] {text}")
+                } else {
+                    text
+                }
             })
             .collect();
         // Six layers per line keeps the lines readable.
@@ -251,7 +324,14 @@ fn trainer() -> anyhow::Result<PathBuf> {
     let binary = root().join("target/release/peephole-train");
     if !binary.exists() {
         let mut command = crate::cargo::cargo();
-        command.args(["build", "--release", "-p", "peephole-train", "--bin", "peephole-train"]);
+        command.args([
+            "build",
+            "--release",
+            "-p",
+            "peephole-train",
+            "--bin",
+            "peephole-train",
+        ]);
         crate::cargo::run(&mut command)?;
     }
     Ok(binary)
@@ -262,32 +342,77 @@ fn train(binary: &PathBuf, network: &Network, args: &Args) -> anyhow::Result<(f6
     let start = Instant::now();
     let output = Command::new(binary)
         .current_dir(root())
-        .args(["train-one", &network.to_string(), "--protocol", &args.protocol])
-        .args(["--seed", &args.train_seed.to_string(), "--device", &args.device])
+        .args([
+            "train-one",
+            &network.to_string(),
+            "--protocol",
+            &args.protocol,
+        ])
+        .args([
+            "--seed",
+            &args.train_seed.to_string(),
+            "--device",
+            &args.device,
+        ])
         .output()
         .with_context(|| format!("cannot start {}", binary.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("training {network} failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "training {network} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     // The curve lines read `epoch  8: val acc 0.8512  train loss 0.4321`; the last is final.
     let accuracy = stdout
         .lines()
-        .filter_map(|line| line.trim().strip_prefix("epoch")?.split_once("val acc")?.1.split_whitespace().next()?.parse::<f64>().ok())
+        .filter_map(|line| {
+            line.trim()
+                .strip_prefix("epoch")?
+                .split_once("val acc")?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
         .last()
-        .with_context(|| format!("no `val acc` line in the trainer's output for {network}:\n{stdout}"))?;
+        .with_context(|| {
+            format!("no `val acc` line in the trainer's output for {network}:\n{stdout}")
+        })?;
     Ok((accuracy, start.elapsed().as_secs_f64()))
 }
 
-fn verify(args: &Args, skeleton: Skeleton, candidates: &[Candidate], k: usize) -> anyhow::Result<()> {
-    ensure!(k > 0 && 2 * k <= candidates.len(), "--verify {k} needs 2*{k} distinct candidates, there are {}", candidates.len());
+fn verify(
+    args: &Args,
+    skeleton: Skeleton,
+    candidates: &[Candidate],
+    k: usize,
+) -> anyhow::Result<()> {
+    ensure!(
+        k > 0 && 2 * k <= candidates.len(),
+        "--verify {k} needs 2*{k} distinct candidates, there are {}",
+        candidates.len()
+    );
     let binary = trainer()?;
     let chosen: Vec<(String, &Candidate)> = (0..k)
         .map(|r| (format!("top {}", r + 1), &candidates[r]))
-        .chain((0..k).map(|r| (format!("bottom {}", r + 1), &candidates[candidates.len() - 1 - r])))
+        .chain((0..k).map(|r| {
+            (
+                format!("bottom {}", r + 1),
+                &candidates[candidates.len() - 1 - r],
+            )
+        }))
         .collect();
     println!();
-    println!("verifying: training {} networks under {} ({}, seed {})", chosen.len(), args.protocol, args.device, args.train_seed);
+    println!(
+        "verifying: training {} networks under {} ({}, seed {})",
+        chosen.len(),
+        args.protocol,
+        args.device,
+        args.train_seed
+    );
     println!("| pick | candidate | predicted | real | real - predicted | train s |");
     println!("|---|---|---|---|---|---|");
     let mut real = Vec::new();

@@ -35,7 +35,9 @@ pub struct Args {
 impl Args {
     /// The defaults, for commands that set up before their own work.
     pub fn default_python() -> Self {
-        Args { python: "python3".into() }
+        Args {
+            python: "python3".into(),
+        }
     }
 }
 
@@ -55,9 +57,15 @@ pub fn onnxruntime_library() -> Option<PathBuf> {
     let lib = venv().join("lib");
     std::fs::read_dir(&lib).ok()?.flatten().find_map(|entry| {
         let capi = entry.path().join("site-packages/onnxruntime/capi");
-        std::fs::read_dir(capi).ok()?.flatten().map(|e| e.path()).find(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so"))
-        })
+        std::fs::read_dir(capi)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+            })
     })
 }
 
@@ -83,21 +91,45 @@ fn setup_venv(args: &Args) -> anyhow::Result<()> {
         wanted.push(format!("onnxruntime=={ONNXRUNTIME_VERSION}"));
     }
     if !wanted.is_empty() {
-        eprintln!("installing {} into {} (torch is a large download, once)", wanted.join(" "), venv.display());
-        run_command(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).args(&wanted))?;
+        eprintln!(
+            "installing {} into {} (torch is a large download, once)",
+            wanted.join(" "),
+            venv.display()
+        );
+        run_command(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(&wanted),
+        )?;
     }
     let output = Command::new(&python)
-        .args(["-c", "import torch, os; print(os.path.dirname(torch.__file__))"])
+        .args([
+            "-c",
+            "import torch, os; print(os.path.dirname(torch.__file__))",
+        ])
         .output()
         .context("asking the venv's torch where it lives")?;
     if !output.status.success() {
-        bail!("the venv's torch does not import: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "the venv's torch does not import: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let torch_dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     link(&torch_dir, &venv.join("libtorch"))?;
-    let ort = onnxruntime_library().context("onnxruntime is installed but its shared library is missing")?;
+    let ort = onnxruntime_library()
+        .context("onnxruntime is installed but its shared library is missing")?;
     link(&ort, &venv.join("libonnxruntime.so"))?;
-    eprintln!("venv ready: torch {TORCH_VERSION} ({}), onnxruntime {ONNXRUNTIME_VERSION}", torch_dir.display());
+    eprintln!(
+        "venv ready: torch {TORCH_VERSION} ({}), onnxruntime {ONNXRUNTIME_VERSION}",
+        torch_dir.display()
+    );
     Ok(())
 }
 
@@ -106,7 +138,8 @@ fn link(target: &Path, link: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let _ = std::fs::remove_file(link);
-    std::os::unix::fs::symlink(target, link).with_context(|| format!("linking {} -> {}", link.display(), target.display()))
+    std::os::unix::fs::symlink(target, link)
+        .with_context(|| format!("linking {} -> {}", link.display(), target.display()))
 }
 
 fn has_dataset(dir: &Path) -> bool {
@@ -115,12 +148,18 @@ fn has_dataset(dir: &Path) -> bool {
 
 /// Whether xtask runs as root (and may install Debian packages).
 pub fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn setup_dataset() -> anyhow::Result<()> {
     let local = local_dataset_dir();
-    if let Some(dir) = std::env::var_os("PEEPHOLE_DATA_DIR").map(PathBuf::from).filter(|d| has_dataset(d)) {
+    if let Some(dir) = std::env::var_os("PEEPHOLE_DATA_DIR")
+        .map(PathBuf::from)
+        .filter(|d| has_dataset(d))
+    {
         eprintln!("Fashion-MNIST found in {}", dir.display());
         return Ok(());
     }
@@ -132,12 +171,20 @@ fn setup_dataset() -> anyhow::Result<()> {
     }
     if is_root() {
         run_command(Command::new("apt-get").args(["update", "-qq"]))?;
-        run_command(Command::new("apt-get").args(["install", "-y", "-qq", DATASET_PACKAGE]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run_command(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", DATASET_PACKAGE])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
     } else {
         // Without root: fetch the .deb and unpack it into the venv.
         let work = venv().join("datasets/deb");
         std::fs::create_dir_all(&work)?;
-        run_command(Command::new("apt-get").args(["download", DATASET_PACKAGE]).current_dir(&work))?;
+        run_command(
+            Command::new("apt-get")
+                .args(["download", DATASET_PACKAGE])
+                .current_dir(&work),
+        )?;
         let deb = std::fs::read_dir(&work)?
             .flatten()
             .map(|e| e.path())
@@ -148,7 +195,8 @@ fn setup_dataset() -> anyhow::Result<()> {
         let source = unpacked.join(SYSTEM_DATASET_DIR.trim_start_matches('/'));
         std::fs::create_dir_all(&local)?;
         for file in DATASET_FILES {
-            std::fs::copy(source.join(file), local.join(file)).with_context(|| format!("copying {file}"))?;
+            std::fs::copy(source.join(file), local.join(file))
+                .with_context(|| format!("copying {file}"))?;
         }
     }
     if has_dataset(Path::new(SYSTEM_DATASET_DIR)) || has_dataset(&local) {

@@ -21,7 +21,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     setup::run_setup(&setup::Args::default_python())?;
     let mut command = cargo();
     command
-        .args(["run", "--release", "--quiet", "-p", "peephole-train", "--bin", "peephole-train", "--", "train-predictor"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "peephole-train",
+            "--bin",
+            "peephole-train",
+            "--",
+            "train-predictor",
+        ])
         .args(&args.rest);
     run_command(&mut command)
 }

@@ -15,7 +15,11 @@ pub(crate) fn hint_for(opt_level: &str, profile: &str) -> Option<String> {
     if opt_level != "0" {
         return None;
     }
-    let section = if profile == "release" { "release" } else { "dev" };
+    let section = if profile == "release" {
+        "release"
+    } else {
+        "dev"
+    };
     Some(format!(
         "note: peephole_check! ran its predictor unoptimized (cargo's default for proc macros), \
          about 30 times slower than optimized; add `[profile.{section}.build-override]` with \
@@ -27,7 +31,10 @@ pub(crate) fn hint_for(opt_level: &str, profile: &str) -> Option<String> {
 /// The hint, the first time it is asked for in this process, when this macro was built
 /// unoptimized.
 pub(crate) fn take_hint() -> Option<String> {
-    let hint = hint_for(env!("PEEPHOLE_MACROS_OPT_LEVEL"), env!("PEEPHOLE_MACROS_PROFILE"))?;
+    let hint = hint_for(
+        env!("PEEPHOLE_MACROS_OPT_LEVEL"),
+        env!("PEEPHOLE_MACROS_PROFILE"),
+    )?;
     (!GIVEN.swap(true, Ordering::Relaxed)).then_some(hint)
 }
 
@@ -40,8 +47,14 @@ mod tests {
         assert!(hint_for("3", "debug").is_none());
         assert!(hint_for("s", "release").is_none());
         let dev = hint_for("0", "debug").expect("unoptimized dev");
-        assert!(dev.contains("[profile.dev.build-override]") && dev.contains("opt-level = 3"), "{dev}");
+        assert!(
+            dev.contains("[profile.dev.build-override]") && dev.contains("opt-level = 3"),
+            "{dev}"
+        );
         let release = hint_for("0", "release").expect("unoptimized release");
-        assert!(release.contains("[profile.release.build-override]"), "{release}");
+        assert!(
+            release.contains("[profile.release.build-override]"),
+            "{release}"
+        );
     }
 }

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use prost::Message;
 use peephole_onnx_proto as pb;
+use prost::Message;
 
 use crate::error::OnnxError;
 

@@ -16,11 +16,12 @@
 use peephole_core::predictor::format::{
     META_CARD, META_EPOCHS, META_FORMAT, META_PROTOCOL, META_ULC_VERSION, PREDICTOR_FORMAT,
 };
-use peephole_core::predictor::{LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights};
+use peephole_core::predictor::{
+    LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights,
+};
 
 use crate::error::OnnxError;
 use crate::graph::{Dim, ElemType, Node, OnnxGraph};
-
 
 /// Reorders PyTorch's `[i; f; g; o]` gate blocks (rows of `4H x n`) to ONNX's `[i; o; f; c]`.
 fn onnx_gate_order(rows: &[f32], hidden: usize) -> Vec<f32> {
@@ -34,9 +35,19 @@ fn add_matrix(graph: &mut OnnxGraph, name: &str, matrix: &Matrix) -> Result<(), 
     graph.add_initializer(name, &[matrix.rows, matrix.cols], matrix.data.clone())
 }
 
-fn add_linear(graph: &mut OnnxGraph, prefix: &str, input: &str, layer: &Linear, output: &str) -> Result<(), OnnxError> {
+fn add_linear(
+    graph: &mut OnnxGraph,
+    prefix: &str,
+    input: &str,
+    layer: &Linear,
+    output: &str,
+) -> Result<(), OnnxError> {
     add_matrix(graph, &format!("{prefix}.weight"), &layer.weight)?;
-    graph.add_initializer(format!("{prefix}.bias"), &[layer.bias.len()], layer.bias.clone())?;
+    graph.add_initializer(
+        format!("{prefix}.bias"),
+        &[layer.bias.len()],
+        layer.bias.clone(),
+    )?;
     graph.add_node(
         Node::new("Gemm")
             .named(prefix)
@@ -49,7 +60,12 @@ fn add_linear(graph: &mut OnnxGraph, prefix: &str, input: &str, layer: &Linear, 
 }
 
 /// Adds one member's subgraph; returns the name of its `[batch, 1]` accuracy output.
-fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale: (f32, f32)) -> Result<String, OnnxError> {
+fn add_member(
+    graph: &mut OnnxGraph,
+    index: usize,
+    member: &MemberWeights,
+    scale: (f32, f32),
+) -> Result<String, OnnxError> {
     let p = format!("m{index}");
     let hidden = LSTM_HIDDEN;
     for (table, matrix) in [
@@ -61,7 +77,12 @@ fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale
         add_matrix(graph, &format!("{p}.{table}"), matrix)?;
     }
     // Per-layer features: the four fields embedded and concatenated, [batch, length, 160].
-    let tables = ["type_embedding", "kernel_embedding", "kernel_embedding", "channel_embedding"];
+    let tables = [
+        "type_embedding",
+        "kernel_embedding",
+        "kernel_embedding",
+        "channel_embedding",
+    ];
     let mut embedded = Vec::new();
     for (field, table) in tables.iter().enumerate() {
         let out = format!("{p}.field{field}");
@@ -75,7 +96,10 @@ fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale
         )?;
         embedded.push(out);
     }
-    let mut concat = Node::new("Concat").named(format!("{p}.features")).output(format!("{p}.features")).attr("axis", 2i64);
+    let mut concat = Node::new("Concat")
+        .named(format!("{p}.features"))
+        .output(format!("{p}.features"))
+        .attr("axis", 2i64);
     for e in &embedded {
         concat = concat.input(e.clone());
     }
@@ -90,8 +114,16 @@ fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale
     // LSTM weights in ONNX layout: W [1, 4H, in], R [1, 4H, H], B [1, 8H], gates i, o, f, c.
     let w = onnx_gate_order(&member.lstm_w_ih.data, hidden);
     let r = onnx_gate_order(&member.lstm_w_hh.data, hidden);
-    let b = [onnx_gate_order(&member.lstm_b_ih, hidden), onnx_gate_order(&member.lstm_b_hh, hidden)].concat();
-    graph.add_initializer(format!("{p}.lstm.W"), &[1, 4 * hidden, member.lstm_w_ih.cols], w)?;
+    let b = [
+        onnx_gate_order(&member.lstm_b_ih, hidden),
+        onnx_gate_order(&member.lstm_b_hh, hidden),
+    ]
+    .concat();
+    graph.add_initializer(
+        format!("{p}.lstm.W"),
+        &[1, 4 * hidden, member.lstm_w_ih.cols],
+        w,
+    )?;
     graph.add_initializer(format!("{p}.lstm.R"), &[1, 4 * hidden, hidden], r)?;
     graph.add_initializer(format!("{p}.lstm.B"), &[1, 8 * hidden], b)?;
     // The epoch embedding, [batch, 40]; also the source of a [batch, H] zero state, because
@@ -105,13 +137,17 @@ fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale
             .attr("axis", 0i64),
     )?;
     let epoch_dim = member.epoch_embedding.cols;
-    graph.add_initializer(format!("{p}.zero_state"), &[epoch_dim, hidden], vec![0.0; epoch_dim * hidden])?;
+    graph.add_initializer(
+        format!("{p}.zero_state"),
+        &[epoch_dim, hidden],
+        vec![0.0; epoch_dim * hidden],
+    )?;
     graph.add_node(
         Node::new("MatMul")
             .named(format!("{p}.zeros"))
             .input(format!("{p}.epoch"))
             .input(format!("{p}.zero_state"))
-            .output(format!("{p}.zeros"))
+            .output(format!("{p}.zeros")),
     )?;
     graph.add_node(
         Node::new("Unsqueeze")
@@ -150,27 +186,80 @@ fn add_member(graph: &mut OnnxGraph, index: usize, member: &MemberWeights, scale
             .output(format!("{p}.mlp_in"))
             .attr("axis", 1i64),
     )?;
-    add_linear(graph, &format!("{p}.hidden1"), &format!("{p}.mlp_in"), &member.mlp[0], &format!("{p}.hidden1"))?;
-    graph.add_node(Node::new("Relu").named(format!("{p}.relu1")).input(format!("{p}.hidden1")).output(format!("{p}.relu1")))?;
-    add_linear(graph, &format!("{p}.hidden2"), &format!("{p}.relu1"), &member.mlp[1], &format!("{p}.hidden2"))?;
-    graph.add_node(Node::new("Relu").named(format!("{p}.relu2")).input(format!("{p}.hidden2")).output(format!("{p}.relu2")))?;
-    add_linear(graph, &format!("{p}.output"), &format!("{p}.relu2"), &member.mlp[2], &format!("{p}.raw"))?;
+    add_linear(
+        graph,
+        &format!("{p}.hidden1"),
+        &format!("{p}.mlp_in"),
+        &member.mlp[0],
+        &format!("{p}.hidden1"),
+    )?;
+    graph.add_node(
+        Node::new("Relu")
+            .named(format!("{p}.relu1"))
+            .input(format!("{p}.hidden1"))
+            .output(format!("{p}.relu1")),
+    )?;
+    add_linear(
+        graph,
+        &format!("{p}.hidden2"),
+        &format!("{p}.relu1"),
+        &member.mlp[1],
+        &format!("{p}.hidden2"),
+    )?;
+    graph.add_node(
+        Node::new("Relu")
+            .named(format!("{p}.relu2"))
+            .input(format!("{p}.hidden2"))
+            .output(format!("{p}.relu2")),
+    )?;
+    add_linear(
+        graph,
+        &format!("{p}.output"),
+        &format!("{p}.relu2"),
+        &member.mlp[2],
+        &format!("{p}.raw"),
+    )?;
     graph.add_initializer(format!("{p}.std"), &[1], vec![scale.1])?;
     graph.add_initializer(format!("{p}.mean"), &[1], vec![scale.0])?;
-    graph.add_node(Node::new("Mul").named(format!("{p}.scaled")).input(format!("{p}.raw")).input(format!("{p}.std")).output(format!("{p}.scaled")))?;
+    graph.add_node(
+        Node::new("Mul")
+            .named(format!("{p}.scaled"))
+            .input(format!("{p}.raw"))
+            .input(format!("{p}.std"))
+            .output(format!("{p}.scaled")),
+    )?;
     let out = format!("{p}.accuracy");
-    graph.add_node(Node::new("Add").named(out.clone()).input(format!("{p}.scaled")).input(format!("{p}.mean")).output(out.clone()))?;
+    graph.add_node(
+        Node::new("Add")
+            .named(out.clone())
+            .input(format!("{p}.scaled"))
+            .input(format!("{p}.mean"))
+            .output(out.clone()),
+    )?;
     Ok(out)
 }
 
 /// Builds the ONNX graph of a predictor with its card.
-pub fn predictor_graph(weights: &PredictorWeights, card: &ModelCard) -> Result<OnnxGraph, OnnxError> {
+pub fn predictor_graph(
+    weights: &PredictorWeights,
+    card: &ModelCard,
+) -> Result<OnnxGraph, OnnxError> {
     if weights.members.is_empty() {
-        return Err(OnnxError::Invalid { reason: "a predictor needs at least one ensemble member".into() });
+        return Err(OnnxError::Invalid {
+            reason: "a predictor needs at least one ensemble member".into(),
+        });
     }
     let mut graph = OnnxGraph::new(card.name.clone());
-    graph.set_doc(format!("Peephole predictor for protocol {} ({} members)", card.protocol, weights.members.len()));
-    graph.add_input("codes", ElemType::I64, [Dim::from("batch"), Dim::from("length"), Dim::Fixed(4)])?;
+    graph.set_doc(format!(
+        "Peephole predictor for protocol {} ({} members)",
+        card.protocol,
+        weights.members.len()
+    ));
+    graph.add_input(
+        "codes",
+        ElemType::I64,
+        [Dim::from("batch"), Dim::from("length"), Dim::Fixed(4)],
+    )?;
     graph.add_input("epoch", ElemType::I64, [Dim::from("batch")])?;
     graph.add_i64_initializer("axes0", &[1], vec![0])?;
     for field in 0..4 {
@@ -184,21 +273,69 @@ pub fn predictor_graph(weights: &PredictorWeights, card: &ModelCard) -> Result<O
                 .attr("axis", 2i64),
         )?;
     }
-    let mut members = Node::new("Concat").named("members").output("members").attr("axis", 1i64);
+    let mut members = Node::new("Concat")
+        .named("members")
+        .output("members")
+        .attr("axis", 1i64);
     for (index, member) in weights.members.iter().enumerate() {
-        let out = add_member(&mut graph, index, member, (weights.target_mean, weights.target_std))?;
+        let out = add_member(
+            &mut graph,
+            index,
+            member,
+            (weights.target_mean, weights.target_std),
+        )?;
         members = members.input(out);
     }
     graph.add_node(members)?;
-    graph.add_node(Node::new("ReduceMean").named("mean").input("members").output("mean").attr("axes", [1i64]).attr("keepdims", 0i64))?;
-    graph.add_node(Node::new("ReduceMean").named("mean_kept").input("members").output("mean_kept").attr("axes", [1i64]).attr("keepdims", 1i64))?;
-    graph.add_node(Node::new("Sub").named("deviation").input("members").input("mean_kept").output("deviation"))?;
-    graph.add_node(Node::new("Mul").named("squared").input("deviation").input("deviation").output("squared"))?;
-    graph.add_node(Node::new("ReduceMean").named("variance").input("squared").output("variance").attr("axes", [1i64]).attr("keepdims", 0i64))?;
-    graph.add_node(Node::new("Sqrt").named("std").input("variance").output("std"))?;
+    graph.add_node(
+        Node::new("ReduceMean")
+            .named("mean")
+            .input("members")
+            .output("mean")
+            .attr("axes", [1i64])
+            .attr("keepdims", 0i64),
+    )?;
+    graph.add_node(
+        Node::new("ReduceMean")
+            .named("mean_kept")
+            .input("members")
+            .output("mean_kept")
+            .attr("axes", [1i64])
+            .attr("keepdims", 1i64),
+    )?;
+    graph.add_node(
+        Node::new("Sub")
+            .named("deviation")
+            .input("members")
+            .input("mean_kept")
+            .output("deviation"),
+    )?;
+    graph.add_node(
+        Node::new("Mul")
+            .named("squared")
+            .input("deviation")
+            .input("deviation")
+            .output("squared"),
+    )?;
+    graph.add_node(
+        Node::new("ReduceMean")
+            .named("variance")
+            .input("squared")
+            .output("variance")
+            .attr("axes", [1i64])
+            .attr("keepdims", 0i64),
+    )?;
+    graph.add_node(
+        Node::new("Sqrt")
+            .named("std")
+            .input("variance")
+            .output("std"),
+    )?;
     graph.add_output("mean", ElemType::F32, [Dim::from("batch")])?;
     graph.add_output("std", ElemType::F32, [Dim::from("batch")])?;
-    let card_json = serde_json::to_string(card).map_err(|e| OnnxError::Invalid { reason: format!("model card: {e}") })?;
+    let card_json = serde_json::to_string(card).map_err(|e| OnnxError::Invalid {
+        reason: format!("model card: {e}"),
+    })?;
     graph.add_metadata(META_FORMAT, PREDICTOR_FORMAT)?;
     graph.add_metadata(META_PROTOCOL, card.protocol.clone())?;
     graph.add_metadata(META_ULC_VERSION, card.ulc_version.clone())?;
@@ -208,6 +345,9 @@ pub fn predictor_graph(weights: &PredictorWeights, card: &ModelCard) -> Result<O
 }
 
 /// Exports a predictor to ONNX bytes.
-pub fn export_predictor(weights: &PredictorWeights, card: &ModelCard) -> Result<Vec<u8>, OnnxError> {
+pub fn export_predictor(
+    weights: &PredictorWeights,
+    card: &ModelCard,
+) -> Result<Vec<u8>, OnnxError> {
     predictor_graph(weights, card)?.to_bytes()
 }

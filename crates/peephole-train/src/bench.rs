@@ -38,13 +38,29 @@ pub struct BenchTrainOptions {
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum LayerSpec {
-    Conv { in_channels: u32, out_channels: u32, kernel: [u32; 2], stride: u32, pads: [u32; 4] },
-    MaxPool { kernel: [u32; 2], stride: u32, pads: [u32; 4] },
-    AvgPool { kernel: [u32; 2], stride: u32, pads: [u32; 4] },
+    Conv {
+        in_channels: u32,
+        out_channels: u32,
+        kernel: [u32; 2],
+        stride: u32,
+        pads: [u32; 4],
+    },
+    MaxPool {
+        kernel: [u32; 2],
+        stride: u32,
+        pads: [u32; 4],
+    },
+    AvgPool {
+        kernel: [u32; 2],
+        stride: u32,
+        pads: [u32; 4],
+    },
     Relu,
     Sigmoid,
     Tanh,
-    BatchNorm { channels: u32 },
+    BatchNorm {
+        channels: u32,
+    },
 }
 
 /// The whole job for the PyTorch side.
@@ -79,23 +95,42 @@ fn layer_specs(network: &Network) -> anyhow::Result<(Vec<LayerSpec>, u32)> {
         .iter()
         .zip(&analysis.layers)
         .map(|(layer, shape)| match *layer {
-            Layer::Conv { kernel, out_channels, stride, padding } => LayerSpec::Conv {
+            Layer::Conv {
+                kernel,
+                out_channels,
+                stride,
+                padding,
+            } => LayerSpec::Conv {
                 in_channels: shape.input.channels,
                 out_channels,
                 kernel: [kernel.height, kernel.width],
                 stride,
                 pads: pads(kernel, padding),
             },
-            Layer::MaxPool { kernel, stride, padding } => {
-                LayerSpec::MaxPool { kernel: [kernel.height, kernel.width], stride, pads: pads(kernel, padding) }
-            }
-            Layer::AvgPool { kernel, stride, padding } => {
-                LayerSpec::AvgPool { kernel: [kernel.height, kernel.width], stride, pads: pads(kernel, padding) }
-            }
+            Layer::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => LayerSpec::MaxPool {
+                kernel: [kernel.height, kernel.width],
+                stride,
+                pads: pads(kernel, padding),
+            },
+            Layer::AvgPool {
+                kernel,
+                stride,
+                padding,
+            } => LayerSpec::AvgPool {
+                kernel: [kernel.height, kernel.width],
+                stride,
+                pads: pads(kernel, padding),
+            },
             Layer::Relu => LayerSpec::Relu,
             Layer::Sigmoid => LayerSpec::Sigmoid,
             Layer::Tanh => LayerSpec::Tanh,
-            Layer::BatchNorm => LayerSpec::BatchNorm { channels: shape.input.channels },
+            Layer::BatchNorm => LayerSpec::BatchNorm {
+                channels: shape.input.channels,
+            },
         })
         .collect();
     Ok((layers, analysis.features.channels))
@@ -107,14 +142,28 @@ fn export(dir: &Path, spec: &Spec, images: &Tensor, labels: &Tensor) -> anyhow::
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
         let path = dir.join(name);
-        let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        file.write_all(bytes).with_context(|| format!("writing {}", path.display()))
+        let mut file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing {}", path.display()))
     };
     write("spec.json", serde_json::to_string_pretty(spec)?.as_bytes())?;
     let pixels: Vec<f32> = Vec::<f32>::try_from(images.flatten(0, -1))?;
-    write("images.f32", &pixels.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
+    write(
+        "images.f32",
+        &pixels
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )?;
     let classes: Vec<i64> = Vec::<i64>::try_from(labels)?;
-    write("labels.i64", &classes.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
+    write(
+        "labels.i64",
+        &classes
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )?;
     Ok(())
 }
 
@@ -129,11 +178,26 @@ pub fn bench_train(
     threads: i32,
     export_dir: &Path,
 ) -> anyhow::Result<Vec<f64>> {
-    anyhow::ensure!(options.batch > 0 && options.steps > 0 && options.repeats > 0, "batch, steps and repeats must be positive");
+    anyhow::ensure!(
+        options.batch > 0 && options.steps > 0 && options.repeats > 0,
+        "batch, steps and repeats must be positive"
+    );
     let needed = options.batch * BATCHES;
-    anyhow::ensure!(train.len() >= needed, "the training split has {} images, the benchmark needs {needed}", train.len());
-    let images = train.images.narrow(0, 0, needed).to_device(Device::Cpu).contiguous();
-    let labels = train.labels.narrow(0, 0, needed).to_device(Device::Cpu).contiguous();
+    anyhow::ensure!(
+        train.len() >= needed,
+        "the training split has {} images, the benchmark needs {needed}",
+        train.len()
+    );
+    let images = train
+        .images
+        .narrow(0, 0, needed)
+        .to_device(Device::Cpu)
+        .contiguous();
+    let labels = train
+        .labels
+        .narrow(0, 0, needed)
+        .to_device(Device::Cpu)
+        .contiguous();
     let (layers, features) = layer_specs(network)?;
     let input = network.input;
     let spec = Spec {
@@ -158,10 +222,20 @@ pub fn bench_train(
     tch::manual_seed(1);
     let vs = nn::VarStore::new(Device::Cpu);
     let model = TchNetwork::new(&vs.root(), network)?;
-    let mut optimizer = nn::Sgd { momentum: protocol.momentum, dampening: 0.0, wd: protocol.weight_decay, nesterov: false }
-        .build(&vs, spec.learning_rate)?;
+    let mut optimizer = nn::Sgd {
+        momentum: protocol.momentum,
+        dampening: 0.0,
+        wd: protocol.weight_decay,
+        nesterov: false,
+    }
+    .build(&vs, spec.learning_rate)?;
     let batches: Vec<(Tensor, Tensor)> = (0..BATCHES)
-        .map(|b| (images.narrow(0, b * options.batch, options.batch), labels.narrow(0, b * options.batch, options.batch)))
+        .map(|b| {
+            (
+                images.narrow(0, b * options.batch, options.batch),
+                labels.narrow(0, b * options.batch, options.batch),
+            )
+        })
         .collect();
     let mut step = |index: usize| -> f64 {
         let (x, y) = &batches[index % batches.len()];

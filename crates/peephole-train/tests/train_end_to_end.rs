@@ -16,8 +16,15 @@ fn a_small_network_learns_fashion_mnist_under_the_budget_protocol() {
         .unwrap_or_else(|e| panic!("Fashion-MNIST is needed (run `cargo xtask setup`): {e:#}"));
     assert_eq!(train.len(), 6_000);
     assert_eq!(validation.len(), 4_000);
-    let outcome = train_network(&network, &FMNIST_BUDGET_V1, &train, &validation, 1, Device::Cpu)
-        .expect("training runs");
+    let outcome = train_network(
+        &network,
+        &FMNIST_BUDGET_V1,
+        &train,
+        &validation,
+        1,
+        Device::Cpu,
+    )
+    .expect("training runs");
     eprintln!("curve {:?} in {:.1} s", outcome.curve, outcome.wall_seconds);
     assert!(!outcome.diverged);
     assert_eq!(outcome.curve.len(), FMNIST_BUDGET_V1.epochs as usize);
@@ -28,6 +35,14 @@ fn a_small_network_learns_fashion_mnist_under_the_budget_protocol() {
     let last = *outcome.curve.last().expect("a curve");
     assert!(last > 0.75, "final validation accuracy {last:.3}");
     let first_loss = outcome.train_loss[0].expect("finite first loss");
-    let last_loss = outcome.train_loss.last().copied().flatten().expect("finite last loss");
-    assert!(last_loss < first_loss, "training loss went from {first_loss} to {last_loss}");
+    let last_loss = outcome
+        .train_loss
+        .last()
+        .copied()
+        .flatten()
+        .expect("finite last loss");
+    assert!(
+        last_loss < first_loss,
+        "training loss went from {first_loss} to {last_loss}"
+    );
 }

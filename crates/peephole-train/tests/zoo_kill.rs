@@ -23,13 +23,26 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn generator(out: &Path, networks: usize) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_peephole-train"));
     command
-        .args(["zoo", "--protocol", "fmnist-smoke-v1", "--seed", "7", "--device", "cpu", "--threads", "1"])
+        .args([
+            "zoo",
+            "--protocol",
+            "fmnist-smoke-v1",
+            "--seed",
+            "7",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ])
         .args(["--count", &networks.to_string(), "--out"])
         .arg(out)
         .stdout(Stdio::null())
@@ -52,7 +65,10 @@ fn check_file(path: &Path, kills: usize) -> HashMap<String, String> {
     for record in records {
         let id = record.id.clone();
         let text = serde_json::to_string(&record).expect("records serialize");
-        assert!(by_id.insert(id.clone(), text).is_none(), "id {id} appears twice");
+        assert!(
+            by_id.insert(id.clone(), text).is_none(),
+            "id {id} appears twice"
+        );
     }
     by_id
 }
@@ -69,13 +85,18 @@ fn killing_the_generator_never_loses_or_duplicates_a_record() {
     let mut finished_by_itself = 0;
     let started = Instant::now();
     for round in 0..rounds {
-        let mut child = generator(&out, networks).spawn().expect("start peephole-train");
+        let mut child = generator(&out, networks)
+            .spawn()
+            .expect("start peephole-train");
         // Between 0.1 s (still loading libtorch) and 3 s (a few networks in).
         let delay = Duration::from_millis(rng.random_range(100..3_000));
         std::thread::sleep(delay);
         match child.try_wait().expect("poll the generator") {
             Some(status) => {
-                assert!(status.success(), "round {round}: generator failed on its own: {status}");
+                assert!(
+                    status.success(),
+                    "round {round}: generator failed on its own: {status}"
+                );
                 finished_by_itself += 1;
             }
             None => {
@@ -86,22 +107,35 @@ fn killing_the_generator_never_loses_or_duplicates_a_record() {
         }
         let now = check_file(&out, kills);
         for (id, text) in &seen {
-            assert_eq!(now.get(id), Some(text), "round {round}: record {id} changed or vanished");
+            assert_eq!(
+                now.get(id),
+                Some(text),
+                "round {round}: record {id} changed or vanished"
+            );
         }
         seen = now;
         if seen.len() == networks {
             break;
         }
     }
-    let status = generator(&out, networks).status().expect("run the generator to completion");
+    let status = generator(&out, networks)
+        .status()
+        .expect("run the generator to completion");
     assert!(status.success(), "the resumed run failed: {status}");
     let last = check_file(&out, kills);
     for (id, text) in &seen {
-        assert_eq!(last.get(id), Some(text), "record {id} changed after resuming");
+        assert_eq!(
+            last.get(id),
+            Some(text),
+            "record {id} changed after resuming"
+        );
     }
     let expected: HashSet<String> = (0..networks).map(|i| format!("s7-{i:06}")).collect();
     let got: HashSet<String> = last.keys().cloned().collect();
-    assert_eq!(got, expected, "resuming must complete exactly the missing ids");
+    assert_eq!(
+        got, expected,
+        "resuming must complete exactly the missing ids"
+    );
     let bad = read_zoo(&out).expect("readable").bad_lines.len();
     eprintln!(
         "{kills} kills, {finished_by_itself} runs that finished before their kill, {} records \
@@ -109,21 +143,42 @@ fn killing_the_generator_never_loses_or_duplicates_a_record() {
         seen.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(kills >= rounds.min(networks) / 2, "too few kills landed ({kills}) to test anything");
+    assert!(
+        kills >= rounds.min(networks) / 2,
+        "too few kills landed ({kills}) to test anything"
+    );
 }
 
 #[test]
 fn a_zoo_continued_in_a_new_file_skips_the_networks_of_the_old_one() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (old, new) = (dir.path().join("old.jsonl"), dir.path().join("new.jsonl"));
-    assert!(generator(&old, 2).status().expect("run the generator").success());
-    let status = generator(&new, 3).arg("--done-in").arg(&old).status().expect("run the generator");
+    assert!(
+        generator(&old, 2)
+            .status()
+            .expect("run the generator")
+            .success()
+    );
+    let status = generator(&new, 3)
+        .arg("--done-in")
+        .arg(&old)
+        .status()
+        .expect("run the generator");
     assert!(status.success(), "continuing failed: {status}");
     let ids = |path: &Path| -> Vec<String> {
-        read_zoo(path).expect("readable").records.into_iter().map(|r| r.id).collect()
+        read_zoo(path)
+            .expect("readable")
+            .records
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     };
     assert_eq!(ids(&old), ["s7-000000", "s7-000001"]);
-    assert_eq!(ids(&new), ["s7-000002"], "only the network the old file lacks is trained");
+    assert_eq!(
+        ids(&new),
+        ["s7-000002"],
+        "only the network the old file lacks is trained"
+    );
 
     let missing = dir.path().join("missing.jsonl");
     let output = generator(&new, 4)
@@ -133,7 +188,17 @@ fn a_zoo_continued_in_a_new_file_skips_the_networks_of_the_old_one() {
         .output()
         .expect("run the generator");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "a missing --done-in file is an error");
-    assert!(stderr.contains("missing.jsonl") && stderr.contains("no such zoo file"), "{stderr}");
-    assert_eq!(ids(&new), ["s7-000002"], "nothing was trained after the error");
+    assert!(
+        !output.status.success(),
+        "a missing --done-in file is an error"
+    );
+    assert!(
+        stderr.contains("missing.jsonl") && stderr.contains("no such zoo file"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ids(&new),
+        ["s7-000002"],
+        "nothing was trained after the error"
+    );
 }

@@ -23,7 +23,12 @@ peephole::network! {
 /// The first `count` images of one Fashion-MNIST file as tensors (normalised like the
 /// budget protocol).
 fn subset(file: FashionMnistFile, count: usize) -> (Tensor, Tensor) {
-    let spec = SplitSpec { file, first: count, mean: 0.2860, std: 0.3530 };
+    let spec = SplitSpec {
+        file,
+        first: count,
+        mean: 0.2860,
+        std: 0.3530,
+    };
     let split = load_fashion_mnist_split(&spec)
         .unwrap_or_else(|e| panic!("Fashion-MNIST is needed (run `cargo xtask setup`): {e}"));
     let shape = split.shape().map(|d| d as i64);
@@ -37,7 +42,10 @@ fn evaluate(model: &impl ModuleT, images: &Tensor, labels: &Tensor) -> (f64, f64
     let _guard = tch::no_grad_guard();
     let logits = model.forward_t(images, false);
     let loss = logits.cross_entropy_for_logits(labels).double_value(&[]);
-    let hits = logits.argmax(-1, false).eq_tensor(labels).to_kind(tch::Kind::Float);
+    let hits = logits
+        .argmax(-1, false)
+        .eq_tensor(labels)
+        .to_kind(tch::Kind::Float);
     (loss, hits.mean(tch::Kind::Float).double_value(&[]))
 }
 
@@ -52,21 +60,42 @@ fn a_declared_network_trains_through_its_tch_module() {
     let vs = nn::VarStore::new(Device::Cpu);
     let model = Tiny::tch_module(&vs.root()).expect("the declared network analyses");
     // The module holds exactly the parameters the declaration promises.
-    let count: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+    let count: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
     assert_eq!(count as u64, Tiny::PARAMS);
 
     let (loss_before, accuracy_before) = evaluate(&model, &test_images, &test_labels);
-    let mut sgd = nn::Sgd { momentum: 0.9, ..Default::default() }.build(&vs, 0.05).expect("optimizer");
+    let mut sgd = nn::Sgd {
+        momentum: 0.9,
+        ..Default::default()
+    }
+    .build(&vs, 0.05)
+    .expect("optimizer");
     for _ in 0..5 {
         for start in (0..TRAIN_IMAGES).step_by(64) {
             let images = train_images.narrow(0, start, 64);
             let labels = train_labels.narrow(0, start, 64);
-            sgd.backward_step(&model.forward_t(&images, true).cross_entropy_for_logits(&labels));
+            sgd.backward_step(
+                &model
+                    .forward_t(&images, true)
+                    .cross_entropy_for_logits(&labels),
+            );
         }
     }
     let (loss_after, accuracy_after) = evaluate(&model, &test_images, &test_labels);
-    eprintln!("test loss {loss_before:.3} -> {loss_after:.3}, accuracy {accuracy_before:.3} -> {accuracy_after:.3}");
-    assert!(loss_after < 0.7 * loss_before, "test loss went from {loss_before:.3} to {loss_after:.3}");
+    eprintln!(
+        "test loss {loss_before:.3} -> {loss_after:.3}, accuracy {accuracy_before:.3} -> {accuracy_after:.3}"
+    );
+    assert!(
+        loss_after < 0.7 * loss_before,
+        "test loss went from {loss_before:.3} to {loss_after:.3}"
+    );
     // Ten balanced classes: chance is 0.10.
-    assert!(accuracy_after > 0.5, "test accuracy after training {accuracy_after:.3}");
+    assert!(
+        accuracy_after > 0.5,
+        "test accuracy after training {accuracy_after:.3}"
+    );
 }

@@ -14,7 +14,10 @@ use peephole_fuzz::{Options, TARGETS, by_name, corpus_dir, fuzz, quiet_panics, r
 static ALLOCATOR: CappedAlloc = CappedAlloc;
 
 #[derive(Parser)]
-#[command(name = "peephole-fuzz", about = "Fuzz Peephole's input formats (stable Rust, seeded)")]
+#[command(
+    name = "peephole-fuzz",
+    about = "Fuzz Peephole's input formats (stable Rust, seeded)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +41,10 @@ enum Command {
         work: PathBuf,
     },
     /// Run saved inputs once each and report what they do.
-    Replay { target: String, inputs: Vec<PathBuf> },
+    Replay {
+        target: String,
+        inputs: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,7 +56,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { target, seconds, seed, max_execs, work } => {
+        Command::Run {
+            target,
+            seconds,
+            seed,
+            max_execs,
+            work,
+        } => {
             let Some(target) = by_name(&target) else {
                 eprintln!("unknown target {target}; `peephole-fuzz list` shows them");
                 return ExitCode::from(2);
@@ -69,7 +81,11 @@ fn main() -> ExitCode {
             };
             let report = fuzz(target, &options);
             println!("{}", report.to_json());
-            if report.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if report.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Replay { target, inputs } => {
             let Some(target) = by_name(&target) else {
@@ -92,11 +108,20 @@ fn main() -> ExitCode {
                     Ok(outcome) => println!("{}: ok ({outcome})", path.display()),
                     Err(finding) => {
                         failed = true;
-                        println!("{}: PANIC at {}: {}", path.display(), finding.location, finding.message);
+                        println!(
+                            "{}: PANIC at {}: {}",
+                            path.display(),
+                            finding.location,
+                            finding.message
+                        );
                     }
                 }
             }
-            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }

@@ -15,8 +15,20 @@ pub const TARGET: Target = Target {
     seeds,
     mutate: None,
     dictionary: &[
-        b"\"epochs\":", b"\"accuracy_percentiles\":", b"\"sequence_length\":", b"\"codes_seen\":", b"[", b"]", b",",
-        b"null", b"1e308", b"-1", b"0.5", b"[]", b"[0.9,0.1]", b"\"ulc-v2\"",
+        b"\"epochs\":",
+        b"\"accuracy_percentiles\":",
+        b"\"sequence_length\":",
+        b"\"codes_seen\":",
+        b"[",
+        b"]",
+        b",",
+        b"null",
+        b"1e308",
+        b"-1",
+        b"0.5",
+        b"[]",
+        b"[0.9,0.1]",
+        b"\"ulc-v2\"",
     ],
     max_len: 8192,
     timeout: Duration::from_secs(5),
@@ -26,8 +38,10 @@ pub const TARGET: Target = Target {
 /// The default model's card, with its long id list cut so mutations land on the fields
 /// that matter.
 pub fn default_card() -> ModelCard {
-    let mut card: ModelCard = serde_json::from_str(include_str!("../../../crates/peephole-core/models/default.card.json"))
-        .expect("the default card parses");
+    let mut card: ModelCard = serde_json::from_str(include_str!(
+        "../../../crates/peephole-core/models/default.card.json"
+    ))
+    .expect("the default card parses");
     card.split.test_ids.truncate(2);
     card
 }
@@ -51,13 +65,37 @@ fn run(data: &[u8]) -> String {
         return format!("refused {}", class(&reason.to_string()));
     }
     let ranges = &card.ranges;
-    for accuracy in [f64::NEG_INFINITY, -1.0, 0.0, 0.1, 0.5, 0.85, 1.0, 2.0, f64::INFINITY, f64::NAN] {
+    for accuracy in [
+        f64::NEG_INFINITY,
+        -1.0,
+        0.0,
+        0.1,
+        0.5,
+        0.85,
+        1.0,
+        2.0,
+        f64::INFINITY,
+        f64::NAN,
+    ] {
         let percentile = ranges.percentile_of(accuracy);
-        assert!((0.0..=100.0).contains(&percentile), "percentile_of({accuracy}) = {percentile} for an accepted card");
+        assert!(
+            (0.0..=100.0).contains(&percentile),
+            "percentile_of({accuracy}) = {percentile} for an accepted card"
+        );
     }
     let low = ranges.accuracy_percentiles.first().copied().unwrap_or(0.0);
     let high = ranges.accuracy_percentiles.last().copied().unwrap_or(1.0);
-    for percentile in [f64::NEG_INFINITY, -5.0, 0.0, 2.5, 50.0, 99.9, 100.0, 1e9, f64::NAN] {
+    for percentile in [
+        f64::NEG_INFINITY,
+        -5.0,
+        0.0,
+        2.5,
+        50.0,
+        99.9,
+        100.0,
+        1e9,
+        f64::NAN,
+    ] {
         let accuracy = ranges.accuracy_at(percentile);
         assert!(
             accuracy.is_finite() && (low..=high).contains(&accuracy),

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use peephole_data::{CIFAR10_CLASSES, CIFAR10_IMAGE_LEN, CIFAR10_RECORD_LEN, DataError, parse_cifar10};
+use peephole_data::{
+    CIFAR10_CLASSES, CIFAR10_IMAGE_LEN, CIFAR10_RECORD_LEN, DataError, parse_cifar10,
+};
 
 use super::{MIB, Target};
 

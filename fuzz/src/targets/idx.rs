@@ -17,7 +17,13 @@ pub const TARGET: Target = Target {
     run,
     seeds,
     mutate: None,
-    dictionary: &[&[0, 0, 8, 1], &[0, 0, 8, 3], &[0, 0, 8, 4], &[0xff, 0xff, 0xff, 0xff], &[0x1f, 0x8b]],
+    dictionary: &[
+        &[0, 0, 8, 1],
+        &[0, 0, 8, 3],
+        &[0, 0, 8, 4],
+        &[0xff, 0xff, 0xff, 0xff],
+        &[0x1f, 0x8b],
+    ],
     max_len: 4096,
     timeout: Duration::from_secs(5),
     // The streaming reader may reserve 1 MiB up front; a claim of gigabytes is far above this.
@@ -58,7 +64,11 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn run(data: &[u8]) -> String {
     let (mode, file) = data.split_first().map_or((0, data), |(m, f)| (*m, f));
     // Bit 0 gzips the file so the streaming reader sees well-formed compressed data.
-    let bytes = if mode & 1 == 1 { gzip(file) } else { file.to_vec() };
+    let bytes = if mode & 1 == 1 {
+        gzip(file)
+    } else {
+        file.to_vec()
+    };
     let limit = match (mode >> 1) % 5 {
         0 => None,
         1 => Some(0),
@@ -69,7 +79,13 @@ fn run(data: &[u8]) -> String {
     match parse_idx_limited(&bytes, limit) {
         Ok(array) => {
             let len = array.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            assert_eq!(len, Some(array.data.len()), "dims {:?} for {} bytes", array.dims, array.data.len());
+            assert_eq!(
+                len,
+                Some(array.data.len()),
+                "dims {:?} for {} bytes",
+                array.dims,
+                array.data.len()
+            );
             assert!(array.item_count() <= array.file_items);
             if let Some(limit) = limit {
                 assert!(array.item_count() <= limit);
@@ -91,8 +107,17 @@ fn run(data: &[u8]) -> String {
                 DataError::TooLarge { .. } => "too-large",
                 _ => "other",
             };
-            assert!(error.to_string().contains(peephole_data::MEMORY_SOURCE), "{error} does not name its input");
-            format!("{kind} {}", class(&format!("{error}")).chars().take(24).collect::<String>())
+            assert!(
+                error.to_string().contains(peephole_data::MEMORY_SOURCE),
+                "{error} does not name its input"
+            );
+            format!(
+                "{kind} {}",
+                class(&format!("{error}"))
+                    .chars()
+                    .take(24)
+                    .collect::<String>()
+            )
         }
     }
 }

@@ -21,7 +21,12 @@ pub const TARGET: Target = Target {
     run,
     seeds,
     mutate: None,
-    dictionary: &[&[0xff, 0xff, 0xff, 0xff, 0xff], &[0xef], &[0xe0], &[0, 0, 0, 0]],
+    dictionary: &[
+        &[0xff, 0xff, 0xff, 0xff, 0xff],
+        &[0xef],
+        &[0xe0],
+        &[0, 0, 0, 0],
+    ],
     max_len: 512,
     timeout: Duration::from_secs(5),
     allocation_limit: 64 * MIB,
@@ -37,7 +42,11 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 fn padding(reader: &mut ByteReader<'_>) -> Padding {
-    if reader.byte() % 2 == 0 { Padding::Same } else { Padding::Valid }
+    if reader.byte() % 2 == 0 {
+        Padding::Same
+    } else {
+        Padding::Valid
+    }
 }
 
 /// Decodes any bytes into a network (every choice has a meaning, so no input is wasted).
@@ -50,18 +59,27 @@ pub fn network_from(bytes: &[u8]) -> Network {
     for _ in 0..count {
         let layer = match reader.byte() % 7 {
             0 => Layer::Conv {
-                kernel: Kernel { width: reader.extent(), height: reader.extent() },
+                kernel: Kernel {
+                    width: reader.extent(),
+                    height: reader.extent(),
+                },
                 out_channels: reader.extent(),
                 stride: reader.extent(),
                 padding: padding(&mut reader),
             },
             1 => Layer::MaxPool {
-                kernel: Kernel { width: reader.extent(), height: reader.extent() },
+                kernel: Kernel {
+                    width: reader.extent(),
+                    height: reader.extent(),
+                },
                 stride: reader.extent(),
                 padding: padding(&mut reader),
             },
             2 => Layer::AvgPool {
-                kernel: Kernel { width: reader.extent(), height: reader.extent() },
+                kernel: Kernel {
+                    width: reader.extent(),
+                    height: reader.extent(),
+                },
                 stride: reader.extent(),
                 padding: padding(&mut reader),
             },
@@ -72,7 +90,11 @@ pub fn network_from(bytes: &[u8]) -> Network {
         };
         layers.push(layer);
     }
-    Network { input, layers, classes }
+    Network {
+        input,
+        layers,
+        classes,
+    }
 }
 
 fn run(data: &[u8]) -> String {
@@ -103,27 +125,62 @@ pub fn exercise(network: &Network) -> String {
                 panic!("ulc::encode produced a code ulc::validate refuses for {network}: {error}");
             }
             for clamp in &encoding.clamps {
-                assert!(clamp.layer < network.layers.len(), "clamp of layer {} in {network}", clamp.layer);
-                assert!(clamp.actual.is_finite() && clamp.coded.is_finite(), "non-finite clamp {clamp:?}");
+                assert!(
+                    clamp.layer < network.layers.len(),
+                    "clamp of layer {} in {network}",
+                    clamp.layer
+                );
+                assert!(
+                    clamp.actual.is_finite() && clamp.coded.is_finite(),
+                    "non-finite clamp {clamp:?}"
+                );
                 clamp.to_string();
             }
             for diagnostic in diagnostics {
                 if let Some(layer) = diagnostic.layer {
-                    assert!(layer < network.layers.len(), "{diagnostic} names layer {layer} of {network}");
+                    assert!(
+                        layer < network.layers.len(),
+                        "{diagnostic} names layer {layer} of {network}"
+                    );
                 }
             }
             let layer_params: u64 = analysis.layers.iter().map(|l| l.params).sum();
-            assert!(layer_params <= analysis.params, "layer parameters exceed the total for {network}");
-            format!("ok filter={} clamps={}", filter.is_some(), encoding.clamps.len().min(3))
+            assert!(
+                layer_params <= analysis.params,
+                "layer parameters exceed the total for {network}"
+            );
+            format!(
+                "ok filter={} clamps={}",
+                filter.is_some(),
+                encoding.clamps.len().min(3)
+            )
         }
         (Err(a), Err(b), Err(c)) => {
-            assert_eq!(a, b, "analyze and encode report different errors for {network}");
-            assert_eq!(a, c, "analyze and lint report different errors for {network}");
+            assert_eq!(
+                a, b,
+                "analyze and encode report different errors for {network}"
+            );
+            assert_eq!(
+                a, c,
+                "analyze and lint report different errors for {network}"
+            );
             if let Some(layer) = a.layer() {
-                assert!(layer < network.layers.len(), "{a} names layer {layer} of {network}");
+                assert!(
+                    layer < network.layers.len(),
+                    "{a} names layer {layer} of {network}"
+                );
             }
-            assert!(filter.is_some(), "the compute filter accepts the invalid {network}");
-            format!("err {}", super::class(&format!("{a:?}")).split_whitespace().next().unwrap_or(""))
+            assert!(
+                filter.is_some(),
+                "the compute filter accepts the invalid {network}"
+            );
+            format!(
+                "err {}",
+                super::class(&format!("{a:?}"))
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+            )
         }
         _ => panic!(
             "analyze ({}), encode ({}) and lint ({}) disagree on whether {network} is valid",

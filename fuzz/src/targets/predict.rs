@@ -16,7 +16,14 @@ pub const TARGET: Target = Target {
     run,
     seeds,
     mutate: None,
-    dictionary: &[&[1, 5, 5, 8], &[2, 5, 5, 4], &[7, 1, 1, 4], &[1, 1, 1, 1], &[0, 0, 0, 0], &[0xff]],
+    dictionary: &[
+        &[1, 5, 5, 8],
+        &[2, 5, 5, 4],
+        &[7, 1, 1, 4],
+        &[1, 1, 1, 1],
+        &[0, 0, 0, 0],
+        &[0xff],
+    ],
     max_len: 4 * (MAX_SEQUENCE + 8),
     timeout: Duration::from_secs(60),
     allocation_limit: 512 * MIB,
@@ -57,8 +64,15 @@ fn run(data: &[u8]) -> String {
     let (head, body) = data.split_at(data.len().min(2));
     let epoch = epoch(head.first().copied().unwrap_or(1), epochs);
     let parts = usize::from(head.get(1).copied().unwrap_or(0) % 4) + 1;
-    let codes: Vec<UlcCode> =
-        body.chunks_exact(4).map(|c| UlcCode { ty: c[0], kw: c[1], kh: c[2], ch: c[3] }).collect();
+    let codes: Vec<UlcCode> = body
+        .chunks_exact(4)
+        .map(|c| UlcCode {
+            ty: c[0],
+            kw: c[1],
+            kh: c[2],
+            ch: c[3],
+        })
+        .collect();
     let size = codes.len().div_ceil(parts).max(1);
     let mut sequences: Vec<&[UlcCode]> = codes.chunks(size).collect();
     if sequences.is_empty() {
@@ -66,20 +80,36 @@ fn run(data: &[u8]) -> String {
     }
     let items: Vec<(&[UlcCode], u32)> = sequences.iter().map(|s| (*s, epoch)).collect();
     let valid = (1..=epochs).contains(&epoch)
-        && sequences.iter().all(|s| (1..=MAX_SEQUENCE).contains(&s.len()) && ulc::validate(s).is_ok());
+        && sequences
+            .iter()
+            .all(|s| (1..=MAX_SEQUENCE).contains(&s.len()) && ulc::validate(s).is_ok());
     match predictor.predict_batch(&items) {
         Ok(predictions) => {
-            assert!(valid, "the predictor answered for invalid input (epoch {epoch}, {} sequences)", items.len());
+            assert!(
+                valid,
+                "the predictor answered for invalid input (epoch {epoch}, {} sequences)",
+                items.len()
+            );
             assert_eq!(predictions.len(), items.len());
             for p in &predictions {
-                assert!(p.mean.is_finite() && p.spread.is_finite() && p.spread >= 0.0, "prediction {p:?}");
+                assert!(
+                    p.mean.is_finite() && p.spread.is_finite() && p.spread >= 0.0,
+                    "prediction {p:?}"
+                );
                 let percentile = predictor.zoo_percentile(p.mean);
-                assert!((0.0..=100.0).contains(&percentile), "percentile {percentile} of {}", p.mean);
+                assert!(
+                    (0.0..=100.0).contains(&percentile),
+                    "percentile {percentile} of {}",
+                    p.mean
+                );
                 for note in &p.notes {
                     note.to_string();
                 }
             }
-            format!("ok notes={}", predictions.iter().any(|p| !p.notes.is_empty()))
+            format!(
+                "ok notes={}",
+                predictions.iter().any(|p| !p.notes.is_empty())
+            )
         }
         Err(error) => {
             assert!(!valid, "valid input refused: {error}");

@@ -24,14 +24,47 @@ pub const TARGET: Target = Target {
 };
 
 const DICTIONARY: &[&[u8]] = &[
-    b"[", b"]", b"x", b"->", b" -> ", b":", b"*", b"/", b"@same", b"@valid", b"conv", b"maxpool", b"avgpool",
-    b"relu", b"sigmoid", b"tanh", b"bn", b" ", b"\t", b"\xc3\xa9", b"\xe2\x80\x83", b"1.5", b"0.25", b".",
+    b"[",
+    b"]",
+    b"x",
+    b"->",
+    b" -> ",
+    b":",
+    b"*",
+    b"/",
+    b"@same",
+    b"@valid",
+    b"conv",
+    b"maxpool",
+    b"avgpool",
+    b"relu",
+    b"sigmoid",
+    b"tanh",
+    b"bn",
+    b" ",
+    b"\t",
+    b"\xc3\xa9",
+    b"\xe2\x80\x83",
+    b"1.5",
+    b"0.25",
+    b".",
 ];
 
 /// Words a random line is made of; numbers are filled in by [`word`].
-const SHAPES: [&str; 12] =
-    ["conv{k}x{k}:{n}", "conv{k}:{n}/{s}", "conv{k}x{k}*{r}", "maxpool{k}x{k}", "maxpool{k}/{s}@same", "avgpool{k}x{k}/{s}@valid",
-     "relu", "sigmoid", "tanh", "bn", "conv{k}x{k}:{n}@valid", "avgpool{k}"];
+const SHAPES: [&str; 12] = [
+    "conv{k}x{k}:{n}",
+    "conv{k}:{n}/{s}",
+    "conv{k}x{k}*{r}",
+    "maxpool{k}x{k}",
+    "maxpool{k}/{s}@same",
+    "avgpool{k}x{k}/{s}@valid",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "bn",
+    "conv{k}x{k}:{n}@valid",
+    "avgpool{k}",
+];
 
 fn seeds() -> Vec<Vec<u8>> {
     [
@@ -48,7 +81,8 @@ fn seeds() -> Vec<Vec<u8>> {
 
 fn number(rng: &mut ChaCha8Rng) -> String {
     match rng.random_range(0..10) {
-        0 => ["0", "4294967295", "4294967296", "99999999999999999999", ""][rng.random_range(0..5)].to_string(),
+        0 => ["0", "4294967295", "4294967296", "99999999999999999999", ""][rng.random_range(0..5)]
+            .to_string(),
         1 => rng.random::<u32>().to_string(),
         _ => rng.random_range(1..40u32).to_string(),
     }
@@ -56,7 +90,21 @@ fn number(rng: &mut ChaCha8Rng) -> String {
 
 fn word(rng: &mut ChaCha8Rng) -> String {
     let shape = SHAPES[rng.random_range(0..SHAPES.len())];
-    let ratio = ["0.25", "0.5", "0.75", "1", "1.5", "2", "2.5", "3", "1.25", "0", "1.", "..", "3.0000001"];
+    let ratio = [
+        "0.25",
+        "0.5",
+        "0.75",
+        "1",
+        "1.5",
+        "2",
+        "2.5",
+        "3",
+        "1.25",
+        "0",
+        "1.",
+        "..",
+        "3.0000001",
+    ];
     let mut out = String::new();
     let mut rest = shape;
     while let Some(open) = rest.find('{') {
@@ -87,7 +135,11 @@ fn mutate(rng: &mut ChaCha8Rng, input: &[u8]) -> Vec<u8> {
         }
         1 => words = (0..rng.random_range(1..10)).map(|_| word(rng)).collect(),
         2 => {
-            let at = if words.is_empty() { 0 } else { rng.random_range(0..=words.len()) };
+            let at = if words.is_empty() {
+                0
+            } else {
+                rng.random_range(0..=words.len())
+            };
             words.insert(at, word(rng));
         }
         3 if !words.is_empty() => {
@@ -120,8 +172,13 @@ fn run(data: &[u8]) -> String {
         Ok(network) => {
             let printed = network.to_string();
             match parse_network(&printed) {
-                Ok(again) => assert_eq!(again, network, "{source:?} prints as {printed:?}, which is another network"),
-                Err(error) => panic!("{source:?} prints as {printed:?}, which does not parse: {error}"),
+                Ok(again) => assert_eq!(
+                    again, network,
+                    "{source:?} prints as {printed:?}, which is another network"
+                ),
+                Err(error) => {
+                    panic!("{source:?} prints as {printed:?}, which does not parse: {error}")
+                }
             }
             format!("network {}", layers::exercise(&network))
         }
@@ -131,10 +188,18 @@ fn run(data: &[u8]) -> String {
         Ok(block) => {
             let printed = block.to_string();
             match parse_block(&printed) {
-                Ok(again) => assert_eq!(again, block, "{source:?} prints as {printed:?}, which is another block"),
-                Err(error) => panic!("{source:?} prints as {printed:?}, which does not parse: {error}"),
+                Ok(again) => assert_eq!(
+                    again, block,
+                    "{source:?} prints as {printed:?}, which is another block"
+                ),
+                Err(error) => {
+                    panic!("{source:?} prints as {printed:?}, which does not parse: {error}")
+                }
             }
-            format!("block {}", layers::exercise(&Skeleton::FmnistV1.assemble(&block)))
+            format!(
+                "block {}",
+                layers::exercise(&Skeleton::FmnistV1.assemble(&block))
+            )
         }
         Err(error) => format!("block error {}", check_error(&source, &error)),
     };

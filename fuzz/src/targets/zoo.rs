@@ -16,8 +16,19 @@ pub const TARGET: Target = Target {
     seeds,
     mutate: None,
     dictionary: &[
-        b"\n", b"{", b"}", b"\"ulc\":[]", b"\"curve\":[]", b"null", b"1e308", b"-0.0", b"18446744073709551616",
-        b"\"ty\":200", b"\"ulc_version\":\"ulc-v2\"", b"\"diverged\":true", b"\"train_loss\":[null]",
+        b"\n",
+        b"{",
+        b"}",
+        b"\"ulc\":[]",
+        b"\"curve\":[]",
+        b"null",
+        b"1e308",
+        b"-0.0",
+        b"18446744073709551616",
+        b"\"ty\":200",
+        b"\"ulc_version\":\"ulc-v2\"",
+        b"\"diverged\":true",
+        b"\"train_loss\":[null]",
     ],
     max_len: 16 * 1024,
     timeout: Duration::from_secs(5),
@@ -35,24 +46,48 @@ fn run(data: &[u8]) -> String {
     let lines = data.split(|&b| b == b'\n').count();
     let mut previous = 0;
     for bad in &contents.bad_lines {
-        assert!(bad.line > previous && bad.line <= lines, "bad line {} of {lines} (after {previous})", bad.line);
+        assert!(
+            bad.line > previous && bad.line <= lines,
+            "bad line {} of {lines} (after {previous})",
+            bad.line
+        );
         previous = bad.line;
     }
     assert!(contents.records.len() + contents.bad_lines.len() <= lines);
     for record in &contents.records {
         if let Err(reason) = record.validate() {
-            panic!("the reader kept record {} that does not validate: {reason}", record.id);
+            panic!(
+                "the reader kept record {} that does not validate: {reason}",
+                record.id
+            );
         }
         if record.ulc_version == ULC_VERSION
             && let Err(error) = ulc::validate(&record.ulc)
         {
-            panic!("the reader kept record {} whose ULC codes the predictor cannot embed: {error}", record.id);
+            panic!(
+                "the reader kept record {} whose ULC codes the predictor cannot embed: {error}",
+                record.id
+            );
         }
         let line = serde_json::to_string(record).expect("a kept record serializes");
         let again = read_zoo_from(line.as_bytes()).expect("reading memory cannot fail");
         let back: Option<&ZooRecord> = again.records.first();
-        assert_eq!(back, Some(record), "record {} changes when written and read again: {:?}", record.id, again.bad_lines);
+        assert_eq!(
+            back,
+            Some(record),
+            "record {} changes when written and read again: {:?}",
+            record.id,
+            again.bad_lines
+        );
     }
-    let first_bad = contents.bad_lines.first().map(|b| class(&b.reason)).unwrap_or_default();
-    format!("records={} bad={} {first_bad}", contents.records.len().min(2), contents.bad_lines.len().min(2))
+    let first_bad = contents
+        .bad_lines
+        .first()
+        .map(|b| class(&b.reason))
+        .unwrap_or_default();
+    format!(
+        "records={} bad={} {first_bad}",
+        contents.records.len().min(2),
+        contents.bad_lines.len().min(2)
+    )
 }

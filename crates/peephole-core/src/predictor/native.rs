@@ -34,7 +34,12 @@ pub fn member_structure(member: &MemberWeights, codes: &[UlcCode]) -> Vec<f32> {
         input.extend_from_slice(member.kernel_embedding.row(usize::from(code.kw)));
         input.extend_from_slice(member.kernel_embedding.row(usize::from(code.kh)));
         input.extend_from_slice(member.channel_embedding.row(usize::from(code.ch)));
-        let mut gates: Vec<f32> = member.lstm_b_ih.iter().zip(&member.lstm_b_hh).map(|(a, b)| a + b).collect();
+        let mut gates: Vec<f32> = member
+            .lstm_b_ih
+            .iter()
+            .zip(&member.lstm_b_hh)
+            .map(|(a, b)| a + b)
+            .collect();
         matvec_add(&member.lstm_w_ih, &input, &mut gates);
         matvec_add(&member.lstm_w_hh, &h, &mut gates);
         for j in 0..hidden {
@@ -69,7 +74,9 @@ pub fn predict(weights: &PredictorWeights, codes: &[UlcCode], epoch: u32) -> (f6
         .iter()
         .map(|member| {
             let structure = member_structure(member, codes);
-            f64::from(member_head(member, &structure, epoch) * weights.target_std + weights.target_mean)
+            f64::from(
+                member_head(member, &structure, epoch) * weights.target_std + weights.target_mean,
+            )
         })
         .collect();
     mean_and_spread(&outputs)

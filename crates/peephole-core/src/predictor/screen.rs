@@ -12,8 +12,8 @@
 
 use std::collections::HashMap;
 
-use thiserror::Error;
 use peephole_onnx_proto as pb;
+use thiserror::Error;
 
 use super::runtime::MAX_SEQUENCE;
 
@@ -29,8 +29,20 @@ pub const MAX_SEQUENCE_MACS: u64 = 1 << 32;
 /// The operators the exporter (`peephole-onnx`'s predictor) writes; a Peephole predictor
 /// holds nothing else, and refusing the rest keeps data-dependent shapes out.
 pub const OPERATORS: [&str; 14] = [
-    "Add", "Concat", "Gather", "Gemm", "LSTM", "MatMul", "Mul", "ReduceMean", "Relu", "Sqrt", "Squeeze", "Sub",
-    "Transpose", "Unsqueeze",
+    "Add",
+    "Concat",
+    "Gather",
+    "Gemm",
+    "LSTM",
+    "MatMul",
+    "Mul",
+    "ReduceMean",
+    "Relu",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Transpose",
+    "Unsqueeze",
 ];
 
 /// Why a graph is not one this build will hand to tract.
@@ -80,7 +92,9 @@ pub enum GraphError {
         reason: String,
     },
     /// A tensor larger than [`MAX_TENSOR_ELEMENTS`].
-    #[error("tensor {tensor} would hold {elements} elements at batch {batch} (at most {MAX_TENSOR_ELEMENTS})")]
+    #[error(
+        "tensor {tensor} would hold {elements} elements at batch {batch} (at most {MAX_TENSOR_ELEMENTS})"
+    )]
     TooLarge {
         /// The tensor.
         tensor: String,
@@ -90,7 +104,9 @@ pub enum GraphError {
         batch: u64,
     },
     /// More work than [`MAX_SEQUENCE_MACS`].
-    #[error("one sequence of {MAX_SEQUENCE} codes would cost {macs} multiply-accumulates (at most {MAX_SEQUENCE_MACS})")]
+    #[error(
+        "one sequence of {MAX_SEQUENCE} codes would cost {macs} multiply-accumulates (at most {MAX_SEQUENCE_MACS})"
+    )]
     TooMuchWork {
         /// Multiply-accumulates (saturated).
         macs: u64,
@@ -119,13 +135,19 @@ struct Pass {
 pub fn screen(model: &pb::ModelProto) -> Result<(), GraphError> {
     let graph = model.graph.as_ref().ok_or(GraphError::NoGraph)?;
     if !model.functions.is_empty() {
-        return Err(GraphError::Unsupported { what: "model-local functions" });
+        return Err(GraphError::Unsupported {
+            what: "model-local functions",
+        });
     }
     if !model.training_info.is_empty() {
-        return Err(GraphError::Unsupported { what: "training information" });
+        return Err(GraphError::Unsupported {
+            what: "training information",
+        });
     }
     if !graph.sparse_initializer.is_empty() {
-        return Err(GraphError::Unsupported { what: "sparse initializers" });
+        return Err(GraphError::Unsupported {
+            what: "sparse initializers",
+        });
     }
     check_interface(graph)?;
     let one = run_pass(graph, 1)?;
@@ -133,11 +155,19 @@ pub fn screen(model: &pb::ModelProto) -> Result<(), GraphError> {
     for (tensor, &at_one) in &one.sizes {
         let at_two = two.sizes.get(tensor).copied().unwrap_or(0);
         if at_two > at_one.saturating_mul(2) {
-            return Err(GraphError::Superlinear { what: format!("tensor {tensor}"), at_one, at_two });
+            return Err(GraphError::Superlinear {
+                what: format!("tensor {tensor}"),
+                at_one,
+                at_two,
+            });
         }
     }
     if two.macs > one.macs.saturating_mul(2) {
-        return Err(GraphError::Superlinear { what: "the work".into(), at_one: one.macs, at_two: two.macs });
+        return Err(GraphError::Superlinear {
+            what: "the work".into(),
+            at_one: one.macs,
+            at_two: two.macs,
+        });
     }
     Ok(())
 }
@@ -150,10 +180,14 @@ fn check_interface(graph: &pb::GraphProto) -> Result<(), GraphError> {
     let inputs = names(&graph.input);
     let outputs = names(&graph.output);
     if inputs != ["codes", "epoch"] {
-        return Err(GraphError::Interface { reason: format!("inputs are {inputs:?}") });
+        return Err(GraphError::Interface {
+            reason: format!("inputs are {inputs:?}"),
+        });
     }
     if outputs != ["mean", "std"] {
-        return Err(GraphError::Interface { reason: format!("outputs are {outputs:?}") });
+        return Err(GraphError::Interface {
+            reason: format!("outputs are {outputs:?}"),
+        });
     }
     Ok(())
 }
@@ -182,8 +216,12 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
     shapes.insert("codes".into(), vec![batch, length, 4]);
     shapes.insert("epoch".into(), vec![batch]);
     for tensor in &graph.initializer {
-        if tensor.data_location == Some(pb::tensor_proto::DataLocation::External as i32) || !tensor.external_data.is_empty() {
-            return Err(GraphError::Unsupported { what: "external tensor data" });
+        if tensor.data_location == Some(pb::tensor_proto::DataLocation::External as i32)
+            || !tensor.external_data.is_empty()
+        {
+            return Err(GraphError::Unsupported {
+                what: "external tensor data",
+            });
         }
         let dims: Option<Dims> = tensor.dims.iter().map(|&d| u64::try_from(d).ok()).collect();
         let dims = dims.ok_or_else(|| GraphError::Shape {
@@ -191,7 +229,9 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
             operator: "initializer".into(),
             reason: format!("negative dimension in {:?}", tensor.dims),
         })?;
-        if tensor.data_type == pb::tensor_proto::DataType::Int64 as i32 && elements(&dims).is_some_and(|n| n <= 64) {
+        if tensor.data_type == pb::tensor_proto::DataType::Int64 as i32
+            && elements(&dims).is_some_and(|n| n <= 64)
+        {
             constants.insert(tensor.name.clone(), int64_values(tensor));
         }
         define(&mut shapes, "initializer", &tensor.name, dims)?;
@@ -199,14 +239,34 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
     let mut sizes = HashMap::new();
     let mut macs = 0u64;
     for (index, node) in graph.node.iter().enumerate() {
-        let name = if node.name.is_empty() { format!("#{index}") } else { node.name.clone() };
+        let name = if node.name.is_empty() {
+            format!("#{index}")
+        } else {
+            node.name.clone()
+        };
         let domain_ok = node.domain.is_empty() || node.domain == "ai.onnx";
         if !domain_ok || !OPERATORS.contains(&node.op_type.as_str()) {
-            let operator = if domain_ok { node.op_type.clone() } else { format!("{}::{}", node.domain, node.op_type) };
-            return Err(GraphError::Operator { node: name, operator });
+            let operator = if domain_ok {
+                node.op_type.clone()
+            } else {
+                format!("{}::{}", node.domain, node.op_type)
+            };
+            return Err(GraphError::Operator {
+                node: name,
+                operator,
+            });
         }
-        if node.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty() || a.t.is_some() || !a.tensors.is_empty() || a.sparse_tensor.is_some() || !a.sparse_tensors.is_empty()) {
-            return Err(GraphError::Unsupported { what: "graph or tensor attributes" });
+        if node.attribute.iter().any(|a| {
+            a.g.is_some()
+                || !a.graphs.is_empty()
+                || a.t.is_some()
+                || !a.tensors.is_empty()
+                || a.sparse_tensor.is_some()
+                || !a.sparse_tensors.is_empty()
+        }) {
+            return Err(GraphError::Unsupported {
+                what: "graph or tensor attributes",
+            });
         }
         let mut inputs = Vec::with_capacity(node.input.len());
         for input in &node.input {
@@ -221,7 +281,12 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
                 inputs.push(Some(dims.clone()));
             }
         }
-        let ctx = Node { node, name: &name, inputs: &inputs, constants: &constants };
+        let ctx = Node {
+            node,
+            name: &name,
+            inputs: &inputs,
+            constants: &constants,
+        };
         let (outputs, work) = ctx.infer()?;
         macs = macs.saturating_add(work);
         for (output, dims) in node.output.iter().zip(outputs) {
@@ -230,7 +295,11 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
             }
             let count = elements(&dims).unwrap_or(u64::MAX);
             if count > MAX_TENSOR_ELEMENTS {
-                return Err(GraphError::TooLarge { tensor: output.clone(), elements: count, batch });
+                return Err(GraphError::TooLarge {
+                    tensor: output.clone(),
+                    elements: count,
+                    batch,
+                });
             }
             sizes.insert(output.clone(), count);
             define(&mut shapes, &name, output, dims)?;
@@ -241,19 +310,34 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
     }
     for output in ["mean", "std"] {
         if !sizes.contains_key(output) {
-            return Err(GraphError::Interface { reason: format!("no node computes {output}") });
+            return Err(GraphError::Interface {
+                reason: format!("no node computes {output}"),
+            });
         }
     }
     Ok(Pass { sizes, macs })
 }
 
-fn define(shapes: &mut HashMap<String, Dims>, node: &str, tensor: &str, dims: Dims) -> Result<(), GraphError> {
+fn define(
+    shapes: &mut HashMap<String, Dims>,
+    node: &str,
+    tensor: &str,
+    dims: Dims,
+) -> Result<(), GraphError> {
     let count = elements(&dims).unwrap_or(u64::MAX);
     if count > MAX_TENSOR_ELEMENTS {
-        return Err(GraphError::TooLarge { tensor: tensor.into(), elements: count, batch: 1 });
+        return Err(GraphError::TooLarge {
+            tensor: tensor.into(),
+            elements: count,
+            batch: 1,
+        });
     }
     if shapes.insert(tensor.into(), dims).is_some() {
-        return Err(GraphError::Name { node: node.into(), tensor: tensor.into(), problem: "defined twice" });
+        return Err(GraphError::Name {
+            node: node.into(),
+            tensor: tensor.into(),
+            problem: "defined twice",
+        });
     }
     Ok(())
 }
@@ -268,11 +352,18 @@ struct Node<'a> {
 
 impl Node<'_> {
     fn error(&self, reason: impl Into<String>) -> GraphError {
-        GraphError::Shape { node: self.name.into(), operator: self.node.op_type.clone(), reason: reason.into() }
+        GraphError::Shape {
+            node: self.name.into(),
+            operator: self.node.op_type.clone(),
+            reason: reason.into(),
+        }
     }
 
     fn input(&self, index: usize) -> Result<&Dims, GraphError> {
-        self.inputs.get(index).and_then(Option::as_ref).ok_or_else(|| self.error(format!("input {index} is missing")))
+        self.inputs
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| self.error(format!("input {index} is missing")))
     }
 
     fn optional(&self, index: usize) -> Option<&Dims> {
@@ -297,14 +388,20 @@ impl Node<'_> {
         if !(-rank..rank).contains(&axis) {
             return Err(self.error(format!("axis {axis} is outside a rank-{rank} tensor")));
         }
-        Ok(if axis < 0 { (axis + rank) as usize } else { axis as usize })
+        Ok(if axis < 0 {
+            (axis + rank) as usize
+        } else {
+            axis as usize
+        })
     }
 
     /// Axes from input 1 (opset 13 and later) or the `axes` attribute.
     fn axes(&self) -> Result<Option<Vec<i64>>, GraphError> {
         match self.node.input.get(1).filter(|n| !n.is_empty()) {
             Some(name) => {
-                let values = self.constants.get(name).ok_or_else(|| self.error(format!("axes {name} is not a small int64 constant")))?;
+                let values = self.constants.get(name).ok_or_else(|| {
+                    self.error(format!("axes {name} is not a small int64 constant"))
+                })?;
                 Ok(Some(values.clone()))
             }
             None => Ok(self.ints("axes")),
@@ -313,12 +410,20 @@ impl Node<'_> {
 
     fn broadcast(&self, a: &Dims, b: &Dims) -> Result<Dims, GraphError> {
         let rank = a.len().max(b.len());
-        let at = |d: &Dims, i: usize| if i + d.len() < rank { 1 } else { d[i + d.len() - rank] };
+        let at = |d: &Dims, i: usize| {
+            if i + d.len() < rank {
+                1
+            } else {
+                d[i + d.len() - rank]
+            }
+        };
         (0..rank)
             .map(|i| match (at(a, i), at(b, i)) {
                 (x, y) if x == y || y == 1 => Ok(x),
                 (1, y) => Ok(y),
-                (x, y) => Err(self.error(format!("shapes {a:?} and {b:?} do not broadcast ({x} vs {y})"))),
+                (x, y) => Err(self.error(format!(
+                    "shapes {a:?} and {b:?} do not broadcast ({x} vs {y})"
+                ))),
             })
             .collect()
     }
@@ -341,31 +446,58 @@ impl Node<'_> {
             "Concat" => {
                 let parts: Vec<&Dims> = self.inputs.iter().flatten().collect();
                 let first = parts.first().ok_or_else(|| self.error("no inputs"))?;
-                let axis = self.axis(self.attribute("axis").ok_or_else(|| self.error("no axis"))?.i, first.len())?;
+                let axis = self.axis(
+                    self.attribute("axis")
+                        .ok_or_else(|| self.error("no axis"))?
+                        .i,
+                    first.len(),
+                )?;
                 let mut out = (*first).clone();
                 out[axis] = 0;
                 for part in &parts {
-                    let same = part.len() == first.len() && part.iter().zip(first.iter()).enumerate().all(|(i, (p, f))| i == axis || p == f);
+                    let same = part.len() == first.len()
+                        && part
+                            .iter()
+                            .zip(first.iter())
+                            .enumerate()
+                            .all(|(i, (p, f))| i == axis || p == f);
                     if !same {
-                        return Err(self.error(format!("{part:?} does not concatenate with {first:?} on axis {axis}")));
+                        return Err(self.error(format!(
+                            "{part:?} does not concatenate with {first:?} on axis {axis}"
+                        )));
                     }
-                    out[axis] = out[axis].checked_add(part[axis]).ok_or_else(|| self.error("concatenated size overflows"))?;
+                    out[axis] = out[axis]
+                        .checked_add(part[axis])
+                        .ok_or_else(|| self.error("concatenated size overflows"))?;
                 }
                 Ok((vec![out], 0))
             }
             "Transpose" => {
                 let data = self.input(0)?;
-                let perm: Vec<i64> = self.ints("perm").filter(|p| !p.is_empty()).unwrap_or_else(|| (0..data.len() as i64).rev().collect());
+                let perm: Vec<i64> = self
+                    .ints("perm")
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| (0..data.len() as i64).rev().collect());
                 let mut seen = vec![false; data.len()];
                 let mut out = Vec::with_capacity(data.len());
                 for &p in &perm {
-                    let axis = usize::try_from(p).ok().filter(|&a| a < data.len() && !seen[a]);
-                    let axis = axis.ok_or_else(|| self.error(format!("perm {perm:?} is not a permutation of a rank-{} tensor", data.len())))?;
+                    let axis = usize::try_from(p)
+                        .ok()
+                        .filter(|&a| a < data.len() && !seen[a]);
+                    let axis = axis.ok_or_else(|| {
+                        self.error(format!(
+                            "perm {perm:?} is not a permutation of a rank-{} tensor",
+                            data.len()
+                        ))
+                    })?;
                     seen[axis] = true;
                     out.push(data[axis]);
                 }
                 if out.len() != data.len() {
-                    return Err(self.error(format!("perm {perm:?} is not a permutation of a rank-{} tensor", data.len())));
+                    return Err(self.error(format!(
+                        "perm {perm:?} is not a permutation of a rank-{} tensor",
+                        data.len()
+                    )));
                 }
                 Ok((vec![out], 0))
             }
@@ -374,21 +506,32 @@ impl Node<'_> {
                 if a.is_empty() || b.is_empty() {
                     return Err(self.error("MatMul of a scalar"));
                 }
-                let a2 = if a.len() == 1 { vec![1, a[0]] } else { a.clone() };
-                let b2 = if b.len() == 1 { vec![b[0], 1] } else { b.clone() };
+                let a2 = if a.len() == 1 {
+                    vec![1, a[0]]
+                } else {
+                    a.clone()
+                };
+                let b2 = if b.len() == 1 {
+                    vec![b[0], 1]
+                } else {
+                    b.clone()
+                };
                 let (n, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
                 let (k2, m) = (b2[b2.len() - 2], b2[b2.len() - 1]);
                 if k != k2 {
                     return Err(self.error(format!("inner dimensions of {a:?} and {b:?} differ")));
                 }
-                let mut out = self.broadcast(&a2[..a2.len() - 2].to_vec(), &b2[..b2.len() - 2].to_vec())?;
+                let mut out =
+                    self.broadcast(&a2[..a2.len() - 2].to_vec(), &b2[..b2.len() - 2].to_vec())?;
                 if a.len() > 1 {
                     out.push(n);
                 }
                 if b.len() > 1 {
                     out.push(m);
                 }
-                let work = elements(&out).and_then(|e| e.checked_mul(k)).unwrap_or(u64::MAX);
+                let work = elements(&out)
+                    .and_then(|e| e.checked_mul(k))
+                    .unwrap_or(u64::MAX);
                 Ok((vec![out], work))
             }
             "Gemm" => {
@@ -396,8 +539,16 @@ impl Node<'_> {
                 if a.len() != 2 || b.len() != 2 {
                     return Err(self.error(format!("Gemm needs matrices, got {a:?} and {b:?}")));
                 }
-                let (m, k) = if self.int("transA", 0) != 0 { (a[1], a[0]) } else { (a[0], a[1]) };
-                let (k2, n) = if self.int("transB", 0) != 0 { (b[1], b[0]) } else { (b[0], b[1]) };
+                let (m, k) = if self.int("transA", 0) != 0 {
+                    (a[1], a[0])
+                } else {
+                    (a[0], a[1])
+                };
+                let (k2, n) = if self.int("transB", 0) != 0 {
+                    (b[1], b[0])
+                } else {
+                    (b[0], b[1])
+                };
                 if k != k2 {
                     return Err(self.error(format!("inner dimensions of {a:?} and {b:?} differ")));
                 }
@@ -422,8 +573,14 @@ impl Node<'_> {
                     }
                 }
                 let mut rest = data.iter();
-                let out = ones.iter().map(|&one| if one { Some(1) } else { rest.next().copied() }).collect::<Option<Dims>>();
-                Ok((vec![out.ok_or_else(|| self.error("axes do not fit the rank"))?], 0))
+                let out = ones
+                    .iter()
+                    .map(|&one| if one { Some(1) } else { rest.next().copied() })
+                    .collect::<Option<Dims>>();
+                Ok((
+                    vec![out.ok_or_else(|| self.error("axes do not fit the rank"))?],
+                    0,
+                ))
             }
             "Squeeze" => {
                 let data = self.input(0)?;
@@ -438,14 +595,21 @@ impl Node<'_> {
                             }
                             drop[axis] = true;
                         }
-                        data.iter().zip(drop).filter(|(_, d)| !d).map(|(&x, _)| x).collect()
+                        data.iter()
+                            .zip(drop)
+                            .filter(|(_, d)| !d)
+                            .map(|(&x, _)| x)
+                            .collect()
                     }
                 };
                 Ok((vec![out], 0))
             }
             "ReduceMean" => {
                 let data = self.input(0)?;
-                let axes = self.ints("axes").filter(|a| !a.is_empty()).unwrap_or_else(|| (0..data.len() as i64).collect());
+                let axes = self
+                    .ints("axes")
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| (0..data.len() as i64).collect());
                 let mut reduced = vec![false; data.len()];
                 for &axis in &axes {
                     reduced[self.axis(axis, data.len())?] = true;
@@ -463,7 +627,10 @@ impl Node<'_> {
                 Ok((vec![out], 0))
             }
             "LSTM" => self.lstm(),
-            _ => Err(GraphError::Operator { node: self.name.into(), operator: op.into() }),
+            _ => Err(GraphError::Operator {
+                node: self.name.into(),
+                operator: op.into(),
+            }),
         }
     }
 
@@ -475,15 +642,26 @@ impl Node<'_> {
         let directions = match self.attribute("direction").map(|a| a.s.as_slice()) {
             None | Some(b"forward") | Some(b"reverse") => 1,
             Some(b"bidirectional") => 2,
-            Some(other) => return Err(self.error(format!("direction {:?}", String::from_utf8_lossy(other)))),
+            Some(other) => {
+                return Err(self.error(format!("direction {:?}", String::from_utf8_lossy(other))));
+            }
         };
-        let hidden = u64::try_from(self.int("hidden_size", 0)).ok().filter(|&h| h > 0).ok_or_else(|| self.error("hidden_size is not positive"))?;
-        let gates = hidden.checked_mul(4).ok_or_else(|| self.error("hidden_size overflows"))?;
+        let hidden = u64::try_from(self.int("hidden_size", 0))
+            .ok()
+            .filter(|&h| h > 0)
+            .ok_or_else(|| self.error("hidden_size is not positive"))?;
+        let gates = hidden
+            .checked_mul(4)
+            .ok_or_else(|| self.error("hidden_size overflows"))?;
         let [steps, batch, features] = x[..] else {
             return Err(self.error(format!("X {x:?} is not [steps, batch, features]")));
         };
         let expect = |what: &str, dims: &Dims, wanted: Dims| {
-            if *dims == wanted { Ok(()) } else { Err(self.error(format!("{what} {dims:?} is not {wanted:?}"))) }
+            if *dims == wanted {
+                Ok(())
+            } else {
+                Err(self.error(format!("{what} {dims:?} is not {wanted:?}")))
+            }
         };
         expect("W", w, vec![directions, gates, features])?;
         expect("R", r, vec![directions, gates, hidden])?;
@@ -503,7 +681,15 @@ impl Node<'_> {
         }
         let state = vec![directions, batch, hidden];
         let outputs = vec![vec![steps, directions, batch, hidden], state.clone(), state];
-        let work = [steps, batch, directions, gates, features.saturating_add(hidden)].iter().fold(1u64, |a, &b| a.saturating_mul(b));
+        let work = [
+            steps,
+            batch,
+            directions,
+            gates,
+            features.saturating_add(hidden),
+        ]
+        .iter()
+        .fold(1u64, |a, &b| a.saturating_mul(b));
         Ok((outputs, work))
     }
 }
@@ -528,15 +714,30 @@ mod tests {
         assert!(pass.sizes.values().all(|&s| s < MAX_TENSOR_ELEMENTS / 16));
     }
 
-    fn replace_node(model: &mut pb::ModelProto, output: &str, node: pb::NodeProto, extra: Vec<pb::TensorProto>) {
+    fn replace_node(
+        model: &mut pb::ModelProto,
+        output: &str,
+        node: pb::NodeProto,
+        extra: Vec<pb::TensorProto>,
+    ) {
         let graph = model.graph.as_mut().unwrap();
-        let at = graph.node.iter().position(|n| n.output.iter().any(|o| o == output)).expect("a node computes it");
+        let at = graph
+            .node
+            .iter()
+            .position(|n| n.output.iter().any(|o| o == output))
+            .expect("a node computes it");
         graph.node[at] = node;
         graph.initializer.extend(extra);
     }
 
     fn int64(name: &str, values: Vec<i64>) -> pb::TensorProto {
-        pb::TensorProto { name: name.into(), dims: vec![values.len() as i64], data_type: 7, int64_data: values, ..Default::default() }
+        pb::TensorProto {
+            name: name.into(),
+            dims: vec![values.len() as i64],
+            data_type: 7,
+            int64_data: values,
+            ..Default::default()
+        }
     }
 
     // The `model` fuzz target's first finding: a `Tile` of a constant by [2^20, 2^20]
@@ -551,20 +752,53 @@ mod tests {
             output: vec!["m0.zeros".into()],
             ..Default::default()
         };
-        replace_node(&mut model, "m0.zeros", node, vec![int64("repeats", vec![1 << 20, 1 << 20])]);
+        replace_node(
+            &mut model,
+            "m0.zeros",
+            node,
+            vec![int64("repeats", vec![1 << 20, 1 << 20])],
+        );
         let error = screen(&model).unwrap_err();
-        assert_eq!(error, GraphError::Operator { node: "hostile".into(), operator: "Tile".into() });
+        assert_eq!(
+            error,
+            GraphError::Operator {
+                node: "hostile".into(),
+                operator: "Tile".into()
+            }
+        );
     }
 
     #[test]
     fn an_allowed_operator_with_a_huge_result_is_refused_before_it_runs() {
         // [2^12, 1] x [1, 2^13] broadcasts to 2^25 elements from 12k values of constants.
         let mut model = default_model();
-        let column = pb::TensorProto { name: "column".into(), dims: vec![1 << 12, 1], data_type: 1, float_data: vec![1.0; 1 << 12], ..Default::default() };
-        let row = pb::TensorProto { name: "row".into(), dims: vec![1, 1 << 13], data_type: 1, float_data: vec![1.0; 1 << 13], ..Default::default() };
-        let node = pb::NodeProto { op_type: "Mul".into(), name: "outer".into(), input: vec!["column".into(), "row".into()], output: vec!["m0.zeros".into()], ..Default::default() };
+        let column = pb::TensorProto {
+            name: "column".into(),
+            dims: vec![1 << 12, 1],
+            data_type: 1,
+            float_data: vec![1.0; 1 << 12],
+            ..Default::default()
+        };
+        let row = pb::TensorProto {
+            name: "row".into(),
+            dims: vec![1, 1 << 13],
+            data_type: 1,
+            float_data: vec![1.0; 1 << 13],
+            ..Default::default()
+        };
+        let node = pb::NodeProto {
+            op_type: "Mul".into(),
+            name: "outer".into(),
+            input: vec!["column".into(), "row".into()],
+            output: vec!["m0.zeros".into()],
+            ..Default::default()
+        };
         replace_node(&mut model, "m0.zeros", node, vec![column, row]);
-        assert!(matches!(screen(&model), Err(GraphError::TooLarge { ref tensor, .. }) if tensor == "m0.zeros"), "{:?}", screen(&model));
+        assert!(
+            matches!(screen(&model), Err(GraphError::TooLarge { ref tensor, .. }) if tensor == "m0.zeros"),
+            "{:?}",
+            screen(&model)
+        );
     }
 
     #[test]
@@ -573,10 +807,32 @@ mod tests {
         let mut model = default_model();
         let graph = model.graph.as_mut().unwrap();
         graph.initializer.push(int64("axis1", vec![1]));
-        graph.node.push(pb::NodeProto { op_type: "Unsqueeze".into(), name: "col".into(), input: vec!["epoch".into(), "axis1".into()], output: vec!["col".into()], ..Default::default() });
-        graph.node.push(pb::NodeProto { op_type: "Unsqueeze".into(), name: "row".into(), input: vec!["epoch".into(), "axes0".into()], output: vec!["row".into()], ..Default::default() });
-        graph.node.push(pb::NodeProto { op_type: "Mul".into(), name: "square".into(), input: vec!["col".into(), "row".into()], output: vec!["square".into()], ..Default::default() });
-        assert!(matches!(screen(&model), Err(GraphError::Superlinear { .. })), "{:?}", screen(&model));
+        graph.node.push(pb::NodeProto {
+            op_type: "Unsqueeze".into(),
+            name: "col".into(),
+            input: vec!["epoch".into(), "axis1".into()],
+            output: vec!["col".into()],
+            ..Default::default()
+        });
+        graph.node.push(pb::NodeProto {
+            op_type: "Unsqueeze".into(),
+            name: "row".into(),
+            input: vec!["epoch".into(), "axes0".into()],
+            output: vec!["row".into()],
+            ..Default::default()
+        });
+        graph.node.push(pb::NodeProto {
+            op_type: "Mul".into(),
+            name: "square".into(),
+            input: vec!["col".into(), "row".into()],
+            output: vec!["square".into()],
+            ..Default::default()
+        });
+        assert!(
+            matches!(screen(&model), Err(GraphError::Superlinear { .. })),
+            "{:?}",
+            screen(&model)
+        );
     }
 
     #[test]
@@ -585,6 +841,10 @@ mod tests {
         let graph = model.graph.as_mut().unwrap();
         let last = graph.node.pop().unwrap();
         graph.node.insert(0, last);
-        assert!(matches!(screen(&model), Err(GraphError::Name { .. })), "{:?}", screen(&model));
+        assert!(
+            matches!(screen(&model), Err(GraphError::Name { .. })),
+            "{:?}",
+            screen(&model)
+        );
     }
 }

@@ -116,7 +116,9 @@ pub enum WeightsError {
         reason: String,
     },
     /// An initializer's shape does not fit the rest of the member.
-    #[error("predictor weights from {source_name}: initializer `{name}` has shape {found:?}, expected {expected}")]
+    #[error(
+        "predictor weights from {source_name}: initializer `{name}` has shape {found:?}, expected {expected}"
+    )]
     Shape {
         /// Where the bytes came from.
         source_name: String,
@@ -172,20 +174,30 @@ impl Initializers<'_> {
         let tensor = self
             .tensors
             .get(name)
-            .ok_or_else(|| WeightsError::MissingInitializer { source_name: source_name.clone(), name: name.into() })?;
+            .ok_or_else(|| WeightsError::MissingInitializer {
+                source_name: source_name.clone(),
+                name: name.into(),
+            })?;
         let bad = |reason: String| WeightsError::BadInitializer {
             source_name: source_name.clone(),
             name: name.into(),
             reason,
         };
         if tensor.data_type != peephole_onnx_proto::tensor_proto::DataType::Float as i32 {
-            return Err(bad(format!("has ONNX data type {}, not float", tensor.data_type)));
+            return Err(bad(format!(
+                "has ONNX data type {}, not float",
+                tensor.data_type
+            )));
         }
         if !tensor.external_data.is_empty() || tensor.data_location == Some(1) {
             return Err(bad("keeps its data in an external file".into()));
         }
         let dims_match = tensor.dims.len() == expected.len()
-            && tensor.dims.iter().zip(expected).all(|(&d, &e)| usize::try_from(d) == Ok(e));
+            && tensor
+                .dims
+                .iter()
+                .zip(expected)
+                .all(|(&d, &e)| usize::try_from(d) == Ok(e));
         if !dims_match {
             return Err(WeightsError::Shape {
                 source_name,
@@ -204,18 +216,26 @@ impl Initializers<'_> {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect()
         };
-        if values.len() != count || (!tensor.raw_data.is_empty() && tensor.raw_data.len() != 4 * count) {
-            return Err(bad(format!("holds {} values for {count} elements", values.len())));
+        if values.len() != count
+            || (!tensor.raw_data.is_empty() && tensor.raw_data.len() != 4 * count)
+        {
+            return Err(bad(format!(
+                "holds {} values for {count} elements",
+                values.len()
+            )));
         }
         Ok(values)
     }
 
     /// The dims of `name`, for tensors whose extent the file decides (vocabularies, widths).
     fn dims(&self, name: &str) -> Result<Vec<usize>, WeightsError> {
-        let tensor = self.tensors.get(name).ok_or_else(|| WeightsError::MissingInitializer {
-            source_name: self.source_name.to_string(),
-            name: name.into(),
-        })?;
+        let tensor = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| WeightsError::MissingInitializer {
+                source_name: self.source_name.to_string(),
+                name: name.into(),
+            })?;
         tensor
             .dims
             .iter()
@@ -249,7 +269,12 @@ impl Initializers<'_> {
 
     /// A Gemm layer `{prefix}.weight` (`out x in`) and `{prefix}.bias`; `out` is decided by
     /// the file unless given.
-    fn linear(&self, prefix: &str, inputs: usize, outputs: Option<usize>) -> Result<Linear, WeightsError> {
+    fn linear(
+        &self,
+        prefix: &str,
+        inputs: usize,
+        outputs: Option<usize>,
+    ) -> Result<Linear, WeightsError> {
         let name = format!("{prefix}.weight");
         let weight = self.matrix(&name, inputs)?;
         if let Some(out) = outputs
@@ -289,28 +314,56 @@ impl PredictorWeights {
                 reason: format!("{} bytes is larger than any predictor", bytes.len()),
             });
         }
-        let proto = peephole_onnx_proto::ModelProto::decode(bytes)
-            .map_err(|e| WeightsError::NotOnnx { source_name: source_name.to_string(), reason: e.to_string() })?;
+        let proto =
+            peephole_onnx_proto::ModelProto::decode(bytes).map_err(|e| WeightsError::NotOnnx {
+                source_name: source_name.to_string(),
+                reason: e.to_string(),
+            })?;
         Self::from_model_proto(&proto, source_name)
     }
 
     /// [`PredictorWeights::from_onnx_bytes`] on an already decoded model, so a caller that
     /// has decoded it (`Predictor`) does not decode it again.
-    pub fn from_model_proto(proto: &peephole_onnx_proto::ModelProto, source_name: &str) -> Result<Self, WeightsError> {
+    pub fn from_model_proto(
+        proto: &peephole_onnx_proto::ModelProto,
+        source_name: &str,
+    ) -> Result<Self, WeightsError> {
         let name = source_name.to_string();
-        let not_predictor = |reason: String| WeightsError::NotPredictor { source_name: name.clone(), reason };
-        let format = proto.metadata_props.iter().find(|p| p.key == super::format::META_FORMAT).map(|p| p.value.as_str());
+        let not_predictor = |reason: String| WeightsError::NotPredictor {
+            source_name: name.clone(),
+            reason,
+        };
+        let format = proto
+            .metadata_props
+            .iter()
+            .find(|p| p.key == super::format::META_FORMAT)
+            .map(|p| p.value.as_str());
         match format {
             Some(super::format::PREDICTOR_FORMAT) => {}
             Some(other) => {
-                return Err(not_predictor(format!("format {other}, this build reads {}", super::format::PREDICTOR_FORMAT)));
+                return Err(not_predictor(format!(
+                    "format {other}, this build reads {}",
+                    super::format::PREDICTOR_FORMAT
+                )));
             }
-            None => return Err(not_predictor(format!("no `{}` metadata: not a Peephole predictor", super::format::META_FORMAT))),
+            None => {
+                return Err(not_predictor(format!(
+                    "no `{}` metadata: not a Peephole predictor",
+                    super::format::META_FORMAT
+                )));
+            }
         }
-        let graph = proto.graph.as_ref().ok_or_else(|| not_predictor("the model has no graph".into()))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| not_predictor("the model has no graph".into()))?;
         let init = Initializers {
             source_name,
-            tensors: graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect(),
+            tensors: graph
+                .initializer
+                .iter()
+                .map(|t| (t.name.as_str(), t))
+                .collect(),
         };
         let mut members = Vec::new();
         let mut scale: Option<(f32, f32)> = None;
@@ -319,7 +372,8 @@ impl PredictorWeights {
             let p = format!("m{index}");
             let type_embedding = init.matrix(&format!("{p}.type_embedding"), EMBEDDING_DIM)?;
             let kernel_embedding = init.matrix(&format!("{p}.kernel_embedding"), EMBEDDING_DIM)?;
-            let channel_embedding = init.matrix(&format!("{p}.channel_embedding"), EMBEDDING_DIM)?;
+            let channel_embedding =
+                init.matrix(&format!("{p}.channel_embedding"), EMBEDDING_DIM)?;
             let epoch_embedding = init.matrix(&format!("{p}.epoch_embedding"), EMBEDDING_DIM)?;
             let gates = 4 * LSTM_HIDDEN;
             let w = init.read(&format!("{p}.lstm.W"), &[1, gates, LAYER_FEATURES])?;
@@ -329,10 +383,16 @@ impl PredictorWeights {
             let hidden1 = init.linear(&format!("{p}.hidden1"), mlp_in, None)?;
             let hidden2 = init.linear(&format!("{p}.hidden2"), hidden1.weight.rows, None)?;
             let output = init.linear(&format!("{p}.output"), hidden2.weight.rows, Some(1))?;
-            let member_scale = (init.scalar(&format!("{p}.mean"))?, init.scalar(&format!("{p}.std"))?);
+            let member_scale = (
+                init.scalar(&format!("{p}.mean"))?,
+                init.scalar(&format!("{p}.std"))?,
+            );
             match scale {
                 None => scale = Some(member_scale),
-                Some(first) if first.0.to_bits() != member_scale.0.to_bits() || first.1.to_bits() != member_scale.1.to_bits() => {
+                Some(first)
+                    if first.0.to_bits() != member_scale.0.to_bits()
+                        || first.1.to_bits() != member_scale.1.to_bits() =>
+                {
                     return Err(WeightsError::InconsistentScale {
                         source_name: name,
                         member: index,
@@ -348,16 +408,30 @@ impl PredictorWeights {
                 type_embedding,
                 kernel_embedding,
                 channel_embedding,
-                lstm_w_ih: Matrix { rows: gates, cols: LAYER_FEATURES, data: torch_gate_order(&w) },
-                lstm_w_hh: Matrix { rows: gates, cols: LSTM_HIDDEN, data: torch_gate_order(&r) },
+                lstm_w_ih: Matrix {
+                    rows: gates,
+                    cols: LAYER_FEATURES,
+                    data: torch_gate_order(&w),
+                },
+                lstm_w_hh: Matrix {
+                    rows: gates,
+                    cols: LSTM_HIDDEN,
+                    data: torch_gate_order(&r),
+                },
                 lstm_b_ih: torch_gate_order(&b[..gates]),
                 lstm_b_hh: torch_gate_order(&b[gates..]),
                 epoch_embedding,
                 mlp: [hidden1, hidden2, output],
             });
         }
-        let (target_mean, target_std) =
-            scale.ok_or_else(|| WeightsError::MissingInitializer { source_name: name.clone(), name: "m0.lstm.W".into() })?;
-        Ok(PredictorWeights { members, target_mean, target_std })
+        let (target_mean, target_std) = scale.ok_or_else(|| WeightsError::MissingInitializer {
+            source_name: name.clone(),
+            name: "m0.lstm.W".into(),
+        })?;
+        Ok(PredictorWeights {
+            members,
+            target_mean,
+            target_std,
+        })
     }
 }

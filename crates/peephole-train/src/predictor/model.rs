@@ -45,11 +45,19 @@ impl PeepholeNet {
     /// Creates a member with PyTorch's default initialisations.
     pub fn new(root: &nn::Path, epochs: u32) -> Self {
         let embed = |name: &str, vocab: usize| {
-            nn::embedding(root / name, vocab as i64, EMBEDDING_DIM as i64, Default::default())
+            nn::embedding(
+                root / name,
+                vocab as i64,
+                EMBEDDING_DIM as i64,
+                Default::default(),
+            )
         };
         let hidden = LSTM_HIDDEN as i64;
         let bound = 1.0 / (hidden as f64).sqrt();
-        let uniform = nn::Init::Uniform { lo: -bound, up: bound };
+        let uniform = nn::Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
         let lstm = root / "lstm";
         let linear = |name: &str, input: usize, output: usize| {
             nn::linear(root / name, input as i64, output as i64, Default::default())
@@ -98,7 +106,12 @@ impl PeepholeNet {
         for t in 0..steps {
             let gates = input_part.select(1, t) + h.matmul(&self.w_hh.tr());
             let chunks = gates.chunk(4, 1);
-            let (i, f, g, o) = (chunks[0].sigmoid(), chunks[1].sigmoid(), chunks[2].tanh(), chunks[3].sigmoid());
+            let (i, f, g, o) = (
+                chunks[0].sigmoid(),
+                chunks[1].sigmoid(),
+                chunks[2].tanh(),
+                chunks[3].sigmoid(),
+            );
             let c_next = &f * &c + &i * &g;
             let h_next = &o * c_next.tanh();
             let active = lengths.gt(t).unsqueeze(1);
@@ -110,7 +123,11 @@ impl PeepholeNet {
 
     /// Predicted (scaled) accuracy, `B`.
     pub fn forward(&self, batch: &PredictorBatch, train: bool) -> Tensor {
-        self.regress(&self.structure(&batch.codes, &batch.lengths), &batch.epochs, train)
+        self.regress(
+            &self.structure(&batch.codes, &batch.lengths),
+            &batch.epochs,
+            train,
+        )
     }
 
     /// Predicted (scaled) accuracy from structural features `B x 160` and epochs `B`: the
@@ -146,7 +163,12 @@ impl PeepholeNet {
                 fold(&self.hidden2, &self.norm2),
                 Linear {
                     weight: matrix(&self.output.ws),
-                    bias: self.output.bs.as_ref().map(vector).unwrap_or_else(|| vec![0.0]),
+                    bias: self
+                        .output
+                        .bs
+                        .as_ref()
+                        .map(vector)
+                        .unwrap_or_else(|| vec![0.0]),
                 },
             ],
         }
@@ -154,23 +176,47 @@ impl PeepholeNet {
 }
 
 fn vector(tensor: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(tensor.to_kind(Kind::Float).to_device(tch::Device::Cpu).flatten(0, -1))
-        .unwrap_or_default()
+    Vec::<f32>::try_from(
+        tensor
+            .to_kind(Kind::Float)
+            .to_device(tch::Device::Cpu)
+            .flatten(0, -1),
+    )
+    .unwrap_or_default()
 }
 
 fn matrix(tensor: &Tensor) -> Matrix {
     let size = tensor.size();
-    Matrix { rows: size[0] as usize, cols: size[1] as usize, data: vector(tensor) }
+    Matrix {
+        rows: size[0] as usize,
+        cols: size[1] as usize,
+        data: vector(tensor),
+    }
 }
 
 /// `BN(W x + b)` in eval mode equals `(s W) x + s (b - mean) + beta` with
 /// `s = gamma / sqrt(var + eps)`.
 fn fold(linear: &nn::Linear, norm: &nn::BatchNorm) -> Linear {
-    let scale = norm.ws.as_ref().map(|g| g.shallow_clone()).unwrap_or_else(|| norm.running_var.ones_like())
+    let scale = norm
+        .ws
+        .as_ref()
+        .map(|g| g.shallow_clone())
+        .unwrap_or_else(|| norm.running_var.ones_like())
         / (&norm.running_var + BATCH_NORM_EPS).sqrt();
-    let beta = norm.bs.as_ref().map(|b| b.shallow_clone()).unwrap_or_else(|| norm.running_mean.zeros_like());
+    let beta = norm
+        .bs
+        .as_ref()
+        .map(|b| b.shallow_clone())
+        .unwrap_or_else(|| norm.running_mean.zeros_like());
     let weight = &linear.ws * scale.unsqueeze(1);
-    let bias = linear.bs.as_ref().map(|b| b.shallow_clone()).unwrap_or_else(|| scale.zeros_like());
+    let bias = linear
+        .bs
+        .as_ref()
+        .map(|b| b.shallow_clone())
+        .unwrap_or_else(|| scale.zeros_like());
     let bias = (bias - &norm.running_mean) * &scale + beta;
-    Linear { weight: matrix(&weight), bias: vector(&bias) }
+    Linear {
+        weight: matrix(&weight),
+        bias: vector(&bias),
+    }
 }

@@ -25,7 +25,11 @@ pub enum SimdLevel {
 impl SimdLevel {
     /// The best level this CPU runs.
     pub fn detect() -> SimdLevel {
-        Self::all().into_iter().rev().find(|level| level.is_supported()).unwrap_or(SimdLevel::Portable)
+        Self::all()
+            .into_iter()
+            .rev()
+            .find(|level| level.is_supported())
+            .unwrap_or(SimdLevel::Portable)
     }
 
     /// Every level, slowest first.
@@ -108,7 +112,9 @@ mod mxcsr {
     pub(super) fn read() -> u32 {
         let mut value: u32 = 0;
         // SAFETY: stmxcsr stores 4 bytes to a valid, writable u32; every x86-64 CPU has SSE.
-        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags))
+        };
         value
     }
 
@@ -116,7 +122,9 @@ mod mxcsr {
     pub(super) fn write(value: u32) {
         // SAFETY: ldmxcsr reads 4 bytes from a valid u32; `value` comes from `read` with
         // FTZ/DAZ set or cleared, so no reserved bit is set.
-        unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, readonly, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, readonly, preserves_flags))
+        };
     }
 }
 
@@ -134,7 +142,13 @@ pub struct Packed {
 impl Packed {
     /// Packs `B = W[:, offset..offset + k]^T` for a PyTorch-layout weight `W` (`out x in`,
     /// `y = W x`), so that `A B` applies the layer to the rows of `A`.
-    pub fn from_weight(weight: &[f32], out: usize, inputs: usize, offset: usize, k: usize) -> Packed {
+    pub fn from_weight(
+        weight: &[f32],
+        out: usize,
+        inputs: usize,
+        offset: usize,
+        k: usize,
+    ) -> Packed {
         let n_padded = out.div_ceil(COLUMN_ALIGN) * COLUMN_ALIGN;
         let mut data = vec![0.0f32; n_padded * k];
         for panel in 0..n_padded / PANEL {
@@ -153,12 +167,23 @@ impl Packed {
 
 /// `C[i][..n_padded] = A[i][..k] B` for `i < m`; `A` has row stride `lda`, `C` row stride
 /// `ldc` (at least `n_padded`).
-pub fn gemm(level: SimdLevel, a: &[f32], lda: usize, m: usize, b: &Packed, c: &mut [f32], ldc: usize) {
+pub fn gemm(
+    level: SimdLevel,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &Packed,
+    c: &mut [f32],
+    ldc: usize,
+) {
     if m == 0 {
         return;
     }
     assert!(lda >= b.k && ldc >= b.n_padded, "gemm strides");
-    assert!(a.len() >= (m - 1) * lda + b.k && c.len() >= (m - 1) * ldc + b.n_padded, "gemm operands");
+    assert!(
+        a.len() >= (m - 1) * lda + b.k && c.len() >= (m - 1) * ldc + b.n_padded,
+        "gemm operands"
+    );
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx512 if level.is_supported() => {
@@ -227,7 +252,8 @@ fn exp_approx(x: f32) -> f32 {
     let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let r2 = r * r;
-    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
         + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1)
@@ -254,9 +280,20 @@ fn tanh(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn cell_body(hidden: usize, gates: &[f32], input: &[f32], c_prev: &[f32], h_out: &mut [f32], c_out: &mut [f32]) {
+fn cell_body(
+    hidden: usize,
+    gates: &[f32],
+    input: &[f32],
+    c_prev: &[f32],
+    h_out: &mut [f32],
+    c_out: &mut [f32],
+) {
     let (gates, input) = (&gates[..4 * hidden], &input[..4 * hidden]);
-    let (c_prev, h_out, c_out) = (&c_prev[..hidden], &mut h_out[..hidden], &mut c_out[..hidden]);
+    let (c_prev, h_out, c_out) = (
+        &c_prev[..hidden],
+        &mut h_out[..hidden],
+        &mut c_out[..hidden],
+    );
     let (gi, rest) = gates.split_at(hidden);
     let (gf, rest) = rest.split_at(hidden);
     let (gg, go) = rest.split_at(hidden);
@@ -281,12 +318,26 @@ mod x86 {
     use super::{PANEL, Packed, cell_body};
 
     #[target_feature(enable = "avx512f")]
-    pub(super) fn cell_avx512(hidden: usize, gates: &[f32], input: &[f32], c_prev: &[f32], h_out: &mut [f32], c_out: &mut [f32]) {
+    pub(super) fn cell_avx512(
+        hidden: usize,
+        gates: &[f32],
+        input: &[f32],
+        c_prev: &[f32],
+        h_out: &mut [f32],
+        c_out: &mut [f32],
+    ) {
         cell_body(hidden, gates, input, c_prev, h_out, c_out);
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn cell_avx2(hidden: usize, gates: &[f32], input: &[f32], c_prev: &[f32], h_out: &mut [f32], c_out: &mut [f32]) {
+    pub(super) fn cell_avx2(
+        hidden: usize,
+        gates: &[f32],
+        input: &[f32],
+        c_prev: &[f32],
+        h_out: &mut [f32],
+        c_out: &mut [f32],
+    ) {
         cell_body(hidden, gates, input, c_prev, h_out, c_out);
     }
 
@@ -302,7 +353,14 @@ mod x86 {
     /// # Safety
     /// The CPU has AVX-512F; `gemm`'s asserts hold.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gemm_avx512(a: &[f32], lda: usize, m: usize, b: &Packed, c: &mut [f32], ldc: usize) {
+    pub(super) unsafe fn gemm_avx512(
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        b: &Packed,
+        c: &mut [f32],
+        ldc: usize,
+    ) {
         unsafe {
             let k = b.k;
             let (a, c) = (a.as_ptr(), c.as_mut_ptr());
@@ -346,7 +404,13 @@ mod x86 {
     /// scoring is this case at every LSTM step).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn wide_512<const MR: usize, const NP: usize>(a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
+    unsafe fn wide_512<const MR: usize, const NP: usize>(
+        a: *const f32,
+        lda: usize,
+        b: &Packed,
+        c: *mut f32,
+        ldc: usize,
+    ) {
         unsafe {
             let k = b.k;
             let panels = b.n_padded / PANEL;
@@ -360,7 +424,9 @@ mod x86 {
                         *x = _mm512_set1_ps(*a.add(r * lda + kk));
                     }
                     for p in 0..NP {
-                        _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((p * k + kk + PREFETCH) * PANEL) as *const i8);
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            w.wrapping_add((p * k + kk + PREFETCH) * PANEL) as *const i8,
+                        );
                         let wv = _mm512_loadu_ps(w.add((p * k + kk) * PANEL));
                         for r in 0..MR {
                             acc[r][p] = _mm512_fmadd_ps(x[r], wv, acc[r][p]);
@@ -415,7 +481,14 @@ mod x86 {
     /// # Safety
     /// The CPU has AVX2 and FMA; `gemm`'s asserts hold.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn gemm_avx2(a: &[f32], lda: usize, m: usize, b: &Packed, c: &mut [f32], ldc: usize) {
+    pub(super) unsafe fn gemm_avx2(
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        b: &Packed,
+        c: &mut [f32],
+        ldc: usize,
+    ) {
         unsafe {
             let k = b.k;
             let (a, c) = (a.as_ptr(), c.as_mut_ptr());
@@ -452,7 +525,13 @@ mod x86 {
     /// The AVX2 form of `wide_512`: `MR` rows, `NP` panels (two registers each) at a time.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn wide_256<const MR: usize, const NP: usize>(a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
+    unsafe fn wide_256<const MR: usize, const NP: usize>(
+        a: *const f32,
+        lda: usize,
+        b: &Packed,
+        c: *mut f32,
+        ldc: usize,
+    ) {
         unsafe {
             let k = b.k;
             let panels = b.n_padded / PANEL;
@@ -466,7 +545,9 @@ mod x86 {
                         *x = _mm256_set1_ps(*a.add(r * lda + kk));
                     }
                     for p in 0..NP {
-                        _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((p * k + kk + PREFETCH) * PANEL) as *const i8);
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            w.wrapping_add((p * k + kk + PREFETCH) * PANEL) as *const i8,
+                        );
                         let base = w.add((p * k + kk) * PANEL);
                         let (w0, w1) = (_mm256_loadu_ps(base), _mm256_loadu_ps(base.add(8)));
                         for r in 0..MR {
@@ -485,7 +566,14 @@ mod x86 {
             }
             // The panels left over, one at a time.
             while panel < panels {
-                tile_256::<MR>(a, lda, b.data.as_ptr().add(panel * k * PANEL), k, c.add(panel * PANEL), ldc);
+                tile_256::<MR>(
+                    a,
+                    lda,
+                    b.data.as_ptr().add(panel * k * PANEL),
+                    k,
+                    c.add(panel * PANEL),
+                    ldc,
+                );
                 panel += 1;
             }
         }
@@ -493,7 +581,14 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn tile_256<const MR: usize>(a: *const f32, lda: usize, w: *const f32, k: usize, c: *mut f32, ldc: usize) {
+    unsafe fn tile_256<const MR: usize>(
+        a: *const f32,
+        lda: usize,
+        w: *const f32,
+        k: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
         unsafe {
             let mut acc = [[_mm256_setzero_ps(); 2]; MR];
             for kk in 0..k {
@@ -537,10 +632,14 @@ mod tests {
     }
 
     fn check_product(k: usize, out: usize) {
-        let weight: Vec<f32> = (0..out * k).map(|i| ((i * 7919 % 113) as f32 - 56.0) / 50.0).collect();
+        let weight: Vec<f32> = (0..out * k)
+            .map(|i| ((i * 7919 % 113) as f32 - 56.0) / 50.0)
+            .collect();
         let packed = Packed::from_weight(&weight, out, k, 0, k);
         for m in 1..=19 {
-            let a: Vec<f32> = (0..m * k).map(|i| ((i * 104_729 % 97) as f32 - 48.0) / 40.0).collect();
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 104_729 % 97) as f32 - 48.0) / 40.0)
+                .collect();
             let expected = reference(&a, m, k, &weight, out);
             for level in SimdLevel::all().into_iter().filter(|l| l.is_supported()) {
                 let ldc = packed.n_padded + 3;
@@ -549,9 +648,17 @@ mod tests {
                 for i in 0..m {
                     for n in 0..out {
                         let (got, want) = (c[i * ldc + n], expected[i * out + n]);
-                        assert!((got - want).abs() < 1e-4, "{level} m={m} [{i}][{n}]: {got} vs {want}");
+                        assert!(
+                            (got - want).abs() < 1e-4,
+                            "{level} m={m} [{i}][{n}]: {got} vs {want}"
+                        );
                     }
-                    assert!(c[i * ldc + out..i * ldc + packed.n_padded].iter().all(|&v| v == 0.0), "padding");
+                    assert!(
+                        c[i * ldc + out..i * ldc + packed.n_padded]
+                            .iter()
+                            .all(|&v| v == 0.0),
+                        "padding"
+                    );
                 }
             }
         }
@@ -562,8 +669,17 @@ mod tests {
         for step in -4000..=4000 {
             let x = step as f32 / 100.0;
             let s = 1.0 / (1.0 + (-x).exp());
-            assert!((sigmoid(x) - s).abs() <= 2e-7, "sigmoid({x}) = {} vs {s}", sigmoid(x));
-            assert!((tanh(x) - x.tanh()).abs() <= 3e-7, "tanh({x}) = {} vs {}", tanh(x), x.tanh());
+            assert!(
+                (sigmoid(x) - s).abs() <= 2e-7,
+                "sigmoid({x}) = {} vs {s}",
+                sigmoid(x)
+            );
+            assert!(
+                (tanh(x) - x.tanh()).abs() <= 3e-7,
+                "tanh({x}) = {} vs {}",
+                tanh(x),
+                x.tanh()
+            );
             let e = x.exp();
             assert!(((exp_approx(x) - e) / e).abs() <= 3e-7, "exp({x})");
         }

@@ -117,7 +117,9 @@ pub enum FastScorerError {
         source: UlcDecodeError,
     },
     /// A valid code whose field this model has no embedding row for.
-    #[error("item {item}, layer {layer}: {field} = {value} has no row in the model's {rows}-row table")]
+    #[error(
+        "item {item}, layer {layer}: {field} = {value} has no row in the model's {rows}-row table"
+    )]
     OutOfTable {
         /// Index of the item.
         item: usize,
@@ -190,43 +192,110 @@ fn project(weight: &Matrix, offset: usize, table: &Matrix, bias: Option<&[f32]>)
         let embedded = table.row(r);
         for g in 0..weight.rows {
             let w = &weight.row(g)[offset..offset + width];
-            let mut sum: f64 = w.iter().zip(embedded).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+            let mut sum: f64 = w
+                .iter()
+                .zip(embedded)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum();
             if let Some(bias) = bias {
                 sum += f64::from(bias[g]);
             }
             data.push(sum as f32);
         }
     }
-    Matrix { rows: table.rows, cols: weight.rows, data }
+    Matrix {
+        rows: table.rows,
+        cols: weight.rows,
+        data,
+    }
 }
 
-fn shape_error(member: usize, tensor: &'static str, found: String, expected: String) -> FastScorerError {
-    FastScorerError::Shape { member, tensor, found, expected }
+fn shape_error(
+    member: usize,
+    tensor: &'static str,
+    found: String,
+    expected: String,
+) -> FastScorerError {
+    FastScorerError::Shape {
+        member,
+        tensor,
+        found,
+        expected,
+    }
 }
 
 /// Checks that one member's tensors fit together and returns `(hidden, embedding)`.
-fn check_member(index: usize, m: &MemberWeights, first: Option<&MemberWeights>) -> Result<(usize, usize), FastScorerError> {
+fn check_member(
+    index: usize,
+    m: &MemberWeights,
+    first: Option<&MemberWeights>,
+) -> Result<(usize, usize), FastScorerError> {
     let dims = |x: &Matrix| format!("{}x{}", x.rows, x.cols);
     let embedding = m.type_embedding.cols;
     let hidden = m.lstm_w_hh.cols;
     let matrices: [(&'static str, &Matrix, usize, usize); 9] = [
-        ("type_embedding", &m.type_embedding, m.type_embedding.rows, embedding),
-        ("kernel_embedding", &m.kernel_embedding, m.kernel_embedding.rows, embedding),
-        ("channel_embedding", &m.channel_embedding, m.channel_embedding.rows, embedding),
-        ("epoch_embedding", &m.epoch_embedding, m.epoch_embedding.rows, embedding),
+        (
+            "type_embedding",
+            &m.type_embedding,
+            m.type_embedding.rows,
+            embedding,
+        ),
+        (
+            "kernel_embedding",
+            &m.kernel_embedding,
+            m.kernel_embedding.rows,
+            embedding,
+        ),
+        (
+            "channel_embedding",
+            &m.channel_embedding,
+            m.channel_embedding.rows,
+            embedding,
+        ),
+        (
+            "epoch_embedding",
+            &m.epoch_embedding,
+            m.epoch_embedding.rows,
+            embedding,
+        ),
         ("lstm_w_ih", &m.lstm_w_ih, 4 * hidden, 4 * embedding),
         ("lstm_w_hh", &m.lstm_w_hh, 4 * hidden, hidden),
-        ("mlp[0].weight", &m.mlp[0].weight, m.mlp[0].weight.rows, hidden + embedding),
-        ("mlp[1].weight", &m.mlp[1].weight, m.mlp[1].weight.rows, m.mlp[0].weight.rows),
+        (
+            "mlp[0].weight",
+            &m.mlp[0].weight,
+            m.mlp[0].weight.rows,
+            hidden + embedding,
+        ),
+        (
+            "mlp[1].weight",
+            &m.mlp[1].weight,
+            m.mlp[1].weight.rows,
+            m.mlp[0].weight.rows,
+        ),
         ("mlp[2].weight", &m.mlp[2].weight, 1, m.mlp[1].weight.rows),
     ];
     for (name, matrix, rows, cols) in matrices {
-        if matrix.rows != rows || matrix.cols != cols || matrix.data.len() != rows * cols || rows == 0 || cols == 0 {
-            return Err(shape_error(index, name, dims(matrix), format!("{rows}x{cols} (non-empty)")));
+        if matrix.rows != rows
+            || matrix.cols != cols
+            || matrix.data.len() != rows * cols
+            || rows == 0
+            || cols == 0
+        {
+            return Err(shape_error(
+                index,
+                name,
+                dims(matrix),
+                format!("{rows}x{cols} (non-empty)"),
+            ));
         }
     }
     if m.epoch_embedding.rows < 2 {
-        return Err(shape_error(index, "epoch_embedding", dims(&m.epoch_embedding), "at least 2 rows (row 0 is unused)".into()));
+        return Err(shape_error(
+            index,
+            "epoch_embedding",
+            dims(&m.epoch_embedding),
+            "at least 2 rows (row 0 is unused)".into(),
+        ));
     }
     let vectors: [(&'static str, usize, usize); 5] = [
         ("lstm_b_ih", m.lstm_b_ih.len(), 4 * hidden),
@@ -237,20 +306,42 @@ fn check_member(index: usize, m: &MemberWeights, first: Option<&MemberWeights>) 
     ];
     for (name, found, expected) in vectors {
         if found != expected {
-            return Err(shape_error(index, name, found.to_string(), expected.to_string()));
+            return Err(shape_error(
+                index,
+                name,
+                found.to_string(),
+                expected.to_string(),
+            ));
         }
     }
     if let Some(first) = first {
         let pairs: [(&'static str, &Matrix, &Matrix); 5] = [
             ("type_embedding", &m.type_embedding, &first.type_embedding),
-            ("kernel_embedding", &m.kernel_embedding, &first.kernel_embedding),
-            ("channel_embedding", &m.channel_embedding, &first.channel_embedding),
-            ("epoch_embedding", &m.epoch_embedding, &first.epoch_embedding),
+            (
+                "kernel_embedding",
+                &m.kernel_embedding,
+                &first.kernel_embedding,
+            ),
+            (
+                "channel_embedding",
+                &m.channel_embedding,
+                &first.channel_embedding,
+            ),
+            (
+                "epoch_embedding",
+                &m.epoch_embedding,
+                &first.epoch_embedding,
+            ),
             ("lstm_w_hh", &m.lstm_w_hh, &first.lstm_w_hh),
         ];
         for (name, mine, theirs) in pairs {
             if (mine.rows, mine.cols) != (theirs.rows, theirs.cols) {
-                return Err(shape_error(index, name, dims(mine), format!("{} as in member 0", dims(theirs))));
+                return Err(shape_error(
+                    index,
+                    name,
+                    dims(mine),
+                    format!("{} as in member 0", dims(theirs)),
+                ));
             }
         }
     }
@@ -260,20 +351,41 @@ fn check_member(index: usize, m: &MemberWeights, first: Option<&MemberWeights>) 
 impl FastMember {
     fn new(m: &MemberWeights, hidden: usize, embedding: usize) -> FastMember {
         let gates = 4 * hidden;
-        let biases: Vec<f32> = m.lstm_b_ih.iter().zip(&m.lstm_b_hh).map(|(a, b)| a + b).collect();
+        let biases: Vec<f32> = m
+            .lstm_b_ih
+            .iter()
+            .zip(&m.lstm_b_hh)
+            .map(|(a, b)| a + b)
+            .collect();
         let [l1, l2, l3] = &m.mlp;
-        let hidden1 = Packed::from_weight(&l1.weight.data, l1.weight.rows, l1.weight.cols, 0, hidden);
+        let hidden1 =
+            Packed::from_weight(&l1.weight.data, l1.weight.rows, l1.weight.cols, 0, hidden);
         let n1 = hidden1.n_padded;
-        let mut epoch_rows = Matrix { rows: m.epoch_embedding.rows, cols: n1, data: vec![0.0; m.epoch_embedding.rows * n1] };
+        let mut epoch_rows = Matrix {
+            rows: m.epoch_embedding.rows,
+            cols: n1,
+            data: vec![0.0; m.epoch_embedding.rows * n1],
+        };
         for e in 0..m.epoch_embedding.rows {
             let embedded = m.epoch_embedding.row(e);
             for j in 0..l1.weight.rows {
                 let w = &l1.weight.row(j)[hidden..hidden + embedding];
-                let sum: f64 = w.iter().zip(embedded).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>() + f64::from(l1.bias[j]);
+                let sum: f64 = w
+                    .iter()
+                    .zip(embedded)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum::<f64>()
+                    + f64::from(l1.bias[j]);
                 epoch_rows.data[e * n1 + j] = sum as f32;
             }
         }
-        let hidden2 = Packed::from_weight(&l2.weight.data, l2.weight.rows, l2.weight.cols, 0, l2.weight.cols);
+        let hidden2 = Packed::from_weight(
+            &l2.weight.data,
+            l2.weight.rows,
+            l2.weight.cols,
+            0,
+            l2.weight.cols,
+        );
         let mut bias2 = l2.bias.clone();
         bias2.resize(hidden2.n_padded, 0.0);
         let mut output = l3.weight.data.clone();
@@ -354,7 +466,15 @@ impl Trie {
         let mut previous: &[u32] = &[];
         let mut stats = ScoreStats::default();
         for (local, &sequence) in sequences.iter().enumerate() {
-            let common = if share { sequence.iter().zip(previous).take_while(|(a, b)| a == b).count() } else { 0 };
+            let common = if share {
+                sequence
+                    .iter()
+                    .zip(previous)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            } else {
+                0
+            };
             path.truncate(common);
             for (depth, &code) in sequence.iter().enumerate().skip(common) {
                 if levels.len() <= depth {
@@ -366,7 +486,9 @@ impl Trie {
                 level.parent.push(parent);
                 level.code.push(code);
             }
-            levels[sequence.len() - 1].ends.push((path[sequence.len() - 1], local as u32));
+            levels[sequence.len() - 1]
+                .ends
+                .push((path[sequence.len() - 1], local as u32));
             stats.layers += sequence.len();
             previous = sequence;
         }
@@ -423,7 +545,9 @@ impl FastScorer {
             check_member(index, member, Some(first))?;
             members.push(FastMember::new(member, hidden, embedding));
         }
-        let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        let threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
         Ok(FastScorer {
             members,
             target_mean: weights.target_mean,
@@ -486,7 +610,10 @@ impl FastScorer {
     }
 
     /// Like [`FastScorer::score`], also saying how much work prefix sharing saved.
-    pub fn score_with_stats(&self, items: &[(&[UlcCode], u32)]) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
+    pub fn score_with_stats(
+        &self,
+        items: &[(&[UlcCode], u32)],
+    ) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
         let (codes, flat, offsets) = self.index_codes(items)?;
         let sequence = |i: usize| &flat[offsets[i]..offsets[i + 1]];
         // Distinct sequences in sorted order (identical ones merged) when sharing; every item
@@ -521,22 +648,46 @@ impl FastScorer {
         pair_start.push(pair_epochs.len());
 
         let code_rows: Vec<Vec<f32>> = self.members.iter().map(|m| m.code_rows(&codes)).collect();
-        let chunk = if uniques.len() < MIN_PARALLEL { uniques.len().max(1) } else { uniques.len().div_ceil(self.threads).clamp(1, CHUNK) };
-        let chunks: Vec<(usize, usize)> = (0..uniques.len()).step_by(chunk).map(|s| (s, (s + chunk).min(uniques.len()))).collect();
+        let chunk = if uniques.len() < MIN_PARALLEL {
+            uniques.len().max(1)
+        } else {
+            uniques.len().div_ceil(self.threads).clamp(1, CHUNK)
+        };
+        let chunks: Vec<(usize, usize)> = (0..uniques.len())
+            .step_by(chunk)
+            .map(|s| (s, (s + chunk).min(uniques.len())))
+            .collect();
         let members = self.members.len();
         // A few sequences are one chunk; then the members are what is split across threads
         // (batch-1 latency), each worker running its share of them over the whole chunk.
-        let groups = if chunks.len() == 1 { self.threads.min(members) } else { 1 };
-        let member_groups: Vec<Range<usize>> =
-            (0..groups).map(|g| g * members / groups..(g + 1) * members / groups).collect();
-        let jobs: Vec<(usize, usize)> = (0..chunks.len()).flat_map(|c| (0..groups).map(move |g| (c, g))).collect();
+        let groups = if chunks.len() == 1 {
+            self.threads.min(members)
+        } else {
+            1
+        };
+        let member_groups: Vec<Range<usize>> = (0..groups)
+            .map(|g| g * members / groups..(g + 1) * members / groups)
+            .collect();
+        let jobs: Vec<(usize, usize)> = (0..chunks.len())
+            .flat_map(|c| (0..groups).map(move |g| (c, g)))
+            .collect();
         let run = |(chunk, group): (usize, usize), scratch: &mut Scratch| {
             let _flush = kernels::FlushDenormals::new();
             let (start, end) = chunks[chunk];
             let pairs = &pair_epochs[pair_start[start]..pair_start[end]];
-            let pair_unique: Vec<u32> =
-                (start..end).flat_map(|u| std::iter::repeat_n((u - start) as u32, pair_start[u + 1] - pair_start[u])).collect();
-            self.run_chunk(&uniques[start..end], &pair_unique, pairs, &code_rows, member_groups[group].clone(), scratch)
+            let pair_unique: Vec<u32> = (start..end)
+                .flat_map(|u| {
+                    std::iter::repeat_n((u - start) as u32, pair_start[u + 1] - pair_start[u])
+                })
+                .collect();
+            self.run_chunk(
+                &uniques[start..end],
+                &pair_unique,
+                pairs,
+                &code_rows,
+                member_groups[group].clone(),
+                scratch,
+            )
         };
         let workers = self.threads.min(jobs.len());
         let mut results: Vec<(usize, Vec<f32>, ScoreStats)> = if workers <= 1 {
@@ -579,7 +730,10 @@ impl FastScorer {
         // Member accuracies per pair: [member][pair].
         let total_pairs = pair_epochs.len();
         let mut accuracy = vec![0.0f32; members * total_pairs];
-        let mut stats = ScoreStats { items: items.len(), ..ScoreStats::default() };
+        let mut stats = ScoreStats {
+            items: items.len(),
+            ..ScoreStats::default()
+        };
         for (i, out, chunk_stats) in results {
             let (chunk, group) = jobs[i];
             let (start, end) = chunks[chunk];
@@ -587,7 +741,8 @@ impl FastScorer {
             let first = member_groups[group].start;
             for m in member_groups[group].clone() {
                 let at = (m - first) * (p1 - p0);
-                accuracy[m * total_pairs + p0..m * total_pairs + p1].copy_from_slice(&out[at..at + (p1 - p0)]);
+                accuracy[m * total_pairs + p0..m * total_pairs + p1]
+                    .copy_from_slice(&out[at..at + (p1 - p0)]);
             }
             // Every group of a chunk walks the same trie: count its work once.
             if group == 0 {
@@ -602,7 +757,10 @@ impl FastScorer {
             .enumerate()
             .map(|(item, &(_, epoch))| {
                 let u = unique_of_item[item] as usize;
-                let offset = pair_epochs[pair_start[u]..pair_start[u + 1]].iter().position(|&e| e == epoch).unwrap_or(0);
+                let offset = pair_epochs[pair_start[u]..pair_start[u + 1]]
+                    .iter()
+                    .position(|&e| e == epoch)
+                    .unwrap_or(0);
                 let pair = pair_start[u] + offset;
                 outputs.clear();
                 outputs.extend((0..members).map(|m| f64::from(accuracy[m * total_pairs + pair])));
@@ -620,7 +778,10 @@ impl FastScorer {
     /// Validates the items and maps every code to a dense index of the distinct codes:
     /// returns the distinct codes, the flat index sequences and their offsets.
     #[allow(clippy::type_complexity)]
-    fn index_codes(&self, items: &[(&[UlcCode], u32)]) -> Result<(Vec<UlcCode>, Vec<u32>, Vec<usize>), FastScorerError> {
+    fn index_codes(
+        &self,
+        items: &[(&[UlcCode], u32)],
+    ) -> Result<(Vec<UlcCode>, Vec<u32>, Vec<usize>), FastScorerError> {
         let first = &self.members[0];
         let tables = [
             ("TY", first.type_rows.rows),
@@ -635,10 +796,17 @@ impl FastScorer {
         offsets.push(0);
         for (item, &(sequence, epoch)) in items.iter().enumerate() {
             if sequence.is_empty() || sequence.len() > MAX_SEQUENCE {
-                return Err(FastScorerError::Length { item, length: sequence.len() });
+                return Err(FastScorerError::Length {
+                    item,
+                    length: sequence.len(),
+                });
             }
             if epoch == 0 || epoch > self.epochs {
-                return Err(FastScorerError::Epoch { item, epoch, epochs: self.epochs });
+                return Err(FastScorerError::Epoch {
+                    item,
+                    epoch,
+                    epochs: self.epochs,
+                });
             }
             validate(sequence).map_err(|source| FastScorerError::Codes { item, source })?;
             for (layer, code) in sequence.iter().enumerate() {
@@ -647,7 +815,13 @@ impl FastScorer {
                     None => {
                         for ((field, rows), value) in tables.iter().zip(code.fields()) {
                             if usize::from(value) >= *rows {
-                                return Err(FastScorerError::OutOfTable { item, layer, field, value, rows: *rows });
+                                return Err(FastScorerError::OutOfTable {
+                                    item,
+                                    layer,
+                                    field,
+                                    value,
+                                    rows: *rows,
+                                });
                             }
                         }
                         codes.push(*code);
@@ -680,20 +854,28 @@ impl FastScorer {
         let mut out = Vec::with_capacity(members.len() * pairs);
         let zeros = vec![0.0f32; 4 * hidden];
         resize(&mut s.finals, sequences.len() * hidden);
-        for (member, rows) in self.members[members.clone()].iter().zip(&code_rows[members]) {
+        for (member, rows) in self.members[members.clone()]
+            .iter()
+            .zip(&code_rows[members])
+        {
             let gates = member.recurrent.n_padded;
-            let row_of = |code: u32| &rows[code as usize * 4 * hidden..(code as usize + 1) * 4 * hidden];
+            let row_of =
+                |code: u32| &rows[code as usize * 4 * hidden..(code as usize + 1) * 4 * hidden];
             // Depth 0: the zero state has no recurrent term.
             let first = &trie.levels[0];
             resize(&mut s.h, first.parent.len() * hidden);
             resize(&mut s.c, first.parent.len() * hidden);
             for (node, &code) in first.code.iter().enumerate() {
-                let (h, c) = (&mut s.h[node * hidden..(node + 1) * hidden], &mut s.c[node * hidden..(node + 1) * hidden]);
+                let (h, c) = (
+                    &mut s.h[node * hidden..(node + 1) * hidden],
+                    &mut s.c[node * hidden..(node + 1) * hidden],
+                );
                 lstm_cell(level, hidden, &zeros, row_of(code), &zeros[..hidden], h, c);
             }
             for &(node, local) in &first.ends {
                 let node = node as usize;
-                s.finals[local as usize * hidden..(local as usize + 1) * hidden].copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
+                s.finals[local as usize * hidden..(local as usize + 1) * hidden]
+                    .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
             }
             for depth in 1..trie.levels.len() {
                 let (parents, current) = (&trie.levels[depth - 1], &trie.levels[depth]);
@@ -706,16 +888,26 @@ impl FastScorer {
                     let block_end = (block_start + ROW_BLOCK).min(parents.rows.len());
                     for (r, &node) in parents.rows[block_start..block_end].iter().enumerate() {
                         let node = node as usize;
-                        s.a[r * hidden..(r + 1) * hidden].copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
+                        s.a[r * hidden..(r + 1) * hidden]
+                            .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
                     }
-                    gemm(level, &s.a, hidden, block_end - block_start, &member.recurrent, &mut s.gates, gates);
+                    gemm(
+                        level,
+                        &s.a,
+                        hidden,
+                        block_end - block_start,
+                        &member.recurrent,
+                        &mut s.gates,
+                        gates,
+                    );
                     while child < current.parent.len() {
                         let parent = current.parent[child] as usize;
                         let row = parents.row[parent] as usize;
                         if row >= block_end {
                             break;
                         }
-                        let recurrent = &s.gates[(row - block_start) * gates..(row - block_start) * gates + 4 * hidden];
+                        let recurrent = &s.gates
+                            [(row - block_start) * gates..(row - block_start) * gates + 4 * hidden];
                         lstm_cell(
                             level,
                             hidden,
@@ -736,29 +928,64 @@ impl FastScorer {
                         .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
                 }
             }
-            self.head(member, sequences.len(), pair_sequence, pair_epochs, s, &mut out);
+            self.head(
+                member,
+                sequences.len(),
+                pair_sequence,
+                pair_epochs,
+                s,
+                &mut out,
+            );
         }
         (out, trie.stats)
     }
 
     /// The MLP on the final states, one row per `(sequence, epoch)` pair; appends the member's
     /// accuracies (scaled like the exported model) to `out`.
-    fn head(&self, member: &FastMember, sequences: usize, pair_sequence: &[u32], pair_epochs: &[u32], s: &mut Scratch, out: &mut Vec<f32>) {
+    fn head(
+        &self,
+        member: &FastMember,
+        sequences: usize,
+        pair_sequence: &[u32],
+        pair_epochs: &[u32],
+        s: &mut Scratch,
+        out: &mut Vec<f32>,
+    ) {
         let hidden = self.hidden;
         let (n1, n2) = (member.hidden1.n_padded, member.hidden2.n_padded);
         resize(&mut s.mlp1, sequences * n1);
-        gemm(self.level, &s.finals, hidden, sequences, &member.hidden1, &mut s.mlp1, n1);
+        gemm(
+            self.level,
+            &s.finals,
+            hidden,
+            sequences,
+            &member.hidden1,
+            &mut s.mlp1,
+            n1,
+        );
         let pairs = pair_epochs.len();
         resize(&mut s.mlp2, pairs * n1);
         for (p, (&sequence, &epoch)) in pair_sequence.iter().zip(pair_epochs).enumerate() {
             let structure = &s.mlp1[sequence as usize * n1..(sequence as usize + 1) * n1];
             let row = &mut s.mlp2[p * n1..(p + 1) * n1];
-            for ((r, &x), &e) in row.iter_mut().zip(structure).zip(member.epoch_rows.row(epoch as usize)) {
+            for ((r, &x), &e) in row
+                .iter_mut()
+                .zip(structure)
+                .zip(member.epoch_rows.row(epoch as usize))
+            {
                 *r = (x + e).max(0.0);
             }
         }
         resize(&mut s.mlp2_out, pairs * n2);
-        gemm(self.level, &s.mlp2, n1, pairs, &member.hidden2, &mut s.mlp2_out, n2);
+        gemm(
+            self.level,
+            &s.mlp2,
+            n1,
+            pairs,
+            &member.hidden2,
+            &mut s.mlp2_out,
+            n2,
+        );
         for p in 0..pairs {
             let row = &s.mlp2_out[p * n2..(p + 1) * n2];
             let raw: f32 = row
