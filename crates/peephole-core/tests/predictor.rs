@@ -151,15 +151,8 @@ fn truncated_and_foreign_bytes_are_errors_not_panics() {
 
 #[test]
 fn a_model_for_another_ulc_version_is_refused() {
-    let mut proto =
-        peephole_onnx_proto::ModelProto::decode(peephole_core::predictor::EMBEDDED_MODEL).unwrap();
-    let card = proto
-        .metadata_props
-        .iter_mut()
-        .find(|p| p.key == META_CARD)
-        .expect("card metadata");
-    card.value = card.value.replace("\"ulc-v1\"", "\"ulc-v2\"");
-    let error = Predictor::from_bytes(&proto.encode_to_vec(), "v2.onnx").unwrap_err();
+    let bytes = with_card(|card| card["ulc_version"] = "ulc-v2".into());
+    let error = Predictor::from_bytes(&bytes, "v2.onnx").unwrap_err();
     assert!(
         matches!(error, PredictorError::UlcVersion { .. }),
         "{error}"
