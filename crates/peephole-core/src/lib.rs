@@ -4,6 +4,7 @@
 
 pub mod generator;
 pub mod ir;
+pub mod layer_features;
 pub mod lint;
 pub mod metrics;
 pub mod predictor;
