@@ -194,11 +194,12 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
 impl FinalPredictor for Predictor {
     fn predict_final(&self, networks: &[&ZooRecord]) -> anyhow::Result<Vec<FinalPrediction>> {
         let epochs = self.card().epochs;
-        let items: Vec<(&[peephole_core::ulc::UlcCode], u32)> = networks
+        // Networks, not their codes: a format-v2 model also reads each layer's features.
+        let items: Vec<(&peephole_core::Network, u32)> = networks
             .iter()
-            .map(|record| (record.ulc.as_slice(), epochs))
+            .map(|record| (&record.network, epochs))
             .collect();
-        let predictions = self.predict_batch(&items)?;
+        let predictions = self.predict_networks(&items)?;
         Ok(predictions
             .into_iter()
             .map(|p| FinalPrediction {
@@ -1527,6 +1528,7 @@ mod tests {
             },
             metrics: Vec::new(),
             command: String::new(),
+            layer_features: None,
         }
     }
 

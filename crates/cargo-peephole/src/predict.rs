@@ -8,7 +8,7 @@ use peephole_io::shown;
 use peephole_core::Network;
 use peephole_core::predictor::advice::percent;
 use peephole_core::predictor::{Predictor, PredictorError};
-use peephole_core::ulc::{UlcCode, encode};
+use peephole_core::ulc::encode;
 use serde::Serialize;
 
 /// The prediction at one epoch of the protocol.
@@ -48,14 +48,13 @@ pub struct Report {
 pub fn report(predictor: &Predictor, network: &Network) -> Result<Report, PredictorError> {
     let card = predictor.card();
     let encoding = encode(network)?;
-    let codes: &[UlcCode] = &encoding.codes;
-    let items: Vec<(&[UlcCode], u32)> = (1..=card.epochs).map(|epoch| (codes, epoch)).collect();
-    let predictions = predictor.predict_batch(&items)?;
-    let mut out_of_range: Vec<String> = predictions
+    // Every model format answers for networks; its notes include the input note.
+    let items: Vec<(&Network, u32)> = (1..=card.epochs).map(|epoch| (network, epoch)).collect();
+    let predictions = predictor.predict_networks(&items)?;
+    let out_of_range: Vec<String> = predictions
         .last()
         .map(|p| p.notes.iter().map(ToString::to_string).collect())
         .unwrap_or_default();
-    out_of_range.extend(predictor.input_note(network).map(|note| note.to_string()));
     let epochs: Vec<EpochPrediction> = (1..)
         .zip(&predictions)
         .map(|(epoch, p)| EpochPrediction {

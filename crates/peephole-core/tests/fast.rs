@@ -109,7 +109,7 @@ fn weights_read_from_the_embedded_model_predict_like_tract_on_that_model() {
     let items = items(&sequences, predictor.card().epochs);
     let tract = predictor.predict_batch(&items).unwrap();
     for (i, ((codes, epoch), t)) in items.iter().zip(&tract).enumerate() {
-        let reference = native::predict(&weights, codes, *epoch);
+        let reference = native::predict(&weights, codes, &[], *epoch);
         assert_close(
             &format!("native vs tract, sequence {i}"),
             reference,
@@ -193,7 +193,7 @@ fn batches_one_by_one_threads_and_sharing_all_give_the_same_scores() {
             (together[i].mean, together[i].spread),
         );
     }
-    let reference = native::predict(&weights, items[0].0, items[0].1);
+    let reference = native::predict(&weights, items[0].0, &[], items[0].1);
     assert_close(
         "fast vs native",
         (together[0].mean, together[0].spread),

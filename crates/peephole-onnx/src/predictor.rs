@@ -13,8 +13,10 @@
 //! ONNX's LSTM orders gates i, o, f, c where PyTorch (and [`MemberWeights`]) use i, f, g, o;
 //! its bias input is `concat(b_ih, b_hh)`. The reordering happens here, once.
 
+use peephole_core::layer_features::{FEATURE_COUNT, LAYER_FEATURES_V1};
 use peephole_core::predictor::format::{
-    META_CARD, META_EPOCHS, META_FORMAT, META_PROTOCOL, META_ULC_VERSION, PREDICTOR_FORMAT,
+    INPUT_LAYER_FEATURES, META_CARD, META_EPOCHS, META_FORMAT, META_LAYER_FEATURES, META_PROTOCOL,
+    META_ULC_VERSION, PREDICTOR_FORMAT, PREDICTOR_FORMAT_V2,
 };
 use peephole_core::predictor::{
     LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights,
@@ -103,6 +105,10 @@ fn add_member(
     for e in &embedded {
         concat = concat.input(e.clone());
     }
+    // A v2 member reads the layer-feature rows after the four fields, [batch, length, 167].
+    if member.lstm_w_features.is_some() {
+        concat = concat.input(INPUT_LAYER_FEATURES);
+    }
     graph.add_node(concat)?;
     graph.add_node(
         Node::new("Transpose")
@@ -112,18 +118,26 @@ fn add_member(
             .attr("perm", [1i64, 0, 2]),
     )?;
     // LSTM weights in ONNX layout: W [1, 4H, in], R [1, 4H, H], B [1, 8H], gates i, o, f, c.
-    let w = onnx_gate_order(&member.lstm_w_ih.data, hidden);
+    let (input_width, w_ih) = match &member.lstm_w_features {
+        Some(features) => {
+            let rows: Vec<f32> = (0..member.lstm_w_ih.rows)
+                .flat_map(|row| {
+                    let codes = member.lstm_w_ih.row(row).iter();
+                    codes.chain(features.row(row)).copied()
+                })
+                .collect();
+            (member.lstm_w_ih.cols + features.cols, rows)
+        }
+        None => (member.lstm_w_ih.cols, member.lstm_w_ih.data.clone()),
+    };
+    let w = onnx_gate_order(&w_ih, hidden);
     let r = onnx_gate_order(&member.lstm_w_hh.data, hidden);
     let b = [
         onnx_gate_order(&member.lstm_b_ih, hidden),
         onnx_gate_order(&member.lstm_b_hh, hidden),
     ]
     .concat();
-    graph.add_initializer(
-        format!("{p}.lstm.W"),
-        &[1, 4 * hidden, member.lstm_w_ih.cols],
-        w,
-    )?;
+    graph.add_initializer(format!("{p}.lstm.W"), &[1, 4 * hidden, input_width], w)?;
     graph.add_initializer(format!("{p}.lstm.R"), &[1, 4 * hidden, hidden], r)?;
     graph.add_initializer(format!("{p}.lstm.B"), &[1, 8 * hidden], b)?;
     // The epoch embedding, [batch, 40]; also the source of a [batch, H] zero state, because
@@ -249,6 +263,29 @@ pub fn predictor_graph(
             reason: "a predictor needs at least one ensemble member".into(),
         });
     }
+    let reads_features = weights.reads_layer_features();
+    if weights
+        .members
+        .iter()
+        .any(|m| m.lstm_w_features.is_some() != reads_features)
+    {
+        return Err(OnnxError::Invalid {
+            reason: "some ensemble members read layer features and some do not".into(),
+        });
+    }
+    let (format, feature_set) = if reads_features {
+        (PREDICTOR_FORMAT_V2, Some(LAYER_FEATURES_V1))
+    } else {
+        (PREDICTOR_FORMAT, None)
+    };
+    if card.format != format || card.layer_features.as_deref() != feature_set {
+        return Err(OnnxError::Invalid {
+            reason: format!(
+                "the model card says format {} with layer features {:?}, the weights are format {format} with {feature_set:?}",
+                card.format, card.layer_features
+            ),
+        });
+    }
     let mut graph = OnnxGraph::new(card.name.clone());
     graph.set_doc(format!(
         "Peephole predictor for protocol {} ({} members)",
@@ -260,6 +297,17 @@ pub fn predictor_graph(
         ElemType::I64,
         [Dim::from("batch"), Dim::from("length"), Dim::Fixed(4)],
     )?;
+    if reads_features {
+        graph.add_input(
+            INPUT_LAYER_FEATURES,
+            ElemType::F32,
+            [
+                Dim::from("batch"),
+                Dim::from("length"),
+                Dim::Fixed(FEATURE_COUNT),
+            ],
+        )?;
+    }
     graph.add_input("epoch", ElemType::I64, [Dim::from("batch")])?;
     graph.add_i64_initializer("axes0", &[1], vec![0])?;
     for field in 0..4 {
@@ -336,7 +384,10 @@ pub fn predictor_graph(
     let card_json = serde_json::to_string(card).map_err(|e| OnnxError::Invalid {
         reason: format!("model card: {e}"),
     })?;
-    graph.add_metadata(META_FORMAT, PREDICTOR_FORMAT)?;
+    graph.add_metadata(META_FORMAT, format)?;
+    if let Some(feature_set) = feature_set {
+        graph.add_metadata(META_LAYER_FEATURES, feature_set)?;
+    }
     graph.add_metadata(META_PROTOCOL, card.protocol.clone())?;
     graph.add_metadata(META_ULC_VERSION, card.ulc_version.clone())?;
     graph.add_metadata(META_EPOCHS, card.epochs.to_string())?;

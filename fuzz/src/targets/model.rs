@@ -61,6 +61,7 @@ pub fn tiny_model() -> &'static [u8] {
             channel_embedding: matrix(&mut rng, CHANNEL_VOCAB, EMBEDDING_DIM),
             lstm_w_ih: matrix(&mut rng, gates, LAYER_FEATURES),
             lstm_w_hh: matrix(&mut rng, gates, LSTM_HIDDEN),
+            lstm_w_features: None,
             lstm_b_ih: vec![0.0; gates],
             lstm_b_hh: vec![0.0; gates],
             epoch_embedding: matrix(&mut rng, card.epochs as usize + 1, EMBEDDING_DIM),

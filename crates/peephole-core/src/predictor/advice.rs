@@ -274,6 +274,8 @@ pub fn search_edits(
     let epochs = predictor.card().epochs;
     let mut edits = Vec::new();
     let mut sequences: Vec<Vec<UlcCode>> = Vec::new();
+    // A model that reads layer features (format v2) scores whole networks, not codes.
+    let mut edited_networks: Vec<Network> = Vec::new();
     for edit in candidate_edits(network) {
         let edited = edit.apply(network);
         if edited.analyze().is_err() {
@@ -282,6 +284,9 @@ pub fn search_edits(
         if let Ok(encoding) = encode(&edited) {
             edits.push(edit);
             sequences.push(encoding.codes);
+            if predictor.reads_layer_features() {
+                edited_networks.push(edited);
+            }
         }
     }
     let candidates = edits.len();
@@ -298,6 +303,16 @@ pub fn search_edits(
                 limit: budget.candidates,
             });
             break;
+        }
+        if predictor.reads_layer_features() {
+            let start = batch * SEARCH_BATCH;
+            let items: Vec<(&Network, u32)> = edited_networks[start..start + chunk.len()]
+                .iter()
+                .take(room)
+                .map(|edited| (edited, epochs))
+                .collect();
+            predictions.extend(predictor.predict_networks(&items)?);
+            continue;
         }
         let items: Vec<(&[UlcCode], u32)> = chunk
             .iter()

@@ -155,6 +155,11 @@ pub struct ModelCard {
     pub metrics: Vec<MethodMetrics>,
     /// Command that reproduces the model.
     pub command: String,
+    /// The layer-feature set the model reads beside the ULC codes (`layer-features-v1`, then
+    /// [`super::format::PREDICTOR_FORMAT_V2`]); absent for the paper's input, and in cards
+    /// written before features existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_features: Option<String>,
 }
 
 /// Why a model card cannot be trusted to describe its model: the predictor refuses such a

@@ -2,9 +2,18 @@
 //! metadata keys, the size limit. A leaf module, so the card, the weights reader, the runtime
 //! and the exporter (`peephole-onnx`) all import one definition instead of each other.
 
-/// Format name of the predictor models this build reads and writes (metadata
+/// Format name of the predictor models of the paper's input, the ULC codes alone (metadata
 /// [`META_FORMAT`]).
 pub const PREDICTOR_FORMAT: &str = "peephole-predictor-v1";
+/// Format name of the models whose LSTM also reads a `layer-features-v1` row per layer: v1's
+/// graph plus the float input [`INPUT_LAYER_FEATURES`] and the metadata
+/// [`META_LAYER_FEATURES`]. A new name, so a reader of v1 refuses such a model by name rather
+/// than run it without the rows it was fitted to see.
+pub const PREDICTOR_FORMAT_V2: &str = "peephole-predictor-v2";
+/// Metadata key naming the layer-feature set a v2 model reads (`layer-features-v1`).
+pub const META_LAYER_FEATURES: &str = "peephole.layer_features";
+/// Graph input of a v2 model: `[batch, length, 7]` float rows, one per layer.
+pub const INPUT_LAYER_FEATURES: &str = "layer_features";
 /// Metadata key of the format name.
 pub const META_FORMAT: &str = "peephole.format";
 /// Metadata key of the protocol name.

@@ -2,6 +2,7 @@
 //! checked against, and the base of the fast batch scorer.
 
 use super::weights::{LSTM_HIDDEN, Linear, Matrix, MemberWeights, PredictorWeights};
+use crate::layer_features::FeatureRow;
 use crate::ulc::UlcCode;
 
 fn sigmoid(x: f32) -> f32 {
@@ -23,12 +24,19 @@ fn linear(layer: &Linear, x: &[f32]) -> Vec<f32> {
 }
 
 /// The structural feature: the LSTM's hidden state after the last layer.
-pub fn member_structure(member: &MemberWeights, codes: &[UlcCode]) -> Vec<f32> {
+///
+/// `features` holds one `layer-features-v1` row per code; a member fitted without them
+/// ignores it, a member fitted with them reads row `t` at layer `t` (see [`predict`]).
+pub fn member_structure(
+    member: &MemberWeights,
+    codes: &[UlcCode],
+    features: &[FeatureRow],
+) -> Vec<f32> {
     let hidden = LSTM_HIDDEN;
     let mut h = vec![0.0f32; hidden];
     let mut c = vec![0.0f32; hidden];
     let mut input = Vec::with_capacity(member.lstm_w_ih.cols);
-    for code in codes {
+    for (t, code) in codes.iter().enumerate() {
         input.clear();
         input.extend_from_slice(member.type_embedding.row(usize::from(code.ty)));
         input.extend_from_slice(member.kernel_embedding.row(usize::from(code.kw)));
@@ -41,6 +49,9 @@ pub fn member_structure(member: &MemberWeights, codes: &[UlcCode]) -> Vec<f32> {
             .map(|(a, b)| a + b)
             .collect();
         matvec_add(&member.lstm_w_ih, &input, &mut gates);
+        if let (Some(weights), Some(row)) = (&member.lstm_w_features, features.get(t)) {
+            matvec_add(weights, row, &mut gates);
+        }
         matvec_add(&member.lstm_w_hh, &h, &mut gates);
         for j in 0..hidden {
             let i = sigmoid(gates[j]);
@@ -67,13 +78,21 @@ pub fn member_head(member: &MemberWeights, structure: &[f32], epoch: u32) -> f32
 /// Mean and (population) standard deviation of the members' predicted accuracies.
 ///
 /// The caller validates codes and epoch first (see `ulc::validate`); out-of-table indices
-/// would index past an embedding table.
-pub fn predict(weights: &PredictorWeights, codes: &[UlcCode], epoch: u32) -> (f64, f64) {
+/// would index past an embedding table. `features` are the network's `layer-features-v1`
+/// rows (`crate::layer_features::layer_features`), one per code, for a model fitted with them
+/// ([`PredictorWeights::reads_layer_features`]); a model of the ULC codes alone ignores them,
+/// so `&[]` serves it.
+pub fn predict(
+    weights: &PredictorWeights,
+    codes: &[UlcCode],
+    features: &[FeatureRow],
+    epoch: u32,
+) -> (f64, f64) {
     let outputs: Vec<f64> = weights
         .members
         .iter()
         .map(|member| {
-            let structure = member_structure(member, codes);
+            let structure = member_structure(member, codes, features);
             f64::from(
                 member_head(member, &structure, epoch) * weights.target_std + weights.target_mean,
             )

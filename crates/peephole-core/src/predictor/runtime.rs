@@ -17,10 +17,14 @@ use tract_onnx::prelude::*;
 
 use super::card::ModelCard;
 use super::fast::FastScorer;
-use super::format::{MAX_MODEL_BYTES, META_CARD, META_FORMAT, PREDICTOR_FORMAT};
+use super::format::{
+    MAX_MODEL_BYTES, META_CARD, META_FORMAT, META_LAYER_FEATURES, PREDICTOR_FORMAT,
+    PREDICTOR_FORMAT_V2,
+};
 use super::screen::{GraphError, screen};
 use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
+use crate::layer_features::{LAYER_FEATURES_V1, layer_features};
 use crate::protocol::Protocol;
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
 
@@ -79,6 +83,15 @@ pub enum PredictorError {
         source_name: String,
         /// tract's message.
         reason: String,
+    },
+    /// Bare ULC codes were given to a model that also reads each layer's features (format
+    /// v2): the codes alone do not say what it was fitted to see, so it scores networks only.
+    #[error(
+        "predictor model {source_name} reads layer features ({PREDICTOR_FORMAT_V2}): give it networks (`predict`, `predict_networks`), not bare ULC codes"
+    )]
+    NeedsNetworks {
+        /// Where the model came from.
+        source_name: String,
     },
     /// The network is invalid.
     #[error("the network cannot be encoded: {0}")]
@@ -218,9 +231,13 @@ pub struct Predictor {
     card: ModelCard,
     #[cfg(feature = "tract")]
     plans: Mutex<HashMap<(usize, usize), Plan>>,
-    /// The same weights on the native scorer, when they fit it (every model the trainer
-    /// exports does; a hand-made graph may not, and then only tract answers).
+    /// The same weights on the native scorer, when they fit it (every format-v1 model the
+    /// trainer exports does; a hand-made graph may not, and then only tract answers).
     fast: Option<FastScorer>,
+    /// Whether the model reads each layer's feature rows (format v2): it is then scored on the
+    /// native scorer only, which is always present for it, and from networks only (the rows
+    /// come from the network, not from its codes).
+    reads_features: bool,
 }
 
 impl std::fmt::Debug for Predictor {
@@ -315,16 +332,36 @@ impl Predictor {
                 "no `{META_FORMAT}` metadata: not a Peephole predictor"
             ))
         })?;
-        if format != PREDICTOR_FORMAT {
-            return Err(not_predictor(format!(
-                "format {}, this build reads {PREDICTOR_FORMAT}",
-                peephole_io::shown(&format)
-            )));
-        }
+        let reads_features = match format.as_str() {
+            PREDICTOR_FORMAT => false,
+            PREDICTOR_FORMAT_V2 => true,
+            _ => {
+                return Err(not_predictor(format!(
+                    "format {}, this build reads {PREDICTOR_FORMAT} and {PREDICTOR_FORMAT_V2}",
+                    peephole_io::shown(&format)
+                )));
+            }
+        };
         let card_json =
             meta(META_CARD).ok_or_else(|| not_predictor(format!("no `{META_CARD}` metadata")))?;
         let card: ModelCard = serde_json::from_str(&card_json)
             .map_err(|e| not_predictor(format!("its model card is malformed: {e}")))?;
+        // The features a v2 model reads must be the ones this build computes, and the card
+        // must say what the format says: a runtime never feeds rows of another definition.
+        let expected_set = reads_features.then_some(LAYER_FEATURES_V1);
+        let graph_set = meta(META_LAYER_FEATURES);
+        if graph_set.as_deref() != expected_set || card.layer_features.as_deref() != expected_set {
+            return Err(not_predictor(format!(
+                "format {} with layer features {} in its metadata and {} in its card; this build reads {PREDICTOR_FORMAT} without them and {PREDICTOR_FORMAT_V2} with {LAYER_FEATURES_V1}",
+                peephole_io::shown(&format),
+                graph_set
+                    .as_deref()
+                    .map_or("none".into(), peephole_io::shown),
+                card.layer_features
+                    .as_deref()
+                    .map_or("none".into(), peephole_io::shown),
+            )));
+        }
         if card.ulc_version != ULC_VERSION {
             return Err(PredictorError::UlcVersion {
                 source_name: name,
@@ -350,9 +387,25 @@ impl Predictor {
             source_name: name.clone(),
             source,
         })?;
-        let fast = PredictorWeights::from_model_proto(&proto, &name)
-            .ok()
-            .and_then(|weights| FastScorer::new(&weights).ok());
+        let weights = PredictorWeights::from_model_proto(&proto, &name);
+        let fast = if reads_features {
+            // tract would need a third input this runtime does not feed: v2 is native only.
+            let weights = weights.map_err(|e| {
+                not_predictor(format!("its layer-feature weights cannot be read: {e}"))
+            })?;
+            if !weights.reads_layer_features() {
+                return Err(not_predictor(format!(
+                    "format {PREDICTOR_FORMAT_V2} but its members read no layer features"
+                )));
+            }
+            Some(FastScorer::new(&weights).map_err(|e| {
+                not_predictor(format!(
+                    "its layer-feature weights do not fit together: {e}"
+                ))
+            })?)
+        } else {
+            weights.ok().and_then(|w| FastScorer::new(&w).ok())
+        };
         #[cfg(not(feature = "tract"))]
         if fast.is_none() {
             return Err(PredictorError::Inference {
@@ -372,6 +425,7 @@ impl Predictor {
             #[cfg(feature = "tract")]
             plans: Mutex::new(HashMap::new()),
             fast,
+            reads_features,
         };
         // Without the fast scorer tract is the only way to answer: build one plan now, so a
         // broken graph fails at load time rather than at first use. With it, that plan would be
@@ -388,6 +442,13 @@ impl Predictor {
     /// The model card: protocol, ranges, metrics.
     pub fn card(&self) -> &ModelCard {
         &self.card
+    }
+
+    /// Whether the model reads each layer's `layer-features-v1` row beside its ULC code
+    /// (format v2): such a model scores networks ([`Predictor::predict_networks`]), never bare
+    /// codes.
+    pub fn reads_layer_features(&self) -> bool {
+        self.reads_features
     }
 
     #[cfg(feature = "tract")]
@@ -504,12 +565,100 @@ impl Predictor {
         epoch: u32,
         backend: Backend,
     ) -> Result<Prediction, PredictorError> {
+        if self.reads_features {
+            return self
+                .predict_with_features(&[(network, epoch)])?
+                .pop()
+                .ok_or(PredictorError::NotFinite);
+        }
         let encoding = encode(network)?;
         let mut prediction = backend(self, &[(&encoding.codes, epoch)])?
             .pop()
             .ok_or(PredictorError::NotFinite)?;
         prediction.notes.extend(self.input_note(network));
         Ok(prediction)
+    }
+
+    /// Networks on the native scorer with their layer-feature rows: the engine of format-v2
+    /// models, with the notes [`Predictor::predict`] gives.
+    fn predict_with_features(
+        &self,
+        items: &[(&Network, u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        let fast = self
+            .fast
+            .as_ref()
+            .ok_or_else(|| PredictorError::Inference {
+                source_name: self.source_name.clone(),
+                reason: "no engine can run this model".into(),
+            })?;
+        let mut inputs = Vec::with_capacity(items.len());
+        for &(network, epoch) in items {
+            let codes = encode(network)?.codes;
+            let rows = layer_features(network)?;
+            inputs.push((codes, rows, epoch));
+        }
+        let coded: Vec<(&[UlcCode], u32)> = inputs
+            .iter()
+            .map(|(codes, _, epoch)| (codes.as_slice(), *epoch))
+            .collect();
+        self.check_items(&coded)?;
+        let with_rows: Vec<(&[UlcCode], &[crate::layer_features::FeatureRow], u32)> = inputs
+            .iter()
+            .map(|(codes, rows, epoch)| (codes.as_slice(), rows.as_slice(), *epoch))
+            .collect();
+        let scores =
+            fast.score_with_features(&with_rows)
+                .map_err(|e| PredictorError::Inference {
+                    source_name: self.source_name.clone(),
+                    reason: e.to_string(),
+                })?;
+        scores
+            .into_iter()
+            .zip(items.iter().zip(&inputs))
+            .map(|(score, ((network, _), (codes, _, _)))| {
+                let mut prediction = self.prediction(score.mean, score.spread, codes)?;
+                prediction.notes.extend(self.input_note(network));
+                Ok(prediction)
+            })
+            .collect()
+    }
+
+    /// Predicts many networks at once (the accuracy after each one's epoch), in input
+    /// order, with the notes [`Predictor::predict`] gives; every model format answers here.
+    /// Format v1 runs the batch as [`Predictor::predict_batch`] does, format v2 through the
+    /// native reference pass with each network's layer features.
+    pub fn predict_networks(
+        &self,
+        items: &[(&Network, u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        if self.reads_features {
+            return self.predict_with_features(items);
+        }
+        let encodings = items
+            .iter()
+            .map(|(network, _)| encode(network))
+            .collect::<Result<Vec<_>, _>>()?;
+        let coded: Vec<(&[UlcCode], u32)> = encodings
+            .iter()
+            .zip(items)
+            .map(|(encoding, &(_, epoch))| (encoding.codes.as_slice(), epoch))
+            .collect();
+        let mut predictions = self.predict_batch(&coded)?;
+        for (prediction, (network, _)) in predictions.iter_mut().zip(items) {
+            prediction.notes.extend(self.input_note(network));
+        }
+        Ok(predictions)
+    }
+
+    /// Refuses bare codes for a model that reads layer features.
+    fn codes_suffice(&self) -> Result<(), PredictorError> {
+        if self.reads_features {
+            return Err(PredictorError::NeedsNetworks {
+                source_name: self.source_name.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// A backend's raw answer for `codes` as a prediction: refused when not finite, with the
@@ -545,6 +694,7 @@ impl Predictor {
         &self,
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
+        self.codes_suffice()?;
         let Some(fast) = &self.fast else {
             // Only a build with tract loads a model the fast scorer cannot read.
             #[cfg(feature = "tract")]
@@ -604,6 +754,7 @@ impl Predictor {
         &self,
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
+        self.codes_suffice()?;
         #[cfg(feature = "tract")]
         return self.predict_batch_tract(items);
         #[cfg(not(feature = "tract"))]

@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use peephole_onnx_proto as pb;
 use thiserror::Error;
 
+use super::format::INPUT_LAYER_FEATURES;
 use super::runtime::MAX_SEQUENCE;
+use crate::layer_features::FEATURE_COUNT;
 
 /// Most elements one tensor of a predictor may hold at batch 1. The default model's largest
 /// tensor (an LSTM weight) has about 10^5; a hostile shape asks for 10^12 and more.
@@ -57,8 +59,9 @@ pub enum GraphError {
         /// The feature.
         what: &'static str,
     },
-    /// The inputs or outputs are not `codes`, `epoch` -> `mean`, `std`.
-    #[error("its interface is not codes, epoch -> mean, std: {reason}")]
+    /// The inputs or outputs are not `codes`, `epoch` -> `mean`, `std` (format v1) or
+    /// `codes`, `layer_features`, `epoch` -> `mean`, `std` (format v2).
+    #[error("its interface is not codes[, layer_features], epoch -> mean, std: {reason}")]
     Interface {
         /// What differs.
         reason: String,
@@ -179,7 +182,8 @@ fn names(list: &[pb::ValueInfoProto]) -> Vec<&str> {
 fn check_interface(graph: &pb::GraphProto) -> Result<(), GraphError> {
     let inputs = names(&graph.input);
     let outputs = names(&graph.output);
-    if inputs != ["codes", "epoch"] {
+    // Format v1 reads codes and epochs; v2 also each layer's feature rows.
+    if inputs != ["codes", "epoch"] && inputs != ["codes", INPUT_LAYER_FEATURES, "epoch"] {
         return Err(GraphError::Interface {
             reason: format!("inputs are {inputs:?}"),
         });
@@ -215,6 +219,12 @@ fn run_pass(graph: &pb::GraphProto, batch: u64) -> Result<Pass, GraphError> {
     let length = MAX_SEQUENCE as u64;
     shapes.insert("codes".into(), vec![batch, length, 4]);
     shapes.insert("epoch".into(), vec![batch]);
+    if graph.input.iter().any(|i| i.name == INPUT_LAYER_FEATURES) {
+        shapes.insert(
+            INPUT_LAYER_FEATURES.into(),
+            vec![batch, length, FEATURE_COUNT as u64],
+        );
+    }
     for tensor in &graph.initializer {
         if tensor.data_location == Some(pb::tensor_proto::DataLocation::External as i32)
             || !tensor.external_data.is_empty()

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::layer_features::FEATURE_COUNT;
+
 /// Width of each embedding (layer type, kernel size, channel ratio, epoch), as in the paper.
 pub const EMBEDDING_DIM: usize = 40;
 /// Input width of the LSTM: four embedded fields per layer (KW and KH share one table).
@@ -57,6 +59,12 @@ pub struct MemberWeights {
     pub lstm_w_ih: Matrix,
     /// LSTM recurrent weights, `4H x H`, gates i, f, g, o.
     pub lstm_w_hh: Matrix,
+    /// LSTM input weights of the layer features (`crate::layer_features`), `4H x 7`, gates
+    /// i, f, g, o: the columns of `W_ih` that follow the four embedded fields in a model
+    /// fitted with `layer-features-v1`. `None` for a model that reads the ULC codes alone (the
+    /// paper's), which is every model predictor format v1 can hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lstm_w_features: Option<Matrix>,
     /// LSTM input bias, `4H`.
     pub lstm_b_ih: Vec<f32>,
     /// LSTM recurrent bias, `4H`.
@@ -76,6 +84,14 @@ pub struct PredictorWeights {
     pub target_mean: f32,
     /// See `target_mean`.
     pub target_std: f32,
+}
+
+impl PredictorWeights {
+    /// Whether the members read `layer-features-v1` rows beside the ULC codes: such a model
+    /// must be given every layer's features, or it scores a network it was not fitted to see.
+    pub fn reads_layer_features(&self) -> bool {
+        self.members.iter().any(|m| m.lstm_w_features.is_some())
+    }
 }
 
 /// Why an ONNX file could not be read back into [`PredictorWeights`].
@@ -338,12 +354,15 @@ impl PredictorWeights {
             .iter()
             .find(|p| p.key == super::format::META_FORMAT)
             .map(|p| p.value.as_str());
-        match format {
-            Some(super::format::PREDICTOR_FORMAT) => {}
+        // v2 is v1 with the layer-feature columns after the four fields in `W`.
+        let feature_columns = match format {
+            Some(super::format::PREDICTOR_FORMAT) => 0,
+            Some(super::format::PREDICTOR_FORMAT_V2) => FEATURE_COUNT,
             Some(other) => {
                 return Err(not_predictor(format!(
-                    "format {other}, this build reads {}",
-                    super::format::PREDICTOR_FORMAT
+                    "format {other}, this build reads {} and {}",
+                    super::format::PREDICTOR_FORMAT,
+                    super::format::PREDICTOR_FORMAT_V2
                 )));
             }
             None => {
@@ -352,7 +371,7 @@ impl PredictorWeights {
                     super::format::META_FORMAT
                 )));
             }
-        }
+        };
         let graph = proto
             .graph
             .as_ref()
@@ -376,7 +395,13 @@ impl PredictorWeights {
                 init.matrix(&format!("{p}.channel_embedding"), EMBEDDING_DIM)?;
             let epoch_embedding = init.matrix(&format!("{p}.epoch_embedding"), EMBEDDING_DIM)?;
             let gates = 4 * LSTM_HIDDEN;
-            let w = init.read(&format!("{p}.lstm.W"), &[1, gates, LAYER_FEATURES])?;
+            let input_width = LAYER_FEATURES + feature_columns;
+            let w = torch_gate_order(&init.read(&format!("{p}.lstm.W"), &[1, gates, input_width])?);
+            let columns = |range: std::ops::Range<usize>| -> Vec<f32> {
+                w.chunks_exact(input_width)
+                    .flat_map(|row| row[range.clone()].iter().copied())
+                    .collect()
+            };
             let r = init.read(&format!("{p}.lstm.R"), &[1, gates, LSTM_HIDDEN])?;
             let b = init.read(&format!("{p}.lstm.B"), &[1, 2 * gates])?;
             let mlp_in = LSTM_HIDDEN + EMBEDDING_DIM;
@@ -411,13 +436,18 @@ impl PredictorWeights {
                 lstm_w_ih: Matrix {
                     rows: gates,
                     cols: LAYER_FEATURES,
-                    data: torch_gate_order(&w),
+                    data: columns(0..LAYER_FEATURES),
                 },
                 lstm_w_hh: Matrix {
                     rows: gates,
                     cols: LSTM_HIDDEN,
                     data: torch_gate_order(&r),
                 },
+                lstm_w_features: (feature_columns > 0).then(|| Matrix {
+                    rows: gates,
+                    cols: feature_columns,
+                    data: columns(LAYER_FEATURES..input_width),
+                }),
                 lstm_b_ih: torch_gate_order(&b[..gates]),
                 lstm_b_hh: torch_gate_order(&b[gates..]),
                 epoch_embedding,

@@ -97,6 +97,15 @@ enum Command {
         /// 0 (the default) is the paper's loss alone.
         #[arg(long, default_value_t = 0.0)]
         ranking_weight: f64,
+        /// Feed the LSTM a `layer-features-v1` row per layer beside the ULC codes (raw kernel,
+        /// stride, log2 widths, log2 map side, compute share): the model is then written in
+        /// predictor format v2. Without it, the paper's input, format v1.
+        #[arg(long)]
+        layer_features: bool,
+        /// Fit and print the validation score, but write no model or card (ablations,
+        /// settings studies).
+        #[arg(long)]
+        no_export: bool,
         /// Supervised points per mini-batch (with --batching networks, whole networks: under
         /// --supervision curve each brings every epoch of its curve).
         #[arg(long, default_value_t = 32)]
@@ -299,6 +308,8 @@ fn main() -> anyhow::Result<()> {
             patience,
             learning_rate,
             ranking_weight,
+            layer_features,
+            no_export,
             batch_size,
             test_fraction,
             validation_fraction,
@@ -332,6 +343,7 @@ fn main() -> anyhow::Result<()> {
                 patience,
                 learning_rate,
                 ranking_weight,
+                layer_features,
                 batch_size,
                 epochs: loaded.protocol.epochs,
                 device,
@@ -348,8 +360,12 @@ fn main() -> anyhow::Result<()> {
             let (weights, card, split) =
                 build_predictor(&loaded, &name, &options, command, &progress)?;
             progress.bar.finish_and_clear();
-            let card_path = write_predictor(&out, &weights, &card)?;
-            println!("wrote {} and {}", out.display(), card_path.display());
+            if no_export {
+                println!("--no-export: no model written");
+            } else {
+                let card_path = write_predictor(&out, &weights, &card)?;
+                println!("wrote {} and {}", out.display(), card_path.display());
+            }
             println!(
                 "split: {} train, {} validation, {} held-out networks",
                 card.split.train, card.split.validation, card.split.test

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use peephole_core::layer_features::{LAYER_FEATURES_V1, layer_features};
 use peephole_core::metrics::{MetricError, Report, evaluate};
+use peephole_core::predictor::format::PREDICTOR_FORMAT_V2;
 use peephole_core::predictor::{
     MethodMetrics, ModelCard, PREDICTOR_FORMAT, PredictorWeights, Ranges, SplitFileRef, SplitInfo,
     ZooFileInfo, native,
@@ -104,11 +106,22 @@ pub fn final_metrics(
     records: &[ZooRecord],
     epochs: u32,
 ) -> Result<Report, MetricError> {
+    let reads_features = weights.reads_layer_features();
     let (predicted, actual): (Vec<f64>, Vec<f64>) = records
         .iter()
         .filter_map(|r| {
-            r.final_accuracy()
-                .map(|actual| (native::predict(weights, &r.ulc, epochs).0, actual))
+            let actual = r.final_accuracy()?;
+            // A zoo record's network passed shape inference when its codes were written, so
+            // its features exist; `ok()?` only guards a hand-edited file.
+            let features = if reads_features {
+                layer_features(&r.network).ok()?
+            } else {
+                Vec::new()
+            };
+            Some((
+                native::predict(weights, &r.ulc, &features, epochs).0,
+                actual,
+            ))
         })
         .unzip();
     evaluate(&predicted, &actual)
@@ -173,7 +186,12 @@ pub fn build_predictor(
         .collect();
     let lengths = split.train.iter().map(|r| r.ulc.len());
     let card = ModelCard {
-        format: PREDICTOR_FORMAT.into(),
+        format: if options.layer_features {
+            PREDICTOR_FORMAT_V2
+        } else {
+            PREDICTOR_FORMAT
+        }
+        .into(),
         name: name.into(),
         protocol: zoo.protocol.name.into(),
         ulc_version: ULC_VERSION.into(),
@@ -202,6 +220,9 @@ pub fn build_predictor(
         },
         metrics,
         command,
+        layer_features: options
+            .layer_features
+            .then(|| LAYER_FEATURES_V1.to_string()),
     };
     Ok((weights, card, split))
 }

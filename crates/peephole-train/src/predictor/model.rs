@@ -1,6 +1,7 @@
 //! The Peephole model in tch, as the paper describes it: per-layer embeddings of the ULC
 //! fields, an LSTM over the layers, an epoch embedding, and an MLP regressor.
 
+use peephole_core::layer_features::FEATURE_COUNT;
 use peephole_core::predictor::{
     EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights,
 };
@@ -17,7 +18,10 @@ pub struct PeepholeNet {
     type_embedding: nn::Embedding,
     kernel_embedding: nn::Embedding,
     channel_embedding: nn::Embedding,
+    /// Input weights, `4H x 160` for the four embedded ULC fields, `4H x 167` when the
+    /// member also reads `layer-features-v1` rows (their columns last).
     w_ih: Tensor,
+    reads_layer_features: bool,
     w_hh: Tensor,
     b_ih: Tensor,
     b_hh: Tensor,
@@ -35,6 +39,9 @@ pub struct PeepholeNet {
 pub struct PredictorBatch {
     /// ULC codes, int64.
     pub codes: Tensor,
+    /// `layer-features-v1` rows `B x L x 7`, float (right-padded with 0), for members that
+    /// read them; `None` otherwise.
+    pub features: Option<Tensor>,
     /// Sequence lengths, int64.
     pub lengths: Tensor,
     /// Epochs, int64.
@@ -42,8 +49,9 @@ pub struct PredictorBatch {
 }
 
 impl PeepholeNet {
-    /// Creates a member with PyTorch's default initialisations.
-    pub fn new(root: &nn::Path, epochs: u32) -> Self {
+    /// Creates a member with PyTorch's default initialisations; with `reads_layer_features`
+    /// its LSTM also reads a `layer-features-v1` row per layer beside the embedded codes.
+    pub fn new(root: &nn::Path, epochs: u32, reads_layer_features: bool) -> Self {
         let embed = |name: &str, vocab: usize| {
             nn::embedding(
                 root / name,
@@ -67,7 +75,12 @@ impl PeepholeNet {
             type_embedding: embed("type_embedding", TYPE_VOCAB),
             kernel_embedding: embed("kernel_embedding", KERNEL_VOCAB),
             channel_embedding: embed("channel_embedding", CHANNEL_VOCAB),
-            w_ih: lstm.var("w_ih", &[4 * hidden, LAYER_FEATURES as i64], uniform),
+            w_ih: lstm.var(
+                "w_ih",
+                &[4 * hidden, input_width(reads_layer_features) as i64],
+                uniform,
+            ),
+            reads_layer_features,
             w_hh: lstm.var("w_hh", &[4 * hidden, hidden], uniform),
             b_ih: lstm.var("b_ih", &[4 * hidden], uniform),
             b_hh: lstm.var("b_hh", &[4 * hidden], uniform),
@@ -80,24 +93,29 @@ impl PeepholeNet {
         }
     }
 
-    /// Per-layer features `B x L x 160`: the four embedded fields, concatenated.
-    fn layer_features(&self, codes: &Tensor) -> Tensor {
+    /// Per-layer LSTM input `B x L x 160`: the four embedded fields, concatenated; then the
+    /// `layer-features-v1` rows (`B x L x 167`) for a member that reads them.
+    fn layer_input(&self, codes: &Tensor, features: Option<&Tensor>) -> Tensor {
         let field = |i: i64| codes.select(2, i);
-        Tensor::cat(
-            &[
-                field(0).apply(&self.type_embedding),
-                field(1).apply(&self.kernel_embedding),
-                field(2).apply(&self.kernel_embedding),
-                field(3).apply(&self.channel_embedding),
-            ],
-            2,
-        )
+        let mut parts = vec![
+            field(0).apply(&self.type_embedding),
+            field(1).apply(&self.kernel_embedding),
+            field(2).apply(&self.kernel_embedding),
+            field(3).apply(&self.channel_embedding),
+        ];
+        if self.reads_layer_features {
+            let features = features.expect(
+                "a member that reads layer features is given them (the batch builder encodes them)",
+            );
+            parts.push(features.shallow_clone());
+        }
+        Tensor::cat(&parts, 2)
     }
 
     /// The LSTM's hidden state after each network's last layer, `B x 160`. Padded steps do
     /// not change the state, so a batch of mixed lengths predicts what one-by-one would.
-    pub fn structure(&self, codes: &Tensor, lengths: &Tensor) -> Tensor {
-        let features = self.layer_features(codes);
+    pub fn structure(&self, codes: &Tensor, features: Option<&Tensor>, lengths: &Tensor) -> Tensor {
+        let features = self.layer_input(codes, features);
         let (batch, steps) = (features.size()[0], features.size()[1]);
         let options = (Kind::Float, features.device());
         let mut h = Tensor::zeros([batch, LSTM_HIDDEN as i64], options);
@@ -124,7 +142,7 @@ impl PeepholeNet {
     /// Predicted (scaled) accuracy, `B`.
     pub fn forward(&self, batch: &PredictorBatch, train: bool) -> Tensor {
         self.regress(
-            &self.structure(&batch.codes, &batch.lengths),
+            &self.structure(&batch.codes, batch.features.as_ref(), &batch.lengths),
             &batch.epochs,
             train,
         )
@@ -149,11 +167,20 @@ impl PeepholeNet {
     /// The member in inference form: BatchNorm folded into the linear layer before it.
     pub fn to_weights(&self) -> MemberWeights {
         let _guard = tch::no_grad_guard();
+        let codes_part = self.w_ih.narrow(1, 0, LAYER_FEATURES as i64);
+        let features_part = self.reads_layer_features.then(|| {
+            matrix(
+                &self
+                    .w_ih
+                    .narrow(1, LAYER_FEATURES as i64, FEATURE_COUNT as i64),
+            )
+        });
         MemberWeights {
             type_embedding: matrix(&self.type_embedding.ws),
             kernel_embedding: matrix(&self.kernel_embedding.ws),
             channel_embedding: matrix(&self.channel_embedding.ws),
-            lstm_w_ih: matrix(&self.w_ih),
+            lstm_w_ih: matrix(&codes_part),
+            lstm_w_features: features_part,
             lstm_w_hh: matrix(&self.w_hh),
             lstm_b_ih: vector(&self.b_ih),
             lstm_b_hh: vector(&self.b_hh),
@@ -173,6 +200,16 @@ impl PeepholeNet {
             ],
         }
     }
+}
+
+/// Width of the LSTM's input: the four embedded fields, plus the layer features when read.
+fn input_width(reads_layer_features: bool) -> usize {
+    LAYER_FEATURES
+        + if reads_layer_features {
+            FEATURE_COUNT
+        } else {
+            0
+        }
 }
 
 fn vector(tensor: &Tensor) -> Vec<f32> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use peephole_core::layer_features::{FEATURE_COUNT, FeatureRow, layer_features};
 use peephole_core::predictor::{MemberWeights, PredictorWeights};
 use peephole_core::ulc::UlcCode;
 use peephole_core::zoo::ZooRecord;
@@ -76,6 +77,10 @@ pub struct FitOptions {
     /// the paper's smooth L1 loss; 0 fits the paper's loss alone. The lint's verdict is a
     /// rank (a zoo percentile), and rankers in the literature gain from such a term.
     pub ranking_weight: f64,
+    /// Whether the LSTM reads a `layer-features-v1` row per layer beside the ULC codes (the
+    /// raw kernel, stride, widths, map size and compute share ULC v1 clamps or leaves out);
+    /// `false` is the paper's model. Such a model is written in predictor format v2.
+    pub layer_features: bool,
     /// Supervised points per mini-batch; with [`Batching::Networks`] a batch takes whole
     /// networks, so under curve supervision (8 points a network) 128 means 16 networks.
     pub batch_size: usize,
@@ -273,14 +278,21 @@ pub fn split_frozen(
 #[derive(Debug, Clone)]
 struct Supervised {
     codes: Vec<UlcCode>,
+    /// `layer-features-v1` rows, one per code (empty when the fit does not read them).
+    features: Vec<FeatureRow>,
     /// (1-based epoch, accuracy) pairs.
     points: Vec<(u32, f64)>,
 }
 
-fn supervised(records: &[ZooRecord], supervision: Supervision, epochs: u32) -> Vec<Supervised> {
+fn supervised(
+    records: &[ZooRecord],
+    supervision: Supervision,
+    epochs: u32,
+    with_features: bool,
+) -> anyhow::Result<Vec<Supervised>> {
     records
         .iter()
-        .map(|r| {
+        .map(|r| -> anyhow::Result<Supervised> {
             let points: Vec<(u32, f64)> = match supervision {
                 Supervision::Final => r
                     .final_accuracy()
@@ -294,21 +306,38 @@ fn supervised(records: &[ZooRecord], supervision: Supervision, epochs: u32) -> V
                     .map(|(e, &a)| (e as u32 + 1, a))
                     .collect(),
             };
-            Supervised {
+            let features = if with_features {
+                let rows = layer_features(&r.network).map_err(|error| {
+                    anyhow::anyhow!("zoo record {}: no layer features: {error}", r.id)
+                })?;
+                anyhow::ensure!(
+                    rows.len() == r.ulc.len(),
+                    "zoo record {}: {} layers but {} ULC codes",
+                    r.id,
+                    rows.len(),
+                    r.ulc.len()
+                );
+                rows
+            } else {
+                Vec::new()
+            };
+            Ok(Supervised {
                 codes: r.ulc.clone(),
+                features,
                 points,
-            }
+            })
         })
-        .filter(|n| !n.points.is_empty())
+        .filter(|n| n.as_ref().map_or(true, |n| !n.points.is_empty()))
         .collect()
 }
 
-/// Builds a padded batch for sequences and epochs.
+/// Builds a padded batch for sequences and epochs (a model of the ULC codes alone).
 pub fn make_batch(sequences: &[&[UlcCode]], epochs: &[u32], device: Device) -> PredictorBatch {
     let (codes, lengths) = encode_sequences(sequences, device);
     let epochs: Vec<i64> = epochs.iter().map(|&e| i64::from(e)).collect();
     PredictorBatch {
         codes,
+        features: None,
         lengths,
         epochs: Tensor::from_slice(&epochs).to_device(device),
     }
@@ -334,11 +363,28 @@ fn encode_sequences(sequences: &[&[UlcCode]], device: Device) -> (Tensor, Tensor
     )
 }
 
+/// Feature rows as the LSTM's input beside the codes: `B x L x 7`, right-padded with 0 to the
+/// longest sequence (padded steps do not change the state).
+fn encode_features(rows: &[&[FeatureRow]], device: Device) -> Tensor {
+    let longest = rows.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+    let mut values = vec![0f32; rows.len() * longest * FEATURE_COUNT];
+    for (b, sequence) in rows.iter().enumerate() {
+        for (t, row) in sequence.iter().enumerate() {
+            let start = (b * longest + t) * FEATURE_COUNT;
+            values[start..start + FEATURE_COUNT].copy_from_slice(row);
+        }
+    }
+    Tensor::from_slice(&values)
+        .reshape([rows.len() as i64, longest as i64, FEATURE_COUNT as i64])
+        .to_device(device)
+}
+
 /// Networks and their supervised points as tensors: the LSTM runs once per network
 /// (`codes`, `lengths`), and `owner` maps each point to its network's row, so a curve of
 /// eight epochs costs one pass over the layers instead of eight.
 struct CurveBatch {
     codes: Tensor,
+    features: Option<Tensor>,
     lengths: Tensor,
     owner: Tensor,
     epochs: Tensor,
@@ -357,8 +403,14 @@ impl CurveBatch {
             }
         }
         let (codes, lengths) = encode_sequences(&sequences, device);
+        // Every network of a fit has rows or none does; the codes are never empty.
+        let features = picked.iter().any(|n| !n.features.is_empty()).then(|| {
+            let rows: Vec<&[FeatureRow]> = picked.iter().map(|n| n.features.as_slice()).collect();
+            encode_features(&rows, device)
+        });
         CurveBatch {
             codes,
+            features,
             lengths,
             owner: Tensor::from_slice(&owner).to_device(device),
             epochs: Tensor::from_slice(&epochs).to_device(device),
@@ -373,7 +425,7 @@ impl CurveBatch {
     /// Predicted (scaled) accuracy of every point.
     fn forward(&self, net: &PeepholeNet, train: bool) -> Tensor {
         let structure = net
-            .structure(&self.codes, &self.lengths)
+            .structure(&self.codes, self.features.as_ref(), &self.lengths)
             .index_select(0, &self.owner);
         net.regress(&structure, &self.epochs, train)
     }
@@ -411,19 +463,30 @@ pub fn fit_ensemble(
         "no validation networks (zoo too small for the split)"
     );
     let device = options.device;
-    let mut train = supervised(&split.train, options.supervision, options.epochs);
+    let mut train = supervised(
+        &split.train,
+        options.supervision,
+        options.epochs,
+        options.layer_features,
+    )?;
     if options.batching == Batching::Points {
         train = train
             .into_iter()
             .flat_map(|n| {
                 n.points.into_iter().map(move |point| Supervised {
                     codes: n.codes.clone(),
+                    features: n.features.clone(),
                     points: vec![point],
                 })
             })
             .collect();
     }
-    let validation = supervised(&split.validation, Supervision::Final, options.epochs);
+    let validation = supervised(
+        &split.validation,
+        Supervision::Final,
+        options.epochs,
+        options.layer_features,
+    )?;
     let targets: Vec<f64> = train
         .iter()
         .flat_map(|n| n.points.iter().map(|p| p.1))
@@ -449,7 +512,7 @@ pub fn fit_ensemble(
         let member_seed = options.seed.wrapping_mul(1_000).wrapping_add(member as u64);
         tch::manual_seed(member_seed as i64);
         let vs = nn::VarStore::new(device);
-        let net = PeepholeNet::new(&vs.root(), options.epochs);
+        let net = PeepholeNet::new(&vs.root(), options.epochs, options.layer_features);
         let mut optimizer = nn::Adam {
             wd: 1e-4,
             ..Default::default()
@@ -540,7 +603,7 @@ mod tests {
     #[test]
     fn a_curve_batch_predicts_what_one_row_per_point_predicts() {
         let zoo = committed_zoo();
-        let networks = supervised(&zoo[..5], Supervision::Curve, 8);
+        let networks = supervised(&zoo[..5], Supervision::Curve, 8, false).expect("codes only");
         let picked: Vec<&Supervised> = networks.iter().collect();
         let shared = CurveBatch::new(&picked, Device::Cpu);
         let (sequences, epochs): (Vec<&[UlcCode]>, Vec<u32>) = networks
@@ -550,7 +613,7 @@ mod tests {
         assert_eq!(shared.points(), 40);
         tch::manual_seed(3);
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = PeepholeNet::new(&vs.root(), 8);
+        let net = PeepholeNet::new(&vs.root(), 8, false);
         let _guard = tch::no_grad_guard();
         let one_row_per_point = net.forward(&make_batch(&sequences, &epochs, Device::Cpu), false);
         let difference = f64::try_from(
@@ -566,6 +629,49 @@ mod tests {
         // Distinct networks and epochs do predict differently, so the comparison can fail.
         let spread = f64::try_from(shared.forward(&net, false).std(false)).unwrap();
         assert!(spread > 1e-4, "predictions are all alike ({spread})");
+    }
+
+    #[test]
+    fn a_member_reading_layer_features_is_what_its_weights_score_natively() {
+        let zoo = committed_zoo();
+        let networks = supervised(&zoo[..6], Supervision::Final, 8, true).expect("features");
+        assert!(networks.iter().all(|n| n.features.len() == n.codes.len()));
+        let picked: Vec<&Supervised> = networks.iter().collect();
+        let batch = CurveBatch::new(&picked, Device::Cpu);
+        assert!(batch.features.is_some());
+        tch::manual_seed(5);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = PeepholeNet::new(&vs.root(), 8, true);
+        let member = net.to_weights();
+        let features = member
+            .lstm_w_features
+            .as_ref()
+            .expect("the member keeps its feature columns apart");
+        assert_eq!((features.rows, features.cols), (4 * 160, FEATURE_COUNT));
+        let weights = PredictorWeights {
+            members: vec![member],
+            target_mean: 0.0,
+            target_std: 1.0,
+        };
+        let tch = predict_member(&net, &batch, 0.0, 1.0);
+        for (network, predicted) in networks.iter().zip(&tch) {
+            let (native, _) = peephole_core::predictor::native::predict(
+                &weights,
+                &network.codes,
+                &network.features,
+                8,
+            );
+            assert!(
+                (native - predicted).abs() < 1e-4,
+                "native {native} vs tch {predicted}"
+            );
+            let (codes_only, _) =
+                peephole_core::predictor::native::predict(&weights, &network.codes, &[], 8);
+            assert!(
+                (codes_only - predicted).abs() > 1e-6,
+                "the features must count, or this test cannot fail"
+            );
+        }
     }
 
     fn frozen(records: &[&ZooRecord]) -> FrozenSplit {

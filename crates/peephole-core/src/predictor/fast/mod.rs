@@ -6,7 +6,9 @@
 //! - **Input projection by table.** An LSTM input is four embedded fields, so `W_ih x` is a
 //!   sum of four rows of precomputed tables (each embedding table times its slice of `W_ih`,
 //!   biases folded into the type table). That is half of the LSTM's multiply-adds gone; per
-//!   call, the few distinct codes get their summed row once.
+//!   call, the few distinct codes get their summed row once. A model that also reads each
+//!   layer's features (predictor format v2) adds `W_f f` to that row: the distinct unit is
+//!   then a (code, feature row) pair, which a shared prefix still shares exactly.
 //! - **Shared prefixes.** The sequences are sorted and laid out as a trie: a prefix that many
 //!   candidates share (every network of one skeleton shares its stem) is run once, and its
 //!   state feeds all its continuations. Identical sequences are scored once.
@@ -36,6 +38,7 @@ use self::kernels::{Packed, gemm, lstm_cell};
 use super::native::mean_and_spread;
 use super::runtime::MAX_SEQUENCE;
 use super::weights::{Matrix, MemberWeights, PredictorWeights};
+use crate::layer_features::{FEATURE_COUNT, FeatureRow};
 use crate::ulc::{UlcCode, UlcDecodeError, validate};
 
 /// Most distinct sequences one worker handles at a time: bounds the scratch memory (a few
@@ -99,6 +102,26 @@ pub enum FastScorerError {
         found: String,
         /// What fits.
         expected: String,
+    },
+    /// Bare codes for members that also read each layer's feature rows (predictor format v2):
+    /// scoring the codes alone would answer for a network the model was not fitted to see.
+    #[error("the predictor reads layer features (format v2): score with `score_with_features`")]
+    NeedsFeatures,
+    /// An item's feature rows do not pair up with its codes.
+    #[error("item {item}: {rows} layer-feature rows for {layers} layers")]
+    FeatureRows {
+        /// Index of the item.
+        item: usize,
+        /// Rows given.
+        rows: usize,
+        /// Layers (codes) of the item.
+        layers: usize,
+    },
+    /// Some members read layer features and some do not: no single input serves them all.
+    #[error("member {member} reads layer features and member 0 does not, or the reverse")]
+    MixedInputs {
+        /// The first member that differs from member 0.
+        member: usize,
     },
     /// Empty or overlong sequence.
     #[error("item {item}: a ULC sequence of {length} layers is outside 1..={MAX_SEQUENCE}")]
@@ -167,6 +190,8 @@ struct FastMember {
     kh_rows: Matrix,
     /// `W_ih[:, 3E..4E] * channel_embedding^T`, one row per CH code.
     ch_rows: Matrix,
+    /// The layer-feature columns of `W_ih`, `4H x 7`, for a member that reads them.
+    feature_weights: Option<Matrix>,
     /// `W_hh^T`, packed.
     recurrent: Packed,
     /// The structure part of the first MLP layer, `W1[:, 0..H]^T`, packed.
@@ -395,6 +420,7 @@ impl FastMember {
             kw_rows: project(&m.lstm_w_ih, embedding, &m.kernel_embedding, None),
             kh_rows: project(&m.lstm_w_ih, 2 * embedding, &m.kernel_embedding, None),
             ch_rows: project(&m.lstm_w_ih, 3 * embedding, &m.channel_embedding, None),
+            feature_weights: m.lstm_w_features.clone(),
             recurrent: Packed::from_weight(&m.lstm_w_hh.data, gates, hidden, 0, hidden),
             hidden1,
             epoch_rows,
@@ -405,22 +431,48 @@ impl FastMember {
         }
     }
 
-    /// The summed input row (all four fields and both biases) of each distinct code.
-    fn code_rows(&self, codes: &[UlcCode]) -> Vec<f32> {
+    /// The summed input row (all four fields, both biases and, for a member that reads them,
+    /// `W_f f` of the layer-feature row) of each distinct token.
+    fn code_rows(&self, tokens: &[Token]) -> Vec<f32> {
         let gates = self.type_rows.cols;
-        let mut rows = Vec::with_capacity(codes.len() * gates);
-        for code in codes {
+        let mut rows = Vec::with_capacity(tokens.len() * gates);
+        for token in tokens {
+            let code = token.code;
             let parts = [
                 self.type_rows.row(usize::from(code.ty)),
                 self.kw_rows.row(usize::from(code.kw)),
                 self.kh_rows.row(usize::from(code.kh)),
                 self.ch_rows.row(usize::from(code.ch)),
             ];
+            let start = rows.len();
             rows.extend((0..gates).map(|g| parts[0][g] + parts[1][g] + parts[2][g] + parts[3][g]));
+            if let Some(weights) = &self.feature_weights {
+                let features = token.features.map(f32::from_bits);
+                for (g, row) in rows[start..].iter_mut().enumerate() {
+                    *row += weights
+                        .row(g)
+                        .iter()
+                        .zip(&features)
+                        .map(|(w, f)| w * f)
+                        .sum::<f32>();
+                }
+            }
         }
         rows
     }
 }
+
+/// What the LSTM reads at one layer: its ULC code and, for a model that reads them, its
+/// layer-feature row (as bits, so that equal rows hash and compare equal; all zero otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Token {
+    code: UlcCode,
+    features: [u32; FEATURE_COUNT],
+}
+
+/// One item for the scorer: codes, their layer-feature rows (empty for a model of codes
+/// alone), and the epoch.
+type FeatureItem<'a> = (&'a [UlcCode], &'a [FeatureRow], u32);
 
 /// The predictor's weights, prepared for scoring many sequences fast: see the module docs.
 #[derive(Debug, Clone)]
@@ -433,6 +485,8 @@ pub struct FastScorer {
     level: SimdLevel,
     threads: usize,
     share_prefixes: bool,
+    /// Whether the members read layer-feature rows (format v2).
+    reads_features: bool,
 }
 
 /// One trie level: the nodes at one depth, in sorted-sequence order.
@@ -539,6 +593,24 @@ impl FastScorer {
     /// not fit together (the native reference would panic on such weights instead).
     pub fn new(weights: &PredictorWeights) -> Result<FastScorer, FastScorerError> {
         let first = weights.members.first().ok_or(FastScorerError::NoMembers)?;
+        let reads_features = first.lstm_w_features.is_some();
+        for (member, m) in weights.members.iter().enumerate() {
+            if m.lstm_w_features.is_some() != reads_features {
+                return Err(FastScorerError::MixedInputs { member });
+            }
+            if let Some(features) = &m.lstm_w_features
+                && (features.rows != m.lstm_w_ih.rows
+                    || features.cols != FEATURE_COUNT
+                    || features.data.len() != features.rows * features.cols)
+            {
+                return Err(shape_error(
+                    member,
+                    "lstm_w_features",
+                    format!("{}x{}", features.rows, features.cols),
+                    format!("{}x{FEATURE_COUNT}", m.lstm_w_ih.rows),
+                ));
+            }
+        }
         let (hidden, embedding) = check_member(0, first, None)?;
         let mut members = Vec::with_capacity(weights.members.len());
         for (index, member) in weights.members.iter().enumerate() {
@@ -557,6 +629,7 @@ impl FastScorer {
             level: SimdLevel::detect(),
             threads,
             share_prefixes: true,
+            reads_features,
         })
     }
 
@@ -609,10 +682,41 @@ impl FastScorer {
         Ok(self.score_with_stats(items)?.0)
     }
 
+    /// Whether the members read a layer-feature row per layer (format v2): then only
+    /// [`FastScorer::score_with_features`] answers.
+    pub fn reads_layer_features(&self) -> bool {
+        self.reads_features
+    }
+
     /// Like [`FastScorer::score`], also saying how much work prefix sharing saved.
     pub fn score_with_stats(
         &self,
         items: &[(&[UlcCode], u32)],
+    ) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
+        if self.reads_features {
+            return Err(FastScorerError::NeedsFeatures);
+        }
+        let items: Vec<FeatureItem<'_>> = items
+            .iter()
+            .map(|&(codes, epoch)| (codes, &[][..], epoch))
+            .collect();
+        self.score_items(&items)
+    }
+
+    /// Scores `(codes, layer-feature rows, epoch)` items, results in input order: the way to
+    /// score with a model that reads layer features (format v2), one row per code from
+    /// `crate::layer_features::layer_features`. A model of codes alone ignores the rows.
+    pub fn score_with_features(
+        &self,
+        items: &[(&[UlcCode], &[FeatureRow], u32)],
+    ) -> Result<Vec<Score>, FastScorerError> {
+        Ok(self.score_items(items)?.0)
+    }
+
+    /// The scorer behind every public entry point.
+    fn score_items(
+        &self,
+        items: &[FeatureItem<'_>],
     ) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
         let (codes, flat, offsets) = self.index_codes(items)?;
         let sequence = |i: usize| &flat[offsets[i]..offsets[i + 1]];
@@ -633,7 +737,7 @@ impl FastScorer {
         }
         // (sequence, epoch) pairs, numbered in sequence order so a chunk owns a contiguous run.
         let mut epochs_of: Vec<Vec<u32>> = vec![Vec::new(); uniques.len()];
-        for (item, &(_, epoch)) in items.iter().enumerate() {
+        for (item, &(_, _, epoch)) in items.iter().enumerate() {
             let list = &mut epochs_of[unique_of_item[item] as usize];
             if !list.contains(&epoch) {
                 list.push(epoch);
@@ -755,7 +859,7 @@ impl FastScorer {
         let scores = items
             .iter()
             .enumerate()
-            .map(|(item, &(_, epoch))| {
+            .map(|(item, &(_, _, epoch))| {
                 let u = unique_of_item[item] as usize;
                 let offset = pair_epochs[pair_start[u]..pair_start[u + 1]]
                     .iter()
@@ -775,13 +879,14 @@ impl FastScorer {
         Ok((scores, stats))
     }
 
-    /// Validates the items and maps every code to a dense index of the distinct codes:
-    /// returns the distinct codes, the flat index sequences and their offsets.
+    /// Validates the items and maps every (code, feature row) token to a dense index of the
+    /// distinct tokens: returns the distinct tokens, the flat index sequences and their
+    /// offsets.
     #[allow(clippy::type_complexity)]
     fn index_codes(
         &self,
-        items: &[(&[UlcCode], u32)],
-    ) -> Result<(Vec<UlcCode>, Vec<u32>, Vec<usize>), FastScorerError> {
+        items: &[FeatureItem<'_>],
+    ) -> Result<(Vec<Token>, Vec<u32>, Vec<usize>), FastScorerError> {
         let first = &self.members[0];
         let tables = [
             ("TY", first.type_rows.rows),
@@ -789,12 +894,19 @@ impl FastScorer {
             ("KH", first.kh_rows.rows),
             ("CH", first.ch_rows.rows),
         ];
-        let mut index: HashMap<UlcCode, u32> = HashMap::new();
+        let mut index: HashMap<Token, u32> = HashMap::new();
         let mut codes = Vec::new();
         let mut flat = Vec::with_capacity(items.iter().map(|i| i.0.len()).sum());
         let mut offsets = Vec::with_capacity(items.len() + 1);
         offsets.push(0);
-        for (item, &(sequence, epoch)) in items.iter().enumerate() {
+        for (item, &(sequence, features, epoch)) in items.iter().enumerate() {
+            if self.reads_features && features.len() != sequence.len() {
+                return Err(FastScorerError::FeatureRows {
+                    item,
+                    rows: features.len(),
+                    layers: sequence.len(),
+                });
+            }
             if sequence.is_empty() || sequence.len() > MAX_SEQUENCE {
                 return Err(FastScorerError::Length {
                     item,
@@ -810,7 +922,14 @@ impl FastScorer {
             }
             validate(sequence).map_err(|source| FastScorerError::Codes { item, source })?;
             for (layer, code) in sequence.iter().enumerate() {
-                let id = match index.get(code) {
+                let token = Token {
+                    code: *code,
+                    features: match features.get(layer) {
+                        Some(row) if self.reads_features => row.map(f32::to_bits),
+                        _ => [0; FEATURE_COUNT],
+                    },
+                };
+                let id = match index.get(&token) {
                     Some(&id) => id,
                     None => {
                         for ((field, rows), value) in tables.iter().zip(code.fields()) {
@@ -824,8 +943,8 @@ impl FastScorer {
                                 });
                             }
                         }
-                        codes.push(*code);
-                        index.insert(*code, (codes.len() - 1) as u32);
+                        codes.push(token);
+                        index.insert(token, (codes.len() - 1) as u32);
                         (codes.len() - 1) as u32
                     }
                 };
