@@ -7,7 +7,7 @@
 
 use std::sync::Mutex;
 
-use peephole_core::predictor::{MAX_SEQUENCE, Score};
+use peephole_core::predictor::{MAX_SEQUENCE, Score, length_batches};
 use peephole_core::ulc::{self, UlcCode, UlcDecodeError};
 use peephole_ort::{OrtRuntime, OrtRuntimeError, ort};
 use thiserror::Error;
@@ -126,28 +126,20 @@ impl OrtPredictor {
             }
             ulc::validate(codes).map_err(|source| OrtPredictorError::Codes { item, source })?;
         }
-        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> =
-            std::collections::BTreeMap::new();
-        for (index, (codes, _)) in items.iter().enumerate() {
-            groups.entry(codes.len()).or_default().push(index);
-        }
         let mut results: Vec<Option<Score>> = vec![None; items.len()];
         let mut session = self
             .session
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (length, members) in groups {
+        for group in length_batches(items) {
+            let (length, members) = (group.length, &group.members);
             let batch = members.len();
             let run_error = |source: ort::Error| OrtPredictorError::Run {
                 batch,
                 length,
                 source,
             };
-            let codes: Vec<i64> = members
-                .iter()
-                .flat_map(|&i| items[i].0.iter().flat_map(|c| c.fields()).map(i64::from))
-                .collect();
-            let epochs: Vec<i64> = members.iter().map(|&i| i64::from(items[i].1)).collect();
+            let (codes, epochs) = (group.codes(items), group.epochs(items));
             let codes =
                 ort::value::Tensor::from_array(([batch, length, 4], codes)).map_err(run_error)?;
             let epochs = ort::value::Tensor::from_array(([batch], epochs)).map_err(run_error)?;
