@@ -28,7 +28,7 @@ fn every_target_has_a_committed_corpus_and_every_input_in_it_runs_clean() {
     let mut failures = Vec::new();
     for target in &TARGETS {
         let dir = corpus_dir(target);
-        let inputs = load_corpus(target, &[dir.clone()]);
+        let inputs = load_corpus(target, std::slice::from_ref(&dir));
         let committed = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
         if committed == 0 {
             failures.push(format!(

@@ -4,8 +4,8 @@
 //! Timings of our own code only mean something in an optimized build, and the debug xtask
 //! is compiled without optimizations for the workspace crates. So a benchmark of our code
 //! (and `search`, whose speed is part of its contract) first re-runs itself through
-//! `cargo run --release` with the `ort` feature of peephole-core, the one build that has
-//! every backend. `bench compile` times cargo builds, not xtask, and runs as it is.
+//! `cargo run --release` with xtask's `ort` feature, the one build that has every
+//! backend. `bench compile` times cargo builds, not xtask, and runs as it is.
 
 use std::ffi::OsString;
 
@@ -64,7 +64,7 @@ pub fn optimized() -> bool {
 }
 
 /// Runs this very command line again in an optimized xtask with every predictor backend
-/// (`--release`, `--features peephole-core/ort`); the caller returns its outcome instead of
+/// (`--release`, `--features ort`); the caller returns its outcome instead of
 /// doing the work itself. The first such run compiles that build (a few minutes), later
 /// runs reuse it.
 pub fn rerun_optimized() -> anyhow::Result<()> {
@@ -81,7 +81,7 @@ pub fn rerun_optimized() -> anyhow::Result<()> {
             "--bin",
             "xtask",
             "--features",
-            "peephole-core/ort",
+            "ort",
             "--",
         ])
         .args(arguments);

@@ -7,13 +7,15 @@
 //! from other processes on the machine falls on all of them alike; PyTorch runs in its own
 //! process right after, with the weights and sequences written to a temporary directory.
 
+#[cfg(feature = "ort")]
+mod onnxruntime;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use peephole_core::generator::{Skeleton, network_at};
-use peephole_core::predictor::fast::{ORT_BUILT, OrtPredictor};
 use peephole_core::predictor::{
     EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
 };
@@ -63,11 +65,38 @@ struct Row {
 
 type Backend<'a> = Box<dyn Fn(&[(&[UlcCode], u32)]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
 
-fn onnxruntime_library() -> PathBuf {
-    std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| root().join(".venv/libonnxruntime.so"))
+/// onnxruntime's row: the model loaded into onnxruntime with its default threads (one per
+/// core), found through `peephole-ort` (`ORT_DYLIB_PATH`, else the venv).
+#[cfg(feature = "ort")]
+fn onnxruntime_backend<'a>(
+    bytes: &[u8],
+    source: &str,
+    cores: usize,
+) -> anyhow::Result<Option<(String, String, Backend<'a>)>> {
+    let ort = onnxruntime::OrtPredictor::from_bytes(bytes, source, None)?;
+    Ok(Some((
+        "onnxruntime".into(),
+        format!("{cores} (default)"),
+        Box::new(move |items| {
+            Ok(ort
+                .predict_batch(items)?
+                .into_iter()
+                .map(|s| (s.mean, s.spread))
+                .collect())
+        }),
+    )))
+}
+
+/// Without xtask's `ort` feature there is no onnxruntime row (`bench::rerun_optimized`
+/// builds with it).
+#[cfg(not(feature = "ort"))]
+fn onnxruntime_backend<'a>(
+    _bytes: &[u8],
+    _source: &str,
+    _cores: usize,
+) -> anyhow::Result<Option<(String, String, Backend<'a>)>> {
+    eprintln!("note: this xtask was built without its `ort` feature; onnxruntime is left out");
+    Ok(None)
 }
 
 /// Entry point of `cargo xtask bench predict`.
@@ -116,17 +145,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
     let mean_length = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
 
-    let ort = if ORT_BUILT {
-        Some(OrtPredictor::from_bytes(
-            &bytes,
-            &source,
-            &onnxruntime_library(),
-            None,
-        )?)
-    } else {
-        eprintln!("note: this xtask was built without peephole-core/ort; onnxruntime is left out");
-        None
-    };
+    let ort = onnxruntime_backend(&bytes, &source, cores)?;
     let to_pairs = |scores: Vec<peephole_core::predictor::Score>| {
         scores.into_iter().map(|s| (s.mean, s.spread)).collect()
     };
@@ -153,13 +172,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }),
         ),
     ];
-    if let Some(ort) = &ort {
-        backends.push((
-            "onnxruntime".into(),
-            format!("{cores} (default)"),
-            Box::new(|items| Ok(to_pairs(ort.predict_batch(items)?))),
-        ));
-    }
+    backends.extend(ort);
 
     eprintln!(
         "warming up ({} backends; tract compiles a plan per batch shape)...",

@@ -377,7 +377,7 @@ fn train(binary: &PathBuf, network: &Network, args: &Args) -> anyhow::Result<(f6
                 .parse::<f64>()
                 .ok()
         })
-        .last()
+        .next_back()
         .with_context(|| {
             format!("no `val acc` line in the trainer's output for {network}:\n{stdout}")
         })?;

@@ -34,7 +34,8 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
         library_path.push(":");
         library_path.push(existing);
     }
-    let packages = ["--workspace", "--features", "peephole/tch"];
+    // xtask's `ort` feature adds the benchmark's onnxruntime backend and its tests.
+    let packages = ["--workspace", "--features", "peephole/tch,xtask/ort"];
     run_command(
         cargo()
             .arg("test")

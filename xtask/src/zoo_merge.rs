@@ -231,36 +231,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::ir::Network;
 
+    /// The workspace's synthetic record (`peephole_eval::testing`), under `id` and timed
+    /// `wall_seconds`: what merging looks at.
     fn record(id: &str, wall_seconds: f64) -> ZooRecord {
-        let network: Network = "[1x28x28] conv3x3:8 relu -> 10"
-            .parse()
-            .expect("a valid network");
-        let ulc = peephole_core::ulc::encode(&network)
-            .expect("encodable")
-            .codes;
-        ZooRecord {
-            id: id.into(),
-            protocol: "fmnist-smoke-v1".into(),
-            ulc_version: "ulc".into(),
-            generator: "gen".into(),
-            skeleton: "sk".into(),
-            block: "conv3x3:8 relu".into(),
-            text: network.to_string(),
-            network,
-            ulc,
-            ulc_clamps: Vec::new(),
-            seed: 1,
-            curve: vec![0.5, 0.6],
-            train_loss: vec![Some(1.0), Some(0.5)],
-            params: 1,
-            macs: 1,
-            wall_seconds,
-            device: "cpu".into(),
-            diverged: false,
-            tool_version: "test".into(),
-        }
+        let mut record = peephole_eval::testing::record(id, "generator-v1/fmnist-v1", 0);
+        record.wall_seconds = wall_seconds;
+        record
     }
 
     fn write_lines(path: &Path, records: &[ZooRecord], tail: &str) {
@@ -347,7 +324,7 @@ mod tests {
         let out = dir.join("zoo.jsonl");
         let a = dir.join("a.jsonl");
         let mut other = record("s1-000001", 1.0);
-        other.protocol = "fmnist-budget-v1".into();
+        other.protocol = "fmnist-smoke-v1".into();
         write_lines(&a, &[record("s1-000000", 1.0), other], "");
         let error = merge(&out, &[a]).expect_err("two protocols");
         assert!(error.to_string().contains("one protocol"), "{error}");

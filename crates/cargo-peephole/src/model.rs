@@ -65,8 +65,7 @@ mod tests {
         let path = dir.path().join("bad.onnx");
         std::fs::write(&path, b"not a model at all").expect("write");
         let error = load(&context(Some(&path), None))
-            .err()
-            .expect("not a model")
+            .expect_err("not a model")
             .to_string();
         assert!(
             error.starts_with(&format!(

@@ -324,7 +324,7 @@ pub fn validate(codes: &[UlcCode]) -> Result<Vec<LayerKind>, UlcDecodeError> {
 
 /// Splits a flat `[TY, KW, KH, CH, TY, ...]` list into codes and validates them.
 pub fn decode_flat(values: &[u8]) -> Result<Vec<UlcCode>, UlcDecodeError> {
-    if values.len() % 4 != 0 {
+    if !values.len().is_multiple_of(4) {
         return Err(UlcDecodeError::Ragged { len: values.len() });
     }
     let codes: Vec<UlcCode> = values

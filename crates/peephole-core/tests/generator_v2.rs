@@ -350,11 +350,12 @@ fn spec_assemble(design: &Design) -> Network {
             blocks.push((*conv, width));
             for (c, out) in blocks {
                 let mut stride = 1;
-                if first_conv_of_stage && strided_next {
-                    if let Some(next) = spec_step(side, c.kernel) {
-                        stride = 2;
-                        side = next;
-                    }
+                if first_conv_of_stage
+                    && strided_next
+                    && let Some(next) = spec_step(side, c.kernel)
+                {
+                    stride = 2;
+                    side = next;
                 }
                 first_conv_of_stage = false;
                 layers.push(Layer::Conv {

@@ -267,8 +267,7 @@ mod tests {
         };
         let plain = lowered("struct N: [1, 8, 8] -> 10 { conv(3, 8), relu }");
         let error = findings(&plain, &context)
-            .err()
-            .expect("cannot load")
+            .expect_err("cannot load")
             .to_string();
         assert!(error.starts_with("peephole: cannot load predictor /no/such/model.onnx (chosen by the environment variable PEEPHOLE_MODEL): "), "{error}");
     }

@@ -1,8 +1,6 @@
 //! Trained tch network -> ONNX file: reads the var store's tensors under their names and
-//! hands them to `peephole-onnx`, the workspace's one ONNX writer; plus [`OrtRuntime`], the
-//! loader of onnxruntime that parity checks and later inference share.
-
-mod runtime;
+//! hands them to `peephole-onnx`, the workspace's one ONNX writer. The parity tests run the
+//! exports in onnxruntime through `peephole-ort`, the workspace's one loader of it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,8 +10,6 @@ use tch::{Device, Kind, Tensor, nn};
 use thiserror::Error;
 
 use crate::module::TchNetwork;
-
-pub use runtime::{ORT_DYLIB_ENV, OrtRuntime, OrtRuntimeError, locate_onnxruntime};
 
 /// Why a trained network could not be exported.
 #[derive(Debug, Error)]

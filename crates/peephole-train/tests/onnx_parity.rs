@@ -8,7 +8,8 @@
 
 use peephole_core::Network;
 use peephole_core::generator::{Skeleton, network_at};
-use peephole_train::export::{OrtRuntime, export_onnx};
+use peephole_ort::OrtRuntime;
+use peephole_train::export::export_onnx;
 use peephole_train::module::TchNetwork;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
@@ -213,11 +214,14 @@ mod tract_side {
 }
 
 mod ort_side {
-    use peephole_train::export::OrtRuntime;
+    use peephole_ort::OrtRuntime;
+    use peephole_ort::ort;
 
     /// Runs the exported bytes in onnxruntime on one intra-op thread.
     pub fn run(runtime: &OrtRuntime, model: &[u8], shape: [usize; 4], input: &[f32]) -> Vec<f32> {
-        let mut session = runtime.session(model, 1).unwrap_or_else(|e| panic!("{e}"));
+        let mut session = runtime
+            .session(model, Some(1))
+            .unwrap_or_else(|e| panic!("{}", super::with_causes(&e)));
         let input = ort::value::Tensor::from_array((shape, input.to_vec())).expect("input tensor");
         let outputs = session
             .run(ort::inputs![peephole_onnx::INPUT_NAME => input])
@@ -227,6 +231,18 @@ mod ort_side {
             .expect("f32 logits");
         logits.to_vec()
     }
+}
+
+/// An error and its causes, one after the other: the loader's errors name the file at the top
+/// and keep onnxruntime's own words in their sources.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    message
 }
 
 fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
@@ -275,7 +291,8 @@ fn tract_matches_tch_on_exported_networks() {
 
 #[test]
 fn onnxruntime_matches_tch_and_tract_on_exported_networks() {
-    let runtime = OrtRuntime::get().unwrap_or_else(|e| panic!("onnxruntime is required: {e}"));
+    let runtime = OrtRuntime::get()
+        .unwrap_or_else(|e| panic!("onnxruntime is required: {}", with_causes(&e)));
     eprintln!("onnxruntime from {}", runtime.library().display());
     let _torch = TORCH
         .lock()

@@ -42,7 +42,7 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 fn padding(reader: &mut ByteReader<'_>) -> Padding {
-    if reader.byte() % 2 == 0 {
+    if reader.byte().is_multiple_of(2) {
         Padding::Same
     } else {
         Padding::Valid

@@ -48,7 +48,7 @@ fn in_table(code: UlcCode) -> bool {
 }
 
 fn run(data: &[u8]) -> String {
-    let table_ok = data.len() % 4 == 0
+    let table_ok = data.len().is_multiple_of(4)
         && data.chunks_exact(4).all(|c| {
             in_table(UlcCode {
                 ty: c[0],

@@ -4,6 +4,7 @@ pub mod advice;
 mod card;
 pub mod fast;
 pub mod format;
+mod length_batch;
 pub mod native;
 mod runtime;
 pub mod screen;
@@ -15,6 +16,7 @@ pub use card::{
 };
 pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
 pub use format::{MAX_MODEL_BYTES, META_CARD, META_FORMAT};
+pub use length_batch::{LengthBatch, length_batches};
 pub use runtime::{EMBEDDED_MODEL, MAX_SEQUENCE, Prediction, Predictor, PredictorError, RangeNote};
 pub use weights::WeightsError;
 pub use weights::{

@@ -21,6 +21,8 @@ use super::format::{
     MAX_MODEL_BYTES, META_CARD, META_FORMAT, META_LAYER_FEATURES, PREDICTOR_FORMAT,
     PREDICTOR_FORMAT_V2,
 };
+#[cfg(feature = "tract")]
+use super::length_batch::length_batches;
 use super::screen::{GraphError, screen};
 use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
@@ -769,26 +771,20 @@ impl Predictor {
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
         self.check_items(items)?;
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (index, (codes, _)) in items.iter().enumerate() {
-            groups.entry(codes.len()).or_default().push(index);
-        }
         let mut results: Vec<Option<Prediction>> = vec![None; items.len()];
         let inference = |reason: String| PredictorError::Inference {
             source_name: self.source_name.clone(),
             reason,
         };
-        for (length, members) in groups {
+        for batch in length_batches(items) {
+            let (length, members) = (batch.length, &batch.members);
             let plan = self.plan(members.len(), length)?;
-            let mut codes = Vec::with_capacity(members.len() * length * 4);
-            let mut epochs = Vec::with_capacity(members.len());
-            for &i in &members {
-                codes.extend(items[i].0.iter().flat_map(|c| c.fields()).map(i64::from));
-                epochs.push(i64::from(items[i].1));
-            }
-            let codes = tract_ndarray::Array3::from_shape_vec((members.len(), length, 4), codes)
-                .map_err(|e| inference(e.to_string()))?;
-            let epochs = tract_ndarray::Array1::from_vec(epochs);
+            let codes = tract_ndarray::Array3::from_shape_vec(
+                (members.len(), length, 4),
+                batch.codes(items),
+            )
+            .map_err(|e| inference(e.to_string()))?;
+            let epochs = tract_ndarray::Array1::from_vec(batch.epochs(items));
             let inputs = tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()];
             // A screened graph can still meet a tract bug at run time; a lint must not panic.
             let outputs =

@@ -23,7 +23,6 @@
 //! sums are taken in another order and sigmoid/tanh use a vectorizable `exp` good to an ulp.
 
 mod kernels;
-mod onnxruntime;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -32,7 +31,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use thiserror::Error;
 
 pub use kernels::SimdLevel;
-pub use onnxruntime::{ORT_BUILT, OrtPredictor, OrtPredictorError};
 
 use self::kernels::{Packed, gemm, lstm_cell};
 use super::native::mean_and_spread;

@@ -1,23 +1,33 @@
-//! onnxruntime, found and loaded once per process: the library comes from the Python venv
-//! that `cargo xtask setup` creates (or from `ORT_DYLIB_PATH`), never from a download.
+//! onnxruntime, found and loaded once per process: the workspace's one loader of it, shared
+//! by the trainer's export parity tests and `cargo xtask bench predict`'s onnxruntime backend.
+//! The library comes from the Python venv that `cargo xtask setup` creates (or from
+//! `ORT_DYLIB_PATH`), never from a download.
+//!
+//! A crate of its own so that nothing else has to know `ort`: the trainer needs it only in its
+//! tests, xtask only in its optimized benchmark build, and `peephole-core` (compiled into
+//! every user's build through the lint) never.
 //!
 //! `ort` allows one environment per process and keeps only a weak reference to it, so the
 //! environment lives in a process-wide static here and every session is built from it.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::SessionBuilder;
 use thiserror::Error;
 
+/// The `ort` crate this loader was built with, so that callers build tensors and sessions
+/// with the very version (and features) that loaded the library.
+pub use ort;
+
 /// Environment variable naming the onnxruntime library explicitly; it wins over the venv
 /// search (ort's own convention, so one setting serves both).
 pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
-/// Why onnxruntime is not usable; `Clone` because the outcome of loading is cached for the
-/// whole process and every caller gets the same answer.
+/// Why onnxruntime is not usable. `Clone` (the causes behind an `Arc`) because the outcome of
+/// loading is cached for the whole process and every caller gets the same answer.
 #[derive(Debug, Clone, Error)]
 pub enum OrtRuntimeError {
     /// Neither `ORT_DYLIB_PATH` nor any venv leads to the library.
@@ -33,26 +43,29 @@ pub enum OrtRuntimeError {
         searched: Vec<PathBuf>,
     },
     /// The library is there but could not be loaded (wrong version, wrong architecture).
-    #[error("could not load onnxruntime from {path}: {message}")]
+    #[error("could not load onnxruntime from {}", .path.display())]
     Load {
         /// The library file.
         path: PathBuf,
-        /// The loader's message.
-        message: String,
+        /// The loader's complaint.
+        #[source]
+        source: Arc<ort::LoadDynamicError>,
     },
     /// onnxruntime loaded but its environment could not be created.
-    #[error("could not create the onnxruntime environment ({path}): {message}")]
+    #[error("could not create the onnxruntime environment ({})", .path.display())]
     Environment {
         /// The library file.
         path: PathBuf,
-        /// onnxruntime's message.
-        message: String,
+        /// onnxruntime's complaint.
+        #[source]
+        source: Arc<ort::Error>,
     },
     /// onnxruntime refused the session options or the model.
-    #[error("onnxruntime could not create a session: {message}")]
+    #[error("onnxruntime could not create a session")]
     Session {
-        /// onnxruntime's message.
-        message: String,
+        /// onnxruntime's complaint.
+        #[source]
+        source: Arc<ort::Error>,
     },
 }
 
@@ -171,8 +184,8 @@ pub struct OrtRuntime {
 static RUNTIME: OnceLock<Result<OrtRuntime, OrtRuntimeError>> = OnceLock::new();
 
 impl OrtRuntime {
-    /// The process's runtime: locates and loads onnxruntime on the first call and returns
-    /// the same runtime (or the same error) afterwards.
+    /// The process's runtime: locates ([`locate_onnxruntime`]) and loads onnxruntime on the
+    /// first call and returns the same runtime (or the same error) afterwards.
     pub fn get() -> Result<&'static OrtRuntime, OrtRuntimeError> {
         RUNTIME
             .get_or_init(|| OrtRuntime::load(locate_onnxruntime()?))
@@ -180,23 +193,28 @@ impl OrtRuntime {
             .map_err(Clone::clone)
     }
 
+    /// The one place that initialises `ort`: loads the library at `library` and creates the
+    /// environment, each failure naming the file.
     fn load(library: PathBuf) -> Result<OrtRuntime, OrtRuntimeError> {
-        let builder = ort::init_from(&library).map_err(|e| OrtRuntimeError::Load {
-            path: library.clone(),
-            message: e.to_string(),
-        })?;
-        let environment = builder
-            .with_name("peephole")
-            .with_telemetry(false)
-            .build()
-            .map_err(|e| OrtRuntimeError::Environment {
-                path: library.clone(),
-                message: e.to_string(),
-            })?;
-        Ok(OrtRuntime {
-            library,
-            environment,
-        })
+        let builder = match ort::init_from(&library) {
+            Ok(builder) => builder,
+            Err(source) => {
+                return Err(OrtRuntimeError::Load {
+                    path: library,
+                    source: Arc::new(source),
+                });
+            }
+        };
+        match builder.with_name("peephole").with_telemetry(false).build() {
+            Ok(environment) => Ok(OrtRuntime {
+                library,
+                environment,
+            }),
+            Err(source) => Err(OrtRuntimeError::Environment {
+                path: library,
+                source: Arc::new(source),
+            }),
+        }
     }
 
     /// The library file that was loaded, for logs and error messages.
@@ -210,20 +228,30 @@ impl OrtRuntime {
         Session::builder(&self.environment).map_err(session_error)
     }
 
-    /// A session for the serialized model `model`, running on `threads` intra-op threads
-    /// (one keeps results bit-reproducible and leaves the cores to training).
-    pub fn session(&self, model: &[u8], threads: usize) -> Result<Session, OrtRuntimeError> {
-        self.session_builder()?
-            .with_intra_threads(threads)
-            .map_err(session_error)?
-            .commit_from_memory(model)
-            .map_err(session_error)
+    /// A session for the serialized model `model`, running on `threads` intra-op threads:
+    /// one keeps results bit-reproducible and leaves the cores to training; `None` keeps
+    /// onnxruntime's default (one per core), what a benchmark of onnxruntime should measure.
+    pub fn session(
+        &self,
+        model: &[u8],
+        threads: Option<usize>,
+    ) -> Result<Session, OrtRuntimeError> {
+        let mut builder = self.session_builder()?;
+        if let Some(threads) = threads {
+            builder = builder.with_intra_threads(threads).map_err(session_error)?;
+        }
+        builder.commit_from_memory(model).map_err(session_error)
     }
 }
 
-fn session_error<R>(error: ort::Error<R>) -> OrtRuntimeError {
+/// Wraps an `ort` error from building a session (a builder's error carries the builder back
+/// for recovery, which nobody here wants) as [`OrtRuntimeError::Session`].
+fn session_error<R>(error: ort::Error<R>) -> OrtRuntimeError
+where
+    ort::Error: From<ort::Error<R>>,
+{
     OrtRuntimeError::Session {
-        message: error.to_string(),
+        source: Arc::new(ort::Error::from(error)),
     }
 }
 

@@ -1,0 +1,226 @@
+//! The exported predictor run by onnxruntime: the optimized general-purpose runtime the fast
+//! scorer is measured against, on the very same model file.
+//!
+//! Only `bench predict` runs the predictor in onnxruntime, so the backend lives here, behind
+//! xtask's `ort` feature (which the optimized benchmark build turns on), and loads the
+//! library through `peephole-ort`, the workspace's one loader of it.
+
+use std::sync::Mutex;
+
+use peephole_core::predictor::{MAX_SEQUENCE, Score, length_batches};
+use peephole_core::ulc::{self, UlcCode, UlcDecodeError};
+use peephole_ort::{OrtRuntime, OrtRuntimeError, ort};
+use thiserror::Error;
+
+/// Why onnxruntime could not load the predictor or could not answer.
+#[derive(Debug, Error)]
+pub enum OrtPredictorError {
+    /// The library could not be found or loaded, or refused the model.
+    #[error("onnxruntime could not load the predictor {source_name}")]
+    Load {
+        /// Where the model came from.
+        source_name: String,
+        /// The loader's complaint.
+        #[source]
+        source: OrtRuntimeError,
+    },
+    /// A sequence is empty or too long.
+    #[error("item {item}: a ULC sequence of {length} layers is outside 1..={MAX_SEQUENCE}")]
+    Length {
+        /// Index of the item.
+        item: usize,
+        /// Its length.
+        length: usize,
+    },
+    /// The codes are not valid ULC v1.
+    #[error("item {item}: invalid ULC sequence")]
+    Codes {
+        /// Index of the item.
+        item: usize,
+        /// The decoder's complaint.
+        #[source]
+        source: UlcDecodeError,
+    },
+    /// onnxruntime failed on a batch (for instance an epoch beyond the model's table).
+    #[error("onnxruntime failed on {batch} sequences of {length} layers")]
+    Run {
+        /// Sequences in the failing call.
+        batch: usize,
+        /// Their length.
+        length: usize,
+        /// onnxruntime's complaint.
+        #[source]
+        source: ort::Error,
+    },
+    /// onnxruntime answered with another number of values than sequences.
+    #[error(
+        "onnxruntime answered {means} means and {spreads} spreads for {batch} sequences of {length} layers"
+    )]
+    Shape {
+        /// Sequences in the call.
+        batch: usize,
+        /// Their length.
+        length: usize,
+        /// Means returned.
+        means: usize,
+        /// Spreads returned.
+        spreads: usize,
+    },
+    /// The model answered with a non-finite number.
+    #[error("item {item}: onnxruntime returned a non-finite value")]
+    NotFinite {
+        /// Index of the item.
+        item: usize,
+    },
+}
+
+/// A predictor model loaded into onnxruntime.
+pub struct OrtPredictor {
+    source_name: String,
+    session: Mutex<ort::session::Session>,
+}
+
+impl std::fmt::Debug for OrtPredictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrtPredictor")
+            .field("source", &self.source_name)
+            .finish()
+    }
+}
+
+impl OrtPredictor {
+    /// Loads a predictor model (the bytes of an exported `.onnx`) into the process's
+    /// onnxruntime ([`OrtRuntime::get`]). `threads` sets onnxruntime's intra-op threads;
+    /// `None` keeps its default (one per core).
+    pub fn from_bytes(
+        bytes: &[u8],
+        source_name: &str,
+        threads: Option<usize>,
+    ) -> Result<Self, OrtPredictorError> {
+        let load = |source| OrtPredictorError::Load {
+            source_name: source_name.to_string(),
+            source,
+        };
+        let session = OrtRuntime::get()
+            .map_err(load)?
+            .session(bytes, threads)
+            .map_err(load)?;
+        Ok(OrtPredictor {
+            source_name: source_name.to_string(),
+            session: Mutex::new(session),
+        })
+    }
+
+    /// Predicts every `(sequence, epoch)` item. The model takes unpadded sequences, so the
+    /// items are grouped by length, one run per length; results are in input order.
+    pub fn predict_batch(
+        &self,
+        items: &[(&[UlcCode], u32)],
+    ) -> Result<Vec<Score>, OrtPredictorError> {
+        for (item, (codes, _)) in items.iter().enumerate() {
+            if codes.is_empty() || codes.len() > MAX_SEQUENCE {
+                return Err(OrtPredictorError::Length {
+                    item,
+                    length: codes.len(),
+                });
+            }
+            ulc::validate(codes).map_err(|source| OrtPredictorError::Codes { item, source })?;
+        }
+        let mut results: Vec<Option<Score>> = vec![None; items.len()];
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for group in length_batches(items) {
+            let (length, members) = (group.length, &group.members);
+            let batch = members.len();
+            let run_error = |source: ort::Error| OrtPredictorError::Run {
+                batch,
+                length,
+                source,
+            };
+            let (codes, epochs) = (group.codes(items), group.epochs(items));
+            let codes =
+                ort::value::Tensor::from_array(([batch, length, 4], codes)).map_err(run_error)?;
+            let epochs = ort::value::Tensor::from_array(([batch], epochs)).map_err(run_error)?;
+            let outputs = session
+                .run(ort::inputs!["codes" => codes, "epoch" => epochs])
+                .map_err(run_error)?;
+            let (_, mean) = outputs["mean"]
+                .try_extract_tensor::<f32>()
+                .map_err(run_error)?;
+            let (_, spread) = outputs["std"]
+                .try_extract_tensor::<f32>()
+                .map_err(run_error)?;
+            if mean.len() != batch || spread.len() != batch {
+                return Err(OrtPredictorError::Shape {
+                    batch,
+                    length,
+                    means: mean.len(),
+                    spreads: spread.len(),
+                });
+            }
+            for (k, &i) in members.iter().enumerate() {
+                let (m, s) = (f64::from(mean[k]), f64::from(spread[k]));
+                if !m.is_finite() || !s.is_finite() {
+                    return Err(OrtPredictorError::NotFinite { item: i });
+                }
+                results[i] = Some(Score { mean: m, spread: s });
+            }
+        }
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(item, r)| r.ok_or(OrtPredictorError::NotFinite { item }))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use peephole_core::generator::{Skeleton, network_at};
+    use peephole_core::predictor::{EMBEDDED_MODEL, Predictor};
+    use peephole_core::ulc::encode;
+
+    use super::*;
+
+    #[test]
+    fn onnxruntime_answers_what_tract_answers_on_mixed_lengths_in_input_order() {
+        let predictor =
+            Predictor::from_bytes(EMBEDDED_MODEL, "<embedded>").expect("the embedded model loads");
+        let epoch = predictor.card().epochs;
+        let sequences: Vec<Vec<UlcCode>> = (0..12)
+            .map(|i| {
+                encode(&network_at(Skeleton::FmnistV1, 2024, i).network)
+                    .expect("generated networks encode")
+                    .codes
+            })
+            .collect();
+        let items: Vec<(&[UlcCode], u32)> =
+            sequences.iter().map(|s| (s.as_slice(), epoch)).collect();
+        let ort = OrtPredictor::from_bytes(EMBEDDED_MODEL, "<embedded>", Some(1))
+            .unwrap_or_else(|e| panic!("onnxruntime is required (cargo xtask setup): {e:?}"));
+        let answers = ort.predict_batch(&items).expect("onnxruntime answers");
+        let expected = predictor.predict_batch(&items).expect("tract answers");
+        assert_eq!(answers.len(), expected.len());
+        for (item, (got, want)) in answers.iter().zip(&expected).enumerate() {
+            assert!(
+                (got.mean - want.mean).abs() < 1e-5 && (got.spread - want.spread).abs() < 1e-5,
+                "item {item}: onnxruntime {got:?}, tract {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_sequence_is_refused_with_its_index() {
+        let ort = OrtPredictor::from_bytes(EMBEDDED_MODEL, "<embedded>", Some(1))
+            .unwrap_or_else(|e| panic!("onnxruntime is required (cargo xtask setup): {e:?}"));
+        let error = ort
+            .predict_batch(&[(&[], 1)])
+            .expect_err("empty is refused");
+        assert!(
+            matches!(error, OrtPredictorError::Length { item: 0, length: 0 }),
+            "{error:?}"
+        );
+    }
+}
