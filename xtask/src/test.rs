@@ -13,6 +13,9 @@ pub struct Args {
     /// Skip the one-node Slurm test (`cargo xtask test-slurm`), which needs root.
     #[arg(long)]
     no_slurm: bool,
+    /// Skip `cargo fmt --all --check` (run first: seconds, and a diff is the cheapest failure).
+    #[arg(long)]
+    no_fmt: bool,
     /// Extra arguments for `cargo test` (after `--`).
     #[arg(last = true)]
     rest: Vec<String>,
@@ -20,6 +23,9 @@ pub struct Args {
 
 /// Entry point of `cargo xtask test`.
 pub fn run_tests(args: &Args) -> anyhow::Result<()> {
+    if !args.no_fmt {
+        run_command(cargo().args(["fmt", "--all", "--check"]))?;
+    }
     if !args.no_setup {
         setup::run_setup(&setup::Args::default_python())?;
     }
