@@ -925,14 +925,6 @@ fn score_slice(
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let b = &report.baselines;
-    let cell = |e: Option<Estimate>, d: usize, scale: Scale| match (e, scale) {
-        (Some(e), _) => match e.interval {
-            Some(i) => format!("{:.d$} [{:.d$}, {:.d$}]", e.value, i.low, i.high),
-            None => format!("{:.d$}", e.value),
-        },
-        (None, Scale::RankOnly) => "n/a".into(),
-        (None, Scale::Accuracy) => "undefined".into(),
-    };
     let _ = writeln!(
         out,
         "Model card `{}` ({}, accuracy after epoch {}). Split: `{}`. Baselines fitted on the {} train-side networks; the trees chose their setting on the {} validation-side networks.",
@@ -949,101 +941,134 @@ pub fn markdown(report: &Report) -> String {
         report.bootstrap.resamples, report.bootstrap.seed
     );
     for slice in &report.slices {
-        let _ = writeln!(out);
+        slice_markdown(&mut out, slice);
+    }
+    baselines_markdown(&mut out, report);
+    out
+}
+
+/// An estimate with its interval at `digits` decimals; `n/a` where a rank-only method has no
+/// such metric, `undefined` where the metric is undefined on the slice.
+fn estimate_cell(estimate: Option<Estimate>, digits: usize, scale: Scale) -> String {
+    let d = digits;
+    match (estimate, scale) {
+        (Some(e), _) => match e.interval {
+            Some(i) => format!("{:.d$} [{:.d$}, {:.d$}]", e.value, i.low, i.high),
+            None => format!("{:.d$}", e.value),
+        },
+        (None, Scale::RankOnly) => "n/a".into(),
+        (None, Scale::Accuracy) => "undefined".into(),
+    }
+}
+
+/// One slice: its table, the seed-to-seed agreement, the threshold as a classifier and
+/// Peephole's tau minus the best baselines'.
+fn slice_markdown(out: &mut String, slice: &SliceReport) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "### {} (n = {}, {} excluded: the model saw their architecture)",
+        slice.label, slice.n, slice.excluded_seen
+    );
+    let _ = writeln!(out);
+    if slice.n == 0 {
+        let _ = writeln!(out, "No networks to score.");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| method | MSE | Kendall tau | Spearman | R^2 | tau vs mean of 2 runs | n |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let pairs = slice.seed_agreement.as_ref().map_or(0, |s| s.n);
+    for m in &slice.methods {
         let _ = writeln!(
             out,
-            "### {} (n = {}, {} excluded: the model saw their architecture)",
-            slice.label, slice.n, slice.excluded_seen
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            m.label,
+            estimate_cell(m.mse, 5, m.scale),
+            estimate_cell(m.kendall_tau, 3, Scale::Accuracy),
+            estimate_cell(m.spearman, 3, Scale::Accuracy),
+            estimate_cell(m.r2, 3, m.scale),
+            m.kendall_tau_vs_mean_of_runs
+                .map_or("-".into(), |t| format!("{t:.3} (n {pairs})")),
+            m.n
         );
-        let _ = writeln!(out);
-        if slice.n == 0 {
-            let _ = writeln!(out, "No networks to score.");
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "| method | MSE | Kendall tau | Spearman | R^2 | tau vs mean of 2 runs | n |"
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-        let pairs = slice.seed_agreement.as_ref().map_or(0, |s| s.n);
-        for m in &slice.methods {
+    }
+    match &slice.seed_agreement {
+        Some(s) => {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                m.label,
-                cell(m.mse, 5, m.scale),
-                cell(m.kendall_tau, 3, Scale::Accuracy),
-                cell(m.spearman, 3, Scale::Accuracy),
-                cell(m.r2, 3, m.scale),
-                m.kendall_tau_vs_mean_of_runs
-                    .map_or("-".into(), |t| format!("{t:.3} (n {pairs})")),
-                m.n
+                "\nSeed-to-seed agreement (tau between two training runs of the same networks): {} on {} network(s).",
+                s.kendall_tau
+                    .map_or("undefined".into(), |t| format!("{t:.3}")),
+                s.n
             );
         }
-        match &slice.seed_agreement {
-            Some(s) => {
-                let _ = writeln!(
-                    out,
-                    "\nSeed-to-seed agreement (tau between two training runs of the same networks): {} on {} network(s).",
-                    s.kendall_tau
-                        .map_or("undefined".into(), |t| format!("{t:.3}")),
-                    s.n
-                );
-            }
-            None => {
-                let _ = writeln!(out, "\nNo second training run covers this slice.");
-            }
+        None => {
+            let _ = writeln!(out, "\nNo second training run covers this slice.");
         }
-        if let Some(t) = &slice.threshold {
-            let share = |e: Option<Estimate>| match e {
-                Some(e) => match e.interval {
-                    Some(i) => format!("{:.2} [{:.2}, {:.2}]", e.value, i.low, i.high),
-                    None => format!("{:.2}", e.value),
-                },
-                None => "undefined".into(),
+    }
+    if let Some(t) = &slice.threshold {
+        threshold_markdown(out, t, slice.n);
+    }
+    for (what, d) in [
+        (
+            "best architecture-only baseline",
+            &slice.peephole_minus_best_architecture_only,
+        ),
+        ("best baseline of all", &slice.peephole_minus_best_any),
+    ] {
+        if let Some(d) = d {
+            let verdict = match d.interval {
+                Some(i) if i.low > 0.0 => "Peephole ahead",
+                Some(i) if i.high < 0.0 => "Peephole behind",
+                _ => "a tie (the interval contains 0)",
             };
             let _ = writeln!(
                 out,
-                "The lint's default threshold (zoo percentile {:.0}, accuracy {:.3}) as a classifier: {} of {} networks truly below it, {} flagged; recall {}, false-alarm rate {}{}.",
-                t.percentile,
-                t.accuracy,
-                t.truly_poor,
-                slice.n,
-                t.flagged,
-                share(t.recall),
-                share(t.false_alarm_rate),
-                t.wrong_warnings.map_or(String::new(), |w| format!(
-                    ", {:.0}% of its warnings wrong",
-                    w * 100.0
+                "Peephole's tau minus the {what} ({}): {:+.3} {}: {verdict}.",
+                d.baseline,
+                d.value,
+                d.interval.map_or("(no interval)".into(), |i| format!(
+                    "[{:+.3}, {:+.3}]",
+                    i.low, i.high
                 ))
             );
         }
-        for (what, d) in [
-            (
-                "best architecture-only baseline",
-                &slice.peephole_minus_best_architecture_only,
-            ),
-            ("best baseline of all", &slice.peephole_minus_best_any),
-        ] {
-            if let Some(d) = d {
-                let verdict = match d.interval {
-                    Some(i) if i.low > 0.0 => "Peephole ahead",
-                    Some(i) if i.high < 0.0 => "Peephole behind",
-                    _ => "a tie (the interval contains 0)",
-                };
-                let _ = writeln!(
-                    out,
-                    "Peephole's tau minus the {what} ({}): {:+.3} {}: {verdict}.",
-                    d.baseline,
-                    d.value,
-                    d.interval.map_or("(no interval)".into(), |i| format!(
-                        "[{:+.3}, {:+.3}]",
-                        i.low, i.high
-                    ))
-                );
-            }
-        }
     }
+}
+
+/// The lint's default threshold as a classifier on a slice of `n` networks.
+fn threshold_markdown(out: &mut String, t: &ThresholdReport, n: usize) {
+    let share = |e: Option<Estimate>| match e {
+        Some(e) => match e.interval {
+            Some(i) => format!("{:.2} [{:.2}, {:.2}]", e.value, i.low, i.high),
+            None => format!("{:.2}", e.value),
+        },
+        None => "undefined".into(),
+    };
+    let _ = writeln!(
+        out,
+        "The lint's default threshold (zoo percentile {:.0}, accuracy {:.3}) as a classifier: {} of {} networks truly below it, {} flagged; recall {}, false-alarm rate {}{}.",
+        t.percentile,
+        t.accuracy,
+        t.truly_poor,
+        n,
+        t.flagged,
+        share(t.recall),
+        share(t.false_alarm_rate),
+        t.wrong_warnings.map_or(String::new(), |w| format!(
+            ", {:.0}% of its warnings wrong",
+            w * 100.0
+        ))
+    );
+}
+
+/// What the baselines read and chose, and how many scored networks lie outside the model's
+/// training ranges.
+fn baselines_markdown(out: &mut String, report: &Report) {
+    let b = &report.baselines;
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -1080,7 +1105,6 @@ pub fn markdown(report: &Report) -> String {
             report.networks.len()
         );
     }
-    out
 }
 
 mod plot {
