@@ -13,10 +13,10 @@
 //! ONNX's LSTM orders gates i, o, f, c where PyTorch (and [`MemberWeights`]) use i, f, g, o;
 //! its bias input is `concat(b_ih, b_hh)`. The reordering happens here, once.
 
-use peephole_core::layer_features::{FEATURE_COUNT, LAYER_FEATURES_V1};
+use peephole_core::layer_features::FEATURE_COUNT;
 use peephole_core::predictor::format::{
     INPUT_LAYER_FEATURES, META_CARD, META_EPOCHS, META_FORMAT, META_LAYER_FEATURES, META_PROTOCOL,
-    META_ULC_VERSION, PREDICTOR_FORMAT, PREDICTOR_FORMAT_V2,
+    META_ULC_VERSION, format_of,
 };
 use peephole_core::predictor::{
     LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights,
@@ -273,11 +273,7 @@ pub fn predictor_graph(
             reason: "some ensemble members read layer features and some do not".into(),
         });
     }
-    let (format, feature_set) = if reads_features {
-        (PREDICTOR_FORMAT_V2, Some(LAYER_FEATURES_V1))
-    } else {
-        (PREDICTOR_FORMAT, None)
-    };
+    let (format, feature_set) = format_of(reads_features);
     if card.format != format || card.layer_features.as_deref() != feature_set {
         return Err(OnnxError::Invalid {
             reason: format!(

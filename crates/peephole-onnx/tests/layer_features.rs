@@ -37,6 +37,14 @@ fn v2_model() -> (PredictorWeights, ModelCard) {
     (weights, card)
 }
 
+/// [`v2_model`] exported and loaded by the runtime, beside its weights and card.
+fn v2_predictor() -> (PredictorWeights, ModelCard, Predictor) {
+    let (weights, card) = v2_model();
+    let bytes = export_predictor(&weights, &card).expect("a v2 model exports");
+    let predictor = Predictor::from_bytes(&bytes, "v2.onnx").expect("the runtime reads v2");
+    (weights, card, predictor)
+}
+
 #[test]
 fn a_v2_export_reads_back_bit_identical() {
     let (weights, card) = v2_model();
@@ -123,9 +131,7 @@ fn a_card_that_names_another_input_is_refused() {
 
 #[test]
 fn the_runtime_scores_networks_with_a_v2_model_and_refuses_bare_codes() {
-    let (weights, card) = v2_model();
-    let bytes = export_predictor(&weights, &card).expect("a v2 model exports");
-    let predictor = Predictor::from_bytes(&bytes, "v2.onnx").expect("the runtime reads v2");
+    let (weights, card, predictor) = v2_predictor();
     assert!(predictor.reads_layer_features());
     let network =
         parse_network("[1x28x28] conv5x5:6 relu maxpool2x2/2 conv5x5:16@valid relu -> 10")
@@ -176,9 +182,7 @@ fn a_v2_model_whose_metadata_names_other_features_is_refused() {
 
 #[test]
 fn networks_with_the_same_codes_but_other_widths_are_scored_apart() {
-    let (weights, card) = v2_model();
-    let bytes = export_predictor(&weights, &card).expect("a v2 model exports");
-    let predictor = Predictor::from_bytes(&bytes, "v2.onnx").expect("the runtime reads v2");
+    let (weights, card, predictor) = v2_predictor();
     // 1 -> 16 and 1 -> 32 channels both code as the clamped ratio 3: one ULC sequence, and
     // the fast scorer's shared prefixes must not merge what the features tell apart.
     let texts = [

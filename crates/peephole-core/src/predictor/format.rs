@@ -2,6 +2,8 @@
 //! metadata keys, the size limit. A leaf module, so the card, the weights reader, the runtime
 //! and the exporter (`peephole-onnx`) all import one definition instead of each other.
 
+use crate::layer_features::LAYER_FEATURES_V1;
+
 /// Format name of the predictor models of the paper's input, the ULC codes alone (metadata
 /// [`META_FORMAT`]).
 pub const PREDICTOR_FORMAT: &str = "peephole-predictor-v1";
@@ -14,6 +16,26 @@ pub const PREDICTOR_FORMAT_V2: &str = "peephole-predictor-v2";
 pub const META_LAYER_FEATURES: &str = "peephole.layer_features";
 /// Graph input of a v2 model: `[batch, length, 7]` float rows, one per layer.
 pub const INPUT_LAYER_FEATURES: &str = "layer_features";
+/// The format name and layer-feature set of a model that does (`true`) or does not read
+/// layer features: the one mapping the trainer's card, the exporter and the readers share.
+pub const fn format_of(reads_layer_features: bool) -> (&'static str, Option<&'static str>) {
+    if reads_layer_features {
+        (PREDICTOR_FORMAT_V2, Some(LAYER_FEATURES_V1))
+    } else {
+        (PREDICTOR_FORMAT, None)
+    }
+}
+
+/// Whether a model of format `format` reads layer features; `None` for a format this build
+/// does not read.
+pub fn reads_layer_features(format: &str) -> Option<bool> {
+    match format {
+        PREDICTOR_FORMAT => Some(false),
+        PREDICTOR_FORMAT_V2 => Some(true),
+        _ => None,
+    }
+}
+
 /// Metadata key of the format name.
 pub const META_FORMAT: &str = "peephole.format";
 /// Metadata key of the protocol name.

@@ -19,14 +19,14 @@ use super::card::ModelCard;
 use super::fast::FastScorer;
 use super::format::{
     MAX_MODEL_BYTES, META_CARD, META_FORMAT, META_LAYER_FEATURES, PREDICTOR_FORMAT,
-    PREDICTOR_FORMAT_V2,
+    PREDICTOR_FORMAT_V2, format_of, reads_layer_features,
 };
 #[cfg(feature = "tract")]
 use super::length_batch::length_batches;
 use super::screen::{GraphError, screen};
 use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
-use crate::layer_features::{LAYER_FEATURES_V1, layer_features};
+use crate::layer_features::{FeatureRow, LAYER_FEATURES_V1, layer_features};
 use crate::protocol::Protocol;
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
 
@@ -334,23 +334,19 @@ impl Predictor {
                 "no `{META_FORMAT}` metadata: not a Peephole predictor"
             ))
         })?;
-        let reads_features = match format.as_str() {
-            PREDICTOR_FORMAT => false,
-            PREDICTOR_FORMAT_V2 => true,
-            _ => {
-                return Err(not_predictor(format!(
-                    "format {}, this build reads {PREDICTOR_FORMAT} and {PREDICTOR_FORMAT_V2}",
-                    peephole_io::shown(&format)
-                )));
-            }
-        };
+        let reads_features = reads_layer_features(&format).ok_or_else(|| {
+            not_predictor(format!(
+                "format {}, this build reads {PREDICTOR_FORMAT} and {PREDICTOR_FORMAT_V2}",
+                peephole_io::shown(&format)
+            ))
+        })?;
         let card_json =
             meta(META_CARD).ok_or_else(|| not_predictor(format!("no `{META_CARD}` metadata")))?;
         let card: ModelCard = serde_json::from_str(&card_json)
             .map_err(|e| not_predictor(format!("its model card is malformed: {e}")))?;
         // The features a v2 model reads must be the ones this build computes, and the card
         // must say what the format says: a runtime never feeds rows of another definition.
-        let expected_set = reads_features.then_some(LAYER_FEATURES_V1);
+        let (_, expected_set) = format_of(reads_features);
         let graph_set = meta(META_LAYER_FEATURES);
         if graph_set.as_deref() != expected_set || card.layer_features.as_deref() != expected_set {
             return Err(not_predictor(format!(
@@ -567,18 +563,35 @@ impl Predictor {
         epoch: u32,
         backend: Backend,
     ) -> Result<Prediction, PredictorError> {
-        if self.reads_features {
-            return self
-                .predict_with_features(&[(network, epoch)])?
-                .pop()
-                .ok_or(PredictorError::NotFinite);
-        }
-        let encoding = encode(network)?;
-        let mut prediction = backend(self, &[(&encoding.codes, epoch)])?
+        self.networks_through(&[(network, epoch)], backend)?
             .pop()
-            .ok_or(PredictorError::NotFinite)?;
-        prediction.notes.extend(self.input_note(network));
-        Ok(prediction)
+            .ok_or(PredictorError::NotFinite)
+    }
+
+    /// Networks through one of the batch backends (format v1) or the native scorer with their
+    /// layer-feature rows (format v2), with the notes [`Predictor::predict`] gives.
+    fn networks_through(
+        &self,
+        items: &[(&Network, u32)],
+        backend: Backend,
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        if self.reads_features {
+            return self.predict_with_features(items);
+        }
+        let encodings = items
+            .iter()
+            .map(|(network, _)| encode(network))
+            .collect::<Result<Vec<_>, _>>()?;
+        let coded: Vec<(&[UlcCode], u32)> = encodings
+            .iter()
+            .zip(items)
+            .map(|(encoding, &(_, epoch))| (encoding.codes.as_slice(), epoch))
+            .collect();
+        let mut predictions = backend(self, &coded)?;
+        for (prediction, (network, _)) in predictions.iter_mut().zip(items) {
+            prediction.notes.extend(self.input_note(network));
+        }
+        Ok(predictions)
     }
 
     /// Networks on the native scorer with their layer-feature rows: the engine of format-v2
@@ -605,7 +618,7 @@ impl Predictor {
             .map(|(codes, _, epoch)| (codes.as_slice(), *epoch))
             .collect();
         self.check_items(&coded)?;
-        let with_rows: Vec<(&[UlcCode], &[crate::layer_features::FeatureRow], u32)> = inputs
+        let with_rows: Vec<(&[UlcCode], &[FeatureRow], u32)> = inputs
             .iter()
             .map(|(codes, rows, epoch)| (codes.as_slice(), rows.as_slice(), *epoch))
             .collect();
@@ -628,29 +641,13 @@ impl Predictor {
 
     /// Predicts many networks at once (the accuracy after each one's epoch), in input
     /// order, with the notes [`Predictor::predict`] gives; every model format answers here.
-    /// Format v1 runs the batch as [`Predictor::predict_batch`] does, format v2 through the
-    /// native reference pass with each network's layer features.
+    /// Format v1 runs the batch as [`Predictor::predict_batch`] does, format v2 on the native
+    /// scorer with each network's layer features.
     pub fn predict_networks(
         &self,
         items: &[(&Network, u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
-        if self.reads_features {
-            return self.predict_with_features(items);
-        }
-        let encodings = items
-            .iter()
-            .map(|(network, _)| encode(network))
-            .collect::<Result<Vec<_>, _>>()?;
-        let coded: Vec<(&[UlcCode], u32)> = encodings
-            .iter()
-            .zip(items)
-            .map(|(encoding, &(_, epoch))| (encoding.codes.as_slice(), epoch))
-            .collect();
-        let mut predictions = self.predict_batch(&coded)?;
-        for (prediction, (network, _)) in predictions.iter_mut().zip(items) {
-            prediction.notes.extend(self.input_note(network));
-        }
-        Ok(predictions)
+        self.networks_through(items, Self::predict_batch)
     }
 
     /// Refuses bare codes for a model that reads layer features.

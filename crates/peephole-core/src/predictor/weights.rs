@@ -354,24 +354,21 @@ impl PredictorWeights {
             .iter()
             .find(|p| p.key == super::format::META_FORMAT)
             .map(|p| p.value.as_str());
+        let format = format.ok_or_else(|| {
+            not_predictor(format!(
+                "no `{}` metadata: not a Peephole predictor",
+                super::format::META_FORMAT
+            ))
+        })?;
+        let reads_features = super::format::reads_layer_features(format).ok_or_else(|| {
+            not_predictor(format!(
+                "format {format}, this build reads {} and {}",
+                super::format::PREDICTOR_FORMAT,
+                super::format::PREDICTOR_FORMAT_V2
+            ))
+        })?;
         // v2 is v1 with the layer-feature columns after the four fields in `W`.
-        let feature_columns = match format {
-            Some(super::format::PREDICTOR_FORMAT) => 0,
-            Some(super::format::PREDICTOR_FORMAT_V2) => FEATURE_COUNT,
-            Some(other) => {
-                return Err(not_predictor(format!(
-                    "format {other}, this build reads {} and {}",
-                    super::format::PREDICTOR_FORMAT,
-                    super::format::PREDICTOR_FORMAT_V2
-                )));
-            }
-            None => {
-                return Err(not_predictor(format!(
-                    "no `{}` metadata: not a Peephole predictor",
-                    super::format::META_FORMAT
-                )));
-            }
-        };
+        let feature_columns = if reads_features { FEATURE_COUNT } else { 0 };
         let graph = proto
             .graph
             .as_ref()

@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use peephole_core::layer_features::{LAYER_FEATURES_V1, layer_features};
+use peephole_core::layer_features::layer_features;
 use peephole_core::metrics::{MetricError, Report, evaluate};
-use peephole_core::predictor::format::PREDICTOR_FORMAT_V2;
+use peephole_core::predictor::format::format_of;
 use peephole_core::predictor::{
-    MethodMetrics, ModelCard, PREDICTOR_FORMAT, PredictorWeights, Ranges, SplitFileRef, SplitInfo,
-    ZooFileInfo, native,
+    MethodMetrics, ModelCard, PredictorWeights, Ranges, SplitFileRef, SplitInfo, ZooFileInfo,
+    native,
 };
 use peephole_core::protocol::Protocol;
 use peephole_core::ulc::ULC_VERSION;
@@ -186,12 +186,7 @@ pub fn build_predictor(
         .collect();
     let lengths = split.train.iter().map(|r| r.ulc.len());
     let card = ModelCard {
-        format: if options.layer_features {
-            PREDICTOR_FORMAT_V2
-        } else {
-            PREDICTOR_FORMAT
-        }
-        .into(),
+        format: format_of(options.layer_features).0.into(),
         name: name.into(),
         protocol: zoo.protocol.name.into(),
         ulc_version: ULC_VERSION.into(),
@@ -220,9 +215,7 @@ pub fn build_predictor(
         },
         metrics,
         command,
-        layer_features: options
-            .layer_features
-            .then(|| LAYER_FEATURES_V1.to_string()),
+        layer_features: format_of(options.layer_features).1.map(String::from),
     };
     Ok((weights, card, split))
 }

@@ -431,7 +431,7 @@ impl FastMember {
 
     /// The summed input row (all four fields, both biases and, for a member that reads them,
     /// `W_f f` of the layer-feature row) of each distinct token.
-    fn code_rows(&self, tokens: &[Token]) -> Vec<f32> {
+    fn token_rows(&self, tokens: &[Token]) -> Vec<f32> {
         let gates = self.type_rows.cols;
         let mut rows = Vec::with_capacity(tokens.len() * gates);
         for token in tokens {
@@ -716,7 +716,7 @@ impl FastScorer {
         &self,
         items: &[FeatureItem<'_>],
     ) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
-        let (codes, flat, offsets) = self.index_codes(items)?;
+        let (tokens, flat, offsets) = self.index_tokens(items)?;
         let sequence = |i: usize| &flat[offsets[i]..offsets[i + 1]];
         // Distinct sequences in sorted order (identical ones merged) when sharing; every item
         // on its own otherwise.
@@ -749,7 +749,8 @@ impl FastScorer {
         }
         pair_start.push(pair_epochs.len());
 
-        let code_rows: Vec<Vec<f32>> = self.members.iter().map(|m| m.code_rows(&codes)).collect();
+        let token_rows: Vec<Vec<f32>> =
+            self.members.iter().map(|m| m.token_rows(&tokens)).collect();
         let chunk = if uniques.len() < MIN_PARALLEL {
             uniques.len().max(1)
         } else {
@@ -786,7 +787,7 @@ impl FastScorer {
                 &uniques[start..end],
                 &pair_unique,
                 pairs,
-                &code_rows,
+                &token_rows,
                 member_groups[group].clone(),
                 scratch,
             )
@@ -881,7 +882,7 @@ impl FastScorer {
     /// distinct tokens: returns the distinct tokens, the flat index sequences and their
     /// offsets.
     #[allow(clippy::type_complexity)]
-    fn index_codes(
+    fn index_tokens(
         &self,
         items: &[FeatureItem<'_>],
     ) -> Result<(Vec<Token>, Vec<u32>, Vec<usize>), FastScorerError> {
@@ -893,7 +894,7 @@ impl FastScorer {
             ("CH", first.ch_rows.rows),
         ];
         let mut index: HashMap<Token, u32> = HashMap::new();
-        let mut codes = Vec::new();
+        let mut tokens = Vec::new();
         let mut flat = Vec::with_capacity(items.iter().map(|i| i.0.len()).sum());
         let mut offsets = Vec::with_capacity(items.len() + 1);
         offsets.push(0);
@@ -941,16 +942,16 @@ impl FastScorer {
                                 });
                             }
                         }
-                        codes.push(token);
-                        index.insert(token, (codes.len() - 1) as u32);
-                        (codes.len() - 1) as u32
+                        tokens.push(token);
+                        index.insert(token, (tokens.len() - 1) as u32);
+                        (tokens.len() - 1) as u32
                     }
                 };
                 flat.push(id);
             }
             offsets.push(flat.len());
         }
-        Ok((codes, flat, offsets))
+        Ok((tokens, flat, offsets))
     }
 
     /// Runs the members in `members` over one chunk of distinct sequences; returns their
@@ -960,7 +961,7 @@ impl FastScorer {
         sequences: &[&[u32]],
         pair_sequence: &[u32],
         pair_epochs: &[u32],
-        code_rows: &[Vec<f32>],
+        token_rows: &[Vec<f32>],
         members: Range<usize>,
         s: &mut Scratch,
     ) -> (Vec<f32>, ScoreStats) {
@@ -973,7 +974,7 @@ impl FastScorer {
         resize(&mut s.finals, sequences.len() * hidden);
         for (member, rows) in self.members[members.clone()]
             .iter()
-            .zip(&code_rows[members])
+            .zip(&token_rows[members])
         {
             let gates = member.recurrent.n_padded;
             let row_of =
