@@ -1,10 +1,12 @@
 //! Items grouped by sequence length: the exported predictor graph takes unpadded sequences
 //! (`codes` is `[batch, length, 4]`), so every runtime that runs the graph (tract here,
 //! onnxruntime in `bench predict`) makes one call per length. A leaf module, so each runtime
-//! groups the same way and lays out the same inputs.
+//! groups the same way and lays out the same inputs (`layer_features` too, for a format-v2
+//! graph).
 
 use std::collections::BTreeMap;
 
+use crate::layer_features::FeatureRow;
 use crate::ulc::UlcCode;
 
 /// The items of one call: those whose sequences have `length` layers.
@@ -45,6 +47,16 @@ impl LengthBatch {
             .map(|&i| i64::from(items[i].1))
             .collect()
     }
+
+    /// The graph's `layer_features` input for this batch (format v2):
+    /// `[members, length, FEATURE_COUNT]` in row-major order, from `rows`, which holds each
+    /// item's rows at the item's index.
+    pub fn features(&self, rows: &[&[FeatureRow]]) -> Vec<f32> {
+        self.members
+            .iter()
+            .flat_map(|&i| rows[i].iter().flatten().copied())
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +93,12 @@ mod tests {
         assert_eq!(batches[0].codes(&items), vec![1, 0, 0, 0, 3, 0, 0, 0]);
         assert_eq!(batches[0].epochs(&items), vec![3, 5]);
         assert_eq!(batches[1].epochs(&items), vec![8, 1]);
+        let row = |x: f32| [x; crate::layer_features::FEATURE_COUNT];
+        let (ra, rb, rc) = ([row(1.0)], [row(2.0), row(3.0)], [row(4.0)]);
+        let rows: Vec<&[FeatureRow]> = vec![&rb, &ra, &rc, &rb];
+        let flat = |rows: &[FeatureRow]| rows.iter().flatten().copied().collect::<Vec<f32>>();
+        assert_eq!(batches[0].features(&rows), [flat(&ra), flat(&rc)].concat());
+        assert_eq!(batches[1].features(&rows), [flat(&rb), flat(&rb)].concat());
     }
 
     #[test]

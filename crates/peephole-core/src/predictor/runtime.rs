@@ -26,6 +26,8 @@ use super::length_batch::length_batches;
 use super::screen::{GraphError, screen};
 use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
+#[cfg(feature = "tract")]
+use crate::layer_features::FEATURE_COUNT;
 use crate::layer_features::{FeatureRow, LAYER_FEATURES_V1, layer_features};
 use crate::protocol::Protocol;
 use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
@@ -221,9 +223,16 @@ pub struct Prediction {
 #[cfg(feature = "tract")]
 type Plan = Arc<TypedRunnableModel>;
 
-/// A batch scorer of [`Predictor`]: [`Predictor::predict_batch`] (tract when compiled in) or
-/// the native fast path ([`Predictor::predict_batch_fast`]).
-type Backend = fn(&Predictor, &[(&[UlcCode], u32)]) -> Result<Vec<Prediction>, PredictorError>;
+/// Which engine scores a call.
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    /// The ONNX graph in tract when compiled in (the second engine, which checks the native
+    /// scorer); the native scorer otherwise. [`Predictor::predict_batch`]'s engine.
+    Graph,
+    /// The native fast scorer where the model's weights fit it, tract otherwise: the lint's
+    /// engine ([`Predictor::predict_batch_fast`]).
+    Native,
+}
 
 /// A loaded predictor: the ONNX model, its card, and compiled plans per input shape.
 pub struct Predictor {
@@ -236,9 +245,9 @@ pub struct Predictor {
     /// The same weights on the native scorer, when they fit it (every format-v1 model the
     /// trainer exports does; a hand-made graph may not, and then only tract answers).
     fast: Option<FastScorer>,
-    /// Whether the model reads each layer's feature rows (format v2): it is then scored on the
-    /// native scorer only, which is always present for it, and from networks only (the rows
-    /// come from the network, not from its codes).
+    /// Whether the model reads each layer's feature rows (format v2): it is then scored from
+    /// networks only (the rows come from the network, not from its codes), and its weights
+    /// always fit the native scorer.
     reads_features: bool,
 }
 
@@ -387,7 +396,7 @@ impl Predictor {
         })?;
         let weights = PredictorWeights::from_model_proto(&proto, &name);
         let fast = if reads_features {
-            // tract would need a third input this runtime does not feed: v2 is native only.
+            // A v2 model's weights must fit the native scorer: the lint scores on nothing else.
             let weights = weights.map_err(|e| {
                 not_predictor(format!("its layer-feature weights cannot be read: {e}"))
             })?;
@@ -464,6 +473,9 @@ impl Predictor {
             reason,
         };
         let model = self.model.clone();
+        // The graph's inputs are codes, epoch (format v1) or codes, layer features, epoch (v2).
+        let reads_features = self.reads_features;
+        let epoch_input = if reads_features { 2 } else { 1 };
         // The model is a private clone, so nothing observes it after a panic.
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
             move || -> TractResult<Plan> {
@@ -472,7 +484,22 @@ impl Predictor {
                         0,
                         InferenceFact::dt_shape(i64::datum_type(), tvec![batch, length, 4]),
                     )?
-                    .with_input_fact(1, InferenceFact::dt_shape(i64::datum_type(), tvec![batch]))?
+                    .with_input_fact(
+                        epoch_input,
+                        InferenceFact::dt_shape(i64::datum_type(), tvec![batch]),
+                    )?;
+                let plan = if reads_features {
+                    plan.with_input_fact(
+                        1,
+                        InferenceFact::dt_shape(
+                            f32::datum_type(),
+                            tvec![batch, length, FEATURE_COUNT],
+                        ),
+                    )?
+                } else {
+                    plan
+                };
+                let plan = plan
                     .into_optimized()?
                     .into_runnable()?;
                 Ok(plan)
@@ -547,37 +574,34 @@ impl Predictor {
     /// Predicts the accuracy of a network after `epoch` (1-based), with notes on its codes
     /// and on its input outside what the model saw.
     pub fn predict(&self, network: &Network, epoch: u32) -> Result<Prediction, PredictorError> {
-        self.predict_network(network, epoch, Self::predict_batch)
+        self.predict_network(network, epoch, Engine::Graph)
     }
 
     /// [`Predictor::predict_final`] on the native scorer where the model allows (see
     /// [`Predictor::predict_batch_fast`]).
     pub fn predict_final_fast(&self, network: &Network) -> Result<Prediction, PredictorError> {
-        self.predict_network(network, self.card.epochs, Self::predict_batch_fast)
+        self.predict_network(network, self.card.epochs, Engine::Native)
     }
 
-    /// One network through one of the batch backends, with the notes on its input.
+    /// One network through one engine, with the notes on its input.
     fn predict_network(
         &self,
         network: &Network,
         epoch: u32,
-        backend: Backend,
+        engine: Engine,
     ) -> Result<Prediction, PredictorError> {
-        self.networks_through(&[(network, epoch)], backend)?
+        self.networks_through(&[(network, epoch)], engine)?
             .pop()
             .ok_or(PredictorError::NotFinite)
     }
 
-    /// Networks through one of the batch backends (format v1) or the native scorer with their
-    /// layer-feature rows (format v2), with the notes [`Predictor::predict`] gives.
+    /// Networks through one engine, with their layer-feature rows when the model reads them
+    /// (format v2), and the notes [`Predictor::predict`] gives.
     fn networks_through(
         &self,
         items: &[(&Network, u32)],
-        backend: Backend,
+        engine: Engine,
     ) -> Result<Vec<Prediction>, PredictorError> {
-        if self.reads_features {
-            return self.predict_with_features(items);
-        }
         let encodings = items
             .iter()
             .map(|(network, _)| encode(network))
@@ -587,67 +611,35 @@ impl Predictor {
             .zip(items)
             .map(|(encoding, &(_, epoch))| (encoding.codes.as_slice(), epoch))
             .collect();
-        let mut predictions = backend(self, &coded)?;
+        let rows = if self.reads_features {
+            Some(
+                items
+                    .iter()
+                    .map(|(network, _)| layer_features(network))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        let row_slices: Option<Vec<&[FeatureRow]>> = rows
+            .as_ref()
+            .map(|rows| rows.iter().map(Vec::as_slice).collect());
+        let mut predictions = self.score(&coded, row_slices.as_deref(), engine)?;
         for (prediction, (network, _)) in predictions.iter_mut().zip(items) {
             prediction.notes.extend(self.input_note(network));
         }
         Ok(predictions)
     }
 
-    /// Networks on the native scorer with their layer-feature rows: the engine of format-v2
-    /// models, with the notes [`Predictor::predict`] gives.
-    fn predict_with_features(
-        &self,
-        items: &[(&Network, u32)],
-    ) -> Result<Vec<Prediction>, PredictorError> {
-        let fast = self
-            .fast
-            .as_ref()
-            .ok_or_else(|| PredictorError::Inference {
-                source_name: self.source_name.clone(),
-                reason: "no engine can run this model".into(),
-            })?;
-        let mut inputs = Vec::with_capacity(items.len());
-        for &(network, epoch) in items {
-            let codes = encode(network)?.codes;
-            let rows = layer_features(network)?;
-            inputs.push((codes, rows, epoch));
-        }
-        let coded: Vec<(&[UlcCode], u32)> = inputs
-            .iter()
-            .map(|(codes, _, epoch)| (codes.as_slice(), *epoch))
-            .collect();
-        self.check_items(&coded)?;
-        let with_rows: Vec<(&[UlcCode], &[FeatureRow], u32)> = inputs
-            .iter()
-            .map(|(codes, rows, epoch)| (codes.as_slice(), rows.as_slice(), *epoch))
-            .collect();
-        let scores =
-            fast.score_with_features(&with_rows)
-                .map_err(|e| PredictorError::Inference {
-                    source_name: self.source_name.clone(),
-                    reason: e.to_string(),
-                })?;
-        scores
-            .into_iter()
-            .zip(items.iter().zip(&inputs))
-            .map(|(score, ((network, _), (codes, _, _)))| {
-                let mut prediction = self.prediction(score.mean, score.spread, codes)?;
-                prediction.notes.extend(self.input_note(network));
-                Ok(prediction)
-            })
-            .collect()
-    }
-
     /// Predicts many networks at once (the accuracy after each one's epoch), in input
     /// order, with the notes [`Predictor::predict`] gives; every model format answers here.
-    /// Format v1 runs the batch as [`Predictor::predict_batch`] does, format v2 on the native
-    /// scorer with each network's layer features.
+    /// The engine is [`Predictor::predict_batch`]'s: tract when compiled in, the native
+    /// scorer otherwise; a format-v2 model gets each network's layer features.
     pub fn predict_networks(
         &self,
         items: &[(&Network, u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
-        self.networks_through(items, Self::predict_batch)
+        self.networks_through(items, Engine::Graph)
     }
 
     /// Refuses bare codes for a model that reads layer features.
@@ -694,21 +686,49 @@ impl Predictor {
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
         self.codes_suffice()?;
-        let Some(fast) = &self.fast else {
-            // Only a build with tract loads a model the fast scorer cannot read.
-            #[cfg(feature = "tract")]
-            return self.predict_batch_tract(items);
-            #[cfg(not(feature = "tract"))]
-            return Err(PredictorError::Inference {
-                source_name: self.source_name.clone(),
-                reason: "no engine can run this model".into(),
-            });
-        };
+        self.score(items, None, Engine::Native)
+    }
+
+    /// The one scoring path: checks the items, then runs them on `engine`. `rows` holds each
+    /// item's layer-feature rows, required exactly when the model reads them.
+    fn score(
+        &self,
+        items: &[(&[UlcCode], u32)],
+        rows: Option<&[&[FeatureRow]]>,
+        engine: Engine,
+    ) -> Result<Vec<Prediction>, PredictorError> {
         self.check_items(items)?;
-        let scores = fast.score(items).map_err(|e| PredictorError::Inference {
+        if rows.is_some() != self.reads_features {
+            return Err(PredictorError::NeedsNetworks {
+                source_name: self.source_name.clone(),
+            });
+        }
+        let inference = |reason: String| PredictorError::Inference {
             source_name: self.source_name.clone(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let fast = match (engine, &self.fast) {
+            (Engine::Native, Some(fast)) => fast,
+            #[cfg(not(feature = "tract"))]
+            (Engine::Graph, Some(fast)) => fast,
+            // tract is the graph engine, and the only one for a model the fast scorer cannot read.
+            #[cfg(feature = "tract")]
+            _ => return self.predict_batch_tract(items, rows),
+            #[cfg(not(feature = "tract"))]
+            (_, None) => return Err(inference("no engine can run this model".into())),
+        };
+        let scores = match rows {
+            None => fast.score(items),
+            Some(rows) => {
+                let with_rows: Vec<(&[UlcCode], &[FeatureRow], u32)> = items
+                    .iter()
+                    .zip(rows)
+                    .map(|(&(codes, epoch), &rows)| (codes, rows, epoch))
+                    .collect();
+                fast.score_with_features(&with_rows)
+            }
+        }
+        .map_err(|e| inference(e.to_string()))?;
         scores
             .into_iter()
             .zip(items)
@@ -754,20 +774,18 @@ impl Predictor {
         items: &[(&[UlcCode], u32)],
     ) -> Result<Vec<Prediction>, PredictorError> {
         self.codes_suffice()?;
-        #[cfg(feature = "tract")]
-        return self.predict_batch_tract(items);
-        #[cfg(not(feature = "tract"))]
-        return self.predict_batch_fast(items);
+        self.score(items, None, Engine::Graph)
     }
 
-    /// [`Predictor::predict_batch`] through tract, grouped by length (the graph takes
-    /// unpadded sequences).
+    /// Items through tract, grouped by length (the graph takes unpadded sequences), with
+    /// their layer-feature rows as the graph's `layer_features` input when the model reads
+    /// them.
     #[cfg(feature = "tract")]
     fn predict_batch_tract(
         &self,
         items: &[(&[UlcCode], u32)],
+        rows: Option<&[&[FeatureRow]]>,
     ) -> Result<Vec<Prediction>, PredictorError> {
-        self.check_items(items)?;
         let mut results: Vec<Option<Prediction>> = vec![None; items.len()];
         let inference = |reason: String| PredictorError::Inference {
             source_name: self.source_name.clone(),
@@ -782,7 +800,16 @@ impl Predictor {
             )
             .map_err(|e| inference(e.to_string()))?;
             let epochs = tract_ndarray::Array1::from_vec(batch.epochs(items));
-            let inputs = tvec![Tensor::from(codes).into(), Tensor::from(epochs).into()];
+            let mut inputs: TVec<TValue> = tvec![Tensor::from(codes).into()];
+            if let Some(rows) = rows {
+                let features = tract_ndarray::Array3::from_shape_vec(
+                    (members.len(), length, FEATURE_COUNT),
+                    batch.features(rows),
+                )
+                .map_err(|e| inference(e.to_string()))?;
+                inputs.push(Tensor::from(features).into());
+            }
+            inputs.push(Tensor::from(epochs).into());
             // A screened graph can still meet a tract bug at run time; a lint must not panic.
             let outputs =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.run(inputs)))
