@@ -3,7 +3,9 @@
 Builds the Peephole predictor (embeddings + LSTM + MLP per member, ensemble mean and
 population std) in PyTorch from the weights the bench wrote as JSON (peephole-core's
 `PredictorWeights`: LSTM gates in PyTorch order i, f, g, o, BatchNorm already folded), runs
-the bench's sequences through it and writes timings and predictions as JSON.
+the bench's sequences through it and writes timings and predictions as JSON. A format-v2
+model (`lstm_w_features` present) reads each layer's layer-features-v1 row beside the code
+embeddings: its LSTM input is the embeddings followed by the row.
 
 Like the tract and onnxruntime runs, a batch is grouped by sequence length (the model takes
 unpadded sequences); the input tensors are built before the clock starts.
@@ -30,6 +32,9 @@ class Member(nn.Module):
         self.channel_embedding = nn.Embedding.from_pretrained(tensor(w["channel_embedding"]))
         self.epoch_embedding = nn.Embedding.from_pretrained(tensor(w["epoch_embedding"]))
         w_ih, w_hh = tensor(w["lstm_w_ih"]), tensor(w["lstm_w_hh"])
+        self.reads_features = w.get("lstm_w_features") is not None
+        if self.reads_features:
+            w_ih = torch.cat([w_ih, tensor(w["lstm_w_features"])], dim=1)
         self.lstm = nn.LSTM(w_ih.shape[1], w_hh.shape[1], batch_first=True)
         with torch.no_grad():
             self.lstm.weight_ih_l0.copy_(w_ih)
@@ -48,16 +53,16 @@ class Member(nn.Module):
                 layers.append(nn.ReLU())
         self.mlp = nn.Sequential(*layers)
 
-    def forward(self, codes, epoch):
-        x = torch.cat(
-            [
-                self.type_embedding(codes[..., 0]),
-                self.kernel_embedding(codes[..., 1]),
-                self.kernel_embedding(codes[..., 2]),
-                self.channel_embedding(codes[..., 3]),
-            ],
-            dim=-1,
-        )
+    def forward(self, codes, features, epoch):
+        parts = [
+            self.type_embedding(codes[..., 0]),
+            self.kernel_embedding(codes[..., 1]),
+            self.kernel_embedding(codes[..., 2]),
+            self.channel_embedding(codes[..., 3]),
+        ]
+        if self.reads_features:
+            parts.append(features)
+        x = torch.cat(parts, dim=-1)
         _, (h, _) = self.lstm(x)
         return self.mlp(torch.cat([h[-1], self.epoch_embedding(epoch)], dim=1)).squeeze(1)
 
@@ -69,8 +74,8 @@ class Ensemble(nn.Module):
         self.target_mean = weights["target_mean"]
         self.target_std = weights["target_std"]
 
-    def forward(self, codes, epoch):
-        outputs = torch.stack([m(codes, epoch) * self.target_std + self.target_mean for m in self.members], dim=1)
+    def forward(self, codes, features, epoch):
+        outputs = torch.stack([m(codes, features, epoch) * self.target_std + self.target_mean for m in self.members], dim=1)
         return outputs.mean(dim=1), outputs.std(dim=1, unbiased=False)
 
 
@@ -90,6 +95,11 @@ def main():
     with open(args.sequences) as f:
         job = json.load(f)
     sequences, epochs = job["sequences"], job["epochs"]
+    # Layer-feature rows per sequence (format v2); empty rows for a model that reads none.
+    features = job.get("features") or [[[] for _ in sequence] for sequence in sequences]
+
+    def rows(indices):
+        return torch.tensor([features[i] for i in indices], dtype=torch.float32)
 
     groups = {}
     for index, sequence in enumerate(sequences):
@@ -98,12 +108,17 @@ def main():
         (
             indices,
             torch.tensor([sequences[i] for i in indices], dtype=torch.int64),
+            rows(indices),
             torch.tensor([epochs[i] for i in indices], dtype=torch.int64),
         )
         for indices in groups.values()
     ]
     singles = [
-        (torch.tensor([sequences[i]], dtype=torch.int64), torch.tensor([epochs[i]], dtype=torch.int64))
+        (
+            torch.tensor([sequences[i]], dtype=torch.int64),
+            rows([i]),
+            torch.tensor([epochs[i]], dtype=torch.int64),
+        )
         for i in (k % len(sequences) for k in range(args.latency_calls))
     ]
 
@@ -111,23 +126,23 @@ def main():
     spread = [0.0] * len(sequences)
 
     def run_batch():
-        for indices, codes, epoch in batches:
-            m, s = model(codes, epoch)
+        for indices, codes, rows_, epoch in batches:
+            m, s = model(codes, rows_, epoch)
             for k, i in enumerate(indices):
                 mean[i], spread[i] = float(m[k]), float(s[k])
 
     batch_seconds, latency_seconds = [], []
     with torch.inference_mode():
         run_batch()
-        for codes, epoch in singles:
-            model(codes, epoch)
+        for codes, rows_, epoch in singles:
+            model(codes, rows_, epoch)
         for _ in range(args.repeats):
             start = time.perf_counter()
             run_batch()
             batch_seconds.append(time.perf_counter() - start)
-            for codes, epoch in singles:
+            for codes, rows_, epoch in singles:
                 start = time.perf_counter()
-                m, s = model(codes, epoch)
+                m, s = model(codes, rows_, epoch)
                 float(m[0]), float(s[0])
                 latency_seconds.append(time.perf_counter() - start)
 

@@ -1,7 +1,9 @@
 //! `cargo xtask bench predict`: batch-1 latency and batch throughput of every way this
 //! workspace runs the predictor (the native fast scorer, tract, onnxruntime, and PyTorch
 //! from the venv) on the same weights and the same sequences, in one run, with medians over
-//! repeats, and each backend's largest difference from the ONNX model (tract).
+//! repeats, and each backend's largest difference from the ONNX model (tract). A model that
+//! reads layer features (format v2, the default) gets each network's `layer-features-v1`
+//! rows in every backend, computed before the clock starts.
 //!
 //! The Rust backends are timed round-robin inside one process (repeat by repeat), so load
 //! from other processes on the machine falls on all of them alike; PyTorch runs in its own
@@ -16,6 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use peephole_core::generator::{Skeleton, network_at};
+use peephole_core::layer_features::{FeatureRow, layer_features};
 use peephole_core::predictor::{
     EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
 };
@@ -63,7 +66,31 @@ struct Row {
     scores: Vec<(f64, f64)>,
 }
 
-type Backend<'a> = Box<dyn Fn(&[(&[UlcCode], u32)]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
+/// One input of the benchmark: a network's ULC codes, its layer-feature rows (one per layer
+/// for a model that reads them, none otherwise) and the epoch asked for.
+pub(crate) type Item<'a> = (&'a [UlcCode], &'a [FeatureRow], u32);
+
+type Backend<'a> = Box<dyn Fn(&[Item]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
+
+/// The codes and epochs of `items`, for the engines' codes-only entry points (format v1).
+fn codes_only<'a>(items: &[Item<'a>]) -> Vec<(&'a [UlcCode], u32)> {
+    items
+        .iter()
+        .map(|&(codes, _, epoch)| (codes, epoch))
+        .collect()
+}
+
+/// `scorer` on `items`, with their rows when the model reads them.
+fn score_native(
+    scorer: &FastScorer,
+    items: &[Item],
+) -> Result<Vec<peephole_core::predictor::Score>, peephole_core::predictor::FastScorerError> {
+    if scorer.reads_layer_features() {
+        scorer.score_with_features(items)
+    } else {
+        scorer.score(&codes_only(items))
+    }
+}
 
 /// onnxruntime's row: the model loaded into onnxruntime with its default threads (one per
 /// core), found through `peephole-ort` (`ORT_DYLIB_PATH`, else the venv).
@@ -134,10 +161,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let single = FastScorer::new(&one_member)?.with_threads(threads);
 
-    let sequences: Vec<Vec<UlcCode>> = (0..args.batch as u64)
-        .map(|i| Ok(encode(&network_at(Skeleton::FmnistV1, args.seed, i).network)?.codes))
-        .collect::<anyhow::Result<_>>()?;
-    let items: Vec<(&[UlcCode], u32)> = sequences.iter().map(|s| (s.as_slice(), epoch)).collect();
+    let features = predictor.reads_layer_features();
+    let mut sequences: Vec<Vec<UlcCode>> = Vec::with_capacity(args.batch);
+    let mut feature_rows: Vec<Vec<FeatureRow>> = Vec::with_capacity(args.batch);
+    for i in 0..args.batch as u64 {
+        let network = network_at(Skeleton::FmnistV1, args.seed, i).network;
+        sequences.push(encode(&network)?.codes);
+        feature_rows.push(if features {
+            layer_features(&network)?
+        } else {
+            Vec::new()
+        });
+    }
+    let items: Vec<Item> = sequences
+        .iter()
+        .zip(&feature_rows)
+        .map(|(s, r)| (s.as_slice(), r.as_slice(), epoch))
+        .collect();
     let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
     let (shortest, longest) = (
         lengths.iter().min().copied().unwrap_or(0),
@@ -153,19 +193,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (
             format!("native fast ({})", fast.simd()),
             threads.to_string(),
-            Box::new(|items| Ok(to_pairs(fast.score(items)?))),
+            Box::new(|items| Ok(to_pairs(score_native(&fast, items)?))),
         ),
         (
             "native, no prefix sharing".into(),
             threads.to_string(),
-            Box::new(|items| Ok(to_pairs(unshared.score(items)?))),
+            Box::new(|items| Ok(to_pairs(score_native(&unshared, items)?))),
         ),
         (
             "tract".into(),
             "1".into(),
             Box::new(|items| {
-                Ok(predictor
-                    .predict_batch(items)?
+                let predictions = if features {
+                    predictor.predict_batch_with_features(items)?
+                } else {
+                    predictor.predict_batch(&codes_only(items))?
+                };
+                Ok(predictions
                     .into_iter()
                     .map(|p| (p.mean, p.spread))
                     .collect())
@@ -204,7 +248,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         });
     }
     for &i in singles.iter().chain(&long_singles) {
-        single.score(&items[i..i + 1])?;
+        score_native(&single, &items[i..i + 1])?;
     }
     for repeat in 0..args.repeats {
         for (calls, times) in [
@@ -213,7 +257,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ] {
             for &i in calls {
                 let start = Instant::now();
-                single.score(&items[i..i + 1])?;
+                score_native(&single, &items[i..i + 1])?;
                 times.push(start.elapsed().as_secs_f64());
             }
         }
@@ -229,9 +273,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    let (_, stats) = fast.score_with_stats(&items)?;
+    let (_, stats) = if features {
+        fast.score_with_features_and_stats(&items)?
+    } else {
+        fast.score_with_stats(&codes_only(&items))?
+    };
     if !args.no_torch {
-        rows.push(torch_row(args, &weights, &sequences, epoch)?);
+        rows.push(torch_row(args, &weights, &items)?);
     }
     print_report(
         args,
@@ -267,12 +315,7 @@ struct TorchOutput {
 }
 
 /// Runs the PyTorch script on the same weights and sequences.
-fn torch_row(
-    args: &Args,
-    weights: &PredictorWeights,
-    sequences: &[Vec<UlcCode>],
-    epoch: u32,
-) -> anyhow::Result<Row> {
+fn torch_row(args: &Args, weights: &PredictorWeights, items: &[Item]) -> anyhow::Result<Row> {
     let python = root().join(".venv/bin/python");
     ensure!(
         python.exists(),
@@ -281,7 +324,7 @@ fn torch_row(
     );
     let dir = std::env::temp_dir().join(format!("peephole-bench-predict-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = run_torch(args, &python, &dir, weights, sequences, epoch);
+    let result = run_torch(args, &python, &dir, weights, items);
     // The directory holds only what this run wrote; a failure to remove it is not worth
     // failing a finished benchmark over.
     let _ = std::fs::remove_dir_all(&dir);
@@ -293,8 +336,7 @@ fn run_torch(
     python: &Path,
     dir: &Path,
     weights: &PredictorWeights,
-    sequences: &[Vec<UlcCode>],
-    epoch: u32,
+    items: &[Item],
 ) -> anyhow::Result<Row> {
     let write = |name: &str, value: serde_json::Value| -> anyhow::Result<PathBuf> {
         let path = dir.join(name);
@@ -303,13 +345,15 @@ fn run_torch(
         Ok(path)
     };
     let weights_path = write("weights.json", serde_json::to_value(weights)?)?;
-    let codes: Vec<Vec<[u8; 4]>> = sequences
+    let codes: Vec<Vec<[u8; 4]>> = items
         .iter()
-        .map(|s| s.iter().map(|c| c.fields()).collect())
+        .map(|(s, _, _)| s.iter().map(|c| c.fields()).collect())
         .collect();
+    let features: Vec<&[FeatureRow]> = items.iter().map(|&(_, rows, _)| rows).collect();
+    let epochs: Vec<u32> = items.iter().map(|&(_, _, epoch)| epoch).collect();
     let sequences_path = write(
         "sequences.json",
-        serde_json::json!({ "sequences": codes, "epochs": vec![epoch; sequences.len()] }),
+        serde_json::json!({ "sequences": codes, "features": features, "epochs": epochs }),
     )?;
     let out = dir.join("torch.json");
     let script = root().join("xtask/scripts/bench_predict_torch.py");
@@ -343,10 +387,10 @@ fn run_torch(
     let output: TorchOutput =
         serde_json::from_str(&text).with_context(|| format!("{} is malformed", out.display()))?;
     ensure!(
-        output.mean.len() == sequences.len(),
+        output.mean.len() == items.len(),
         "PyTorch answered {} of {} sequences",
         output.mean.len(),
-        sequences.len()
+        items.len()
     );
     Ok(Row {
         name: format!("pytorch {}", output.version),

@@ -1,6 +1,7 @@
 //! `cargo xtask search`: predictor-guided architecture search. Samples networks with
-//! generator v1 in the protocol's skeleton, scores every distinct one with the native fast
-//! scorer, and prints the best as text form and as a `peephole::network!` declaration to
+//! generator v1 in the protocol's skeleton, scores every distinct one (distinct in what the
+//! model reads: the ULC codes, and each layer's `layer-features-v1` row for a format-v2
+//! model) with the native fast scorer, and prints the best as text form and as a `peephole::network!` declaration to
 //! paste into Rust. `--verify K` trains the K best and the K worst under the protocol (with
 //! the release trainer) and prints predicted against real accuracy.
 //!
@@ -16,6 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use peephole_core::Network;
 use peephole_core::generator::{Generated, Skeleton, network_at};
+use peephole_core::layer_features::{FeatureRow, layer_features};
 use peephole_core::lint::{self, Lint};
 use peephole_core::predictor::{
     EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
@@ -55,13 +57,35 @@ pub struct Args {
     device: String,
 }
 
-/// One distinct code sequence among the samples.
+/// What the model reads of one sampled network: its ULC codes, and its layer-feature rows
+/// when the model reads them (empty otherwise).
+#[derive(Clone, PartialEq)]
+struct ModelInput {
+    codes: Vec<UlcCode>,
+    rows: Vec<FeatureRow>,
+}
+
+impl ModelInput {
+    /// A key equal exactly when the inputs are (bitwise) equal: the model cannot tell such
+    /// samples apart.
+    fn key(
+        &self,
+    ) -> (
+        Vec<UlcCode>,
+        Vec<[u32; peephole_core::layer_features::FEATURE_COUNT]>,
+    ) {
+        let bits = self.rows.iter().map(|row| row.map(f32::to_bits)).collect();
+        (self.codes.clone(), bits)
+    }
+}
+
+/// One distinct model input among the samples.
 struct Candidate {
     /// First stream index that produced it.
     index: u64,
     /// How many samples produced it.
     count: u32,
-    codes: Vec<UlcCode>,
+    input: ModelInput,
     mean: f64,
     spread: f64,
 }
@@ -98,15 +122,30 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let scorer = FastScorer::new(&PredictorWeights::from_onnx_bytes(&bytes, &source)?)?;
 
     let start = Instant::now();
-    let sampled = sample(skeleton, args.seed, args.candidates)?;
+    let features = scorer.reads_layer_features();
+    let sampled = sample(skeleton, args.seed, args.candidates, features)?;
     let sampling = start.elapsed();
     let mut candidates = distinct(sampled);
     let scoring_start = Instant::now();
-    let items: Vec<(&[UlcCode], u32)> = candidates
-        .iter()
-        .map(|c| (c.codes.as_slice(), card.epochs))
-        .collect();
-    let (scores, stats) = scorer.score_with_stats(&items)?;
+    let (scores, stats) = if features {
+        let items: Vec<(&[UlcCode], &[FeatureRow], u32)> = candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.input.codes.as_slice(),
+                    c.input.rows.as_slice(),
+                    card.epochs,
+                )
+            })
+            .collect();
+        scorer.score_with_features_and_stats(&items)?
+    } else {
+        let items: Vec<(&[UlcCode], u32)> = candidates
+            .iter()
+            .map(|c| (c.input.codes.as_slice(), card.epochs))
+            .collect();
+        scorer.score_with_stats(&items)?
+    };
     let scoring = scoring_start.elapsed();
     for (candidate, score) in candidates.iter_mut().zip(scores) {
         candidate.mean = score.mean;
@@ -163,8 +202,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Draws candidates 0..count on every core; returns `(index, codes)` in index order.
-fn sample(skeleton: Skeleton, seed: u64, count: u64) -> anyhow::Result<Vec<(u64, Vec<UlcCode>)>> {
+/// Draws candidates 0..count on every core; returns `(index, model input)` in index order,
+/// with layer-feature rows when `features` (the model reads them).
+fn sample(
+    skeleton: Skeleton,
+    seed: u64,
+    count: u64,
+    features: bool,
+) -> anyhow::Result<Vec<(u64, ModelInput)>> {
     let workers = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1) as u64;
@@ -176,12 +221,14 @@ fn sample(skeleton: Skeleton, seed: u64, count: u64) -> anyhow::Result<Vec<(u64,
                     (w * per_worker..((w + 1) * per_worker).min(count))
                         .map(|i| {
                             let network = network_at(skeleton, seed, i).network;
-                            let codes = encode(&network)
-                                .with_context(|| {
-                                    format!("candidate {i} ({network}) does not encode")
-                                })?
-                                .codes;
-                            Ok((i, codes))
+                            let invalid = || format!("candidate {i} ({network}) is invalid");
+                            let codes = encode(&network).with_context(invalid)?.codes;
+                            let rows = if features {
+                                layer_features(&network).with_context(invalid)?
+                            } else {
+                                Vec::new()
+                            };
+                            Ok((i, ModelInput { codes, rows }))
                         })
                         .collect::<anyhow::Result<Vec<_>>>()
                 })
@@ -198,19 +245,20 @@ fn sample(skeleton: Skeleton, seed: u64, count: u64) -> anyhow::Result<Vec<(u64,
     })
 }
 
-/// Merges samples with the same code sequence (the predictor cannot tell them apart).
-fn distinct(sampled: Vec<(u64, Vec<UlcCode>)>) -> Vec<Candidate> {
-    let mut seen: HashMap<Vec<UlcCode>, usize> = HashMap::new();
+/// Merges samples with the same model input (the predictor cannot tell them apart).
+fn distinct(sampled: Vec<(u64, ModelInput)>) -> Vec<Candidate> {
+    let mut seen: HashMap<_, usize> = HashMap::new();
     let mut candidates: Vec<Candidate> = Vec::new();
-    for (index, codes) in sampled {
-        match seen.get(&codes) {
+    for (index, input) in sampled {
+        let key = input.key();
+        match seen.get(&key) {
             Some(&at) => candidates[at].count += 1,
             None => {
-                seen.insert(codes.clone(), candidates.len());
+                seen.insert(key, candidates.len());
                 candidates.push(Candidate {
                     index,
                     count: 1,
-                    codes,
+                    input,
                     mean: f64::NAN,
                     spread: f64::NAN,
                 });
@@ -235,7 +283,7 @@ fn print_summary(
         args.candidates, args.seed, args.protocol
     );
     println!(
-        "  {} distinct code sequences; predicted final accuracy: best {:.4}, 90th percentile {:.4}, median {:.4}, worst {:.4}",
+        "  {} distinct model inputs; predicted final accuracy: best {:.4}, 90th percentile {:.4}, median {:.4}, worst {:.4}",
         candidates.len(),
         quantile(1.0),
         quantile(0.9),

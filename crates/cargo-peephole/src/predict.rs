@@ -38,7 +38,8 @@ pub struct Report {
     pub epochs: Vec<EpochPrediction>,
     /// Percent of the training zoo's networks that finished below the final prediction.
     pub zoo_percentile: f64,
-    /// Values ULC v1 could not code and clamped (the prediction sees the clamped value).
+    /// Values ULC v1 could not code and clamped (the predictor embeds the clamped value; a
+    /// model reading layer features also sees the raw one).
     pub clamps: Vec<String>,
     /// Inputs outside what the model saw in training.
     pub out_of_range: Vec<String>,

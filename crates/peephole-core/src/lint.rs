@@ -65,7 +65,9 @@ pub enum Lint {
     /// A window larger than the feature map it slides over (legal with same padding, but the
     /// extra rows/columns only ever see padding).
     OversizedKernel,
-    /// A kernel or channel ratio outside ULC v1's table, so the predictor sees a clamped code.
+    /// A kernel or channel ratio outside ULC v1's table, so the predictor embeds a clamped
+    /// code (a model reading layer features also sees the raw values, but was fitted on few
+    /// such layers).
     UlcClamp,
     /// The predicted final accuracy is below the threshold.
     PredictedAccuracy,
@@ -434,8 +436,9 @@ fn ulc_clamp(context: &Context) -> Vec<Diagnostic> {
                 lint: Lint::UlcClamp,
                 layer: Some(index),
                 message: format!(
-                    "{}: {}; the predictor sees the clamped code, so its estimate for this \
-                     network is less reliable",
+                    "{}: {}; the predictor embeds the clamped code (the default model also \
+                     reads the raw kernel and widths as layer features), so its estimate for \
+                     this network is less reliable",
                     describe(index, layer),
                     clamp_phrase(layer, shape.input.channels, shape.output.channels, &clamps)
                 ),
@@ -662,8 +665,9 @@ mod tests {
         assert_eq!(
             found[0].message,
             "layer 0 (conv7x7:64): kernel 7x7 is outside ULC v1's 1..=5 per side and is coded \
-             as 5x5; the predictor sees the clamped code, so its estimate for this network \
-             is less reliable"
+             as 5x5; the predictor embeds the clamped code (the default model also reads the \
+             raw kernel and widths as layer features), so its estimate for this network is \
+             less reliable"
         );
     }
 

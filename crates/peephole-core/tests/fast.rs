@@ -1,9 +1,17 @@
-//! The predictor's weights read back from the embedded ONNX model, and the native fast
+//! The predictor's weights read back from an exported ONNX model, and the native fast
 //! scorer on them: both give tract's answers on the exported model to 1e-5 for every zoo
 //! network and for random valid sequences, at every instruction-set level, in batches or one
-//! by one, with or without prefix sharing; bad weights and bad inputs are typed errors.
+//! by one, with or without prefix sharing; bad weights and bad inputs are typed errors. The
+//! codes-only checks run on the committed ULC-only model (format v1); the embedded default
+//! (format v2, layer features beside the codes) is held to tract on zoo networks of both
+//! generators.
 
+mod common;
+
+use common::{ulc_only_model, ulc_only_predictor};
 use peephole_core::generator::{Skeleton, network_at};
+use peephole_core::ir::Network;
+use peephole_core::layer_features::{FeatureRow, layer_features};
 use peephole_core::predictor::{
     EMBEDDED_MODEL, FastScorer, FastScorerError, Predictor, PredictorWeights, SimdLevel,
     WeightsError, native,
@@ -73,9 +81,23 @@ fn generated_sequences(count: u64, seed: u64) -> Vec<Vec<UlcCode>> {
         .collect()
 }
 
-fn embedded_weights() -> PredictorWeights {
-    PredictorWeights::from_onnx_bytes(EMBEDDED_MODEL, "<embedded>")
-        .expect("the embedded model's weights read back")
+fn ulc_only_weights() -> PredictorWeights {
+    PredictorWeights::from_onnx_bytes(&ulc_only_model(), "ulc-v1v2.onnx")
+        .expect("the ULC-only model's weights read back")
+}
+
+/// Networks of the committed zoo files of both generators (the first `per_file` of each).
+fn zoo_networks_of_both_generators(per_file: usize) -> Vec<Network> {
+    ["fmnist-budget-v1.jsonl", "fmnist-budget-v1-genv2.jsonl"]
+        .iter()
+        .flat_map(|file| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../data/zoo")
+                .join(file);
+            let zoo = read_zoo(&path).expect("the committed zoo reads");
+            zoo.records.into_iter().take(per_file).map(|r| r.network)
+        })
+        .collect()
 }
 
 /// Every sequence at the final epoch and at epoch 1 (alternating), as batch items.
@@ -95,9 +117,9 @@ fn assert_close(what: &str, got: (f64, f64), want: (f64, f64)) {
 }
 
 #[test]
-fn weights_read_from_the_embedded_model_predict_like_tract_on_that_model() {
-    let weights = embedded_weights();
-    let predictor = Predictor::embedded().unwrap();
+fn weights_read_from_the_ulc_only_model_predict_like_tract_on_that_model() {
+    let weights = ulc_only_weights();
+    let predictor = ulc_only_predictor();
     assert_eq!(
         weights.members.len(),
         predictor.card().ensemble,
@@ -120,8 +142,8 @@ fn weights_read_from_the_embedded_model_predict_like_tract_on_that_model() {
 
 #[test]
 fn the_fast_scorer_matches_tract_on_every_zoo_network_and_random_sequences_at_every_simd_level() {
-    let weights = embedded_weights();
-    let predictor = Predictor::embedded().unwrap();
+    let weights = ulc_only_weights();
+    let predictor = ulc_only_predictor();
     let mut sequences = zoo_codes();
     sequences.extend(random_sequences(150, 11));
     sequences.extend(generated_sequences(50, 99));
@@ -150,7 +172,7 @@ fn the_fast_scorer_matches_tract_on_every_zoo_network_and_random_sequences_at_ev
 
 #[test]
 fn batches_one_by_one_threads_and_sharing_all_give_the_same_scores() {
-    let weights = embedded_weights();
+    let weights = ulc_only_weights();
     let mut sequences = generated_sequences(150, 5);
     // Duplicates and a sequence that is a prefix of another one.
     sequences.push(sequences[3].clone());
@@ -203,7 +225,7 @@ fn batches_one_by_one_threads_and_sharing_all_give_the_same_scores() {
 
 #[test]
 fn bad_inputs_are_typed_errors_naming_the_item() {
-    let scorer = FastScorer::new(&embedded_weights()).unwrap();
+    let scorer = FastScorer::new(&ulc_only_weights()).unwrap();
     let good = generated_sequences(1, 1).remove(0);
     let error = scorer.score(&[(&good, 1), (&good, 9)]).unwrap_err();
     assert!(
@@ -239,7 +261,7 @@ fn bad_inputs_are_typed_errors_naming_the_item() {
 
 #[test]
 fn mismatched_weights_are_refused_when_the_scorer_is_built() {
-    let mut weights = embedded_weights();
+    let mut weights = ulc_only_weights();
     weights.members[1].lstm_b_hh.pop();
     let error = FastScorer::new(&weights).unwrap_err();
     assert!(
@@ -262,9 +284,10 @@ fn mismatched_weights_are_refused_when_the_scorer_is_built() {
 
 #[test]
 fn broken_model_files_are_typed_weight_errors() {
-    let error = PredictorWeights::from_onnx_bytes(&EMBEDDED_MODEL[..1000], "cut.onnx").unwrap_err();
+    let bytes = ulc_only_model();
+    let error = PredictorWeights::from_onnx_bytes(&bytes[..1000], "cut.onnx").unwrap_err();
     assert!(error.to_string().contains("cut.onnx"), "{error}");
-    let proto = peephole_onnx_proto::ModelProto::decode(EMBEDDED_MODEL).unwrap();
+    let proto = peephole_onnx_proto::ModelProto::decode(bytes.as_slice()).unwrap();
 
     let mut missing = proto.clone();
     missing
@@ -330,8 +353,8 @@ fn broken_model_files_are_typed_weight_errors() {
 fn the_gate_order_is_pytorchs_after_reading() {
     // ONNX stores gates i, o, f, c; reading must undo that, so the forget gate block of
     // `lstm_w_ih` (PyTorch's second block) is ONNX's third.
-    let weights = embedded_weights();
-    let proto = peephole_onnx_proto::ModelProto::decode(EMBEDDED_MODEL).unwrap();
+    let weights = ulc_only_weights();
+    let proto = peephole_onnx_proto::ModelProto::decode(ulc_only_model().as_slice()).unwrap();
     let w = proto
         .graph
         .unwrap()
@@ -348,4 +371,62 @@ fn the_gate_order_is_pytorchs_after_reading() {
     let torch = &weights.members[0].lstm_w_ih.data;
     assert_eq!(&torch[block..2 * block], &onnx[2 * block..3 * block], "f");
     assert_eq!(&torch[3 * block..], &onnx[block..2 * block], "o");
+}
+
+#[test]
+fn the_embedded_default_on_the_fast_scorer_matches_tract_at_every_simd_level() {
+    let weights = PredictorWeights::from_onnx_bytes(EMBEDDED_MODEL, "<embedded>")
+        .expect("the embedded model's weights read back");
+    assert!(weights.reads_layer_features());
+    let predictor = Predictor::embedded().unwrap();
+    let epochs = predictor.card().epochs;
+    let networks = zoo_networks_of_both_generators(120);
+    let items: Vec<(&Network, u32)> = networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n, if i % 2 == 0 { epochs } else { 1 }))
+        .collect();
+    let tract = predictor.predict_networks(&items).unwrap();
+    let inputs: Vec<(Vec<UlcCode>, Vec<FeatureRow>, u32)> = items
+        .iter()
+        .map(|&(network, epoch)| {
+            let codes = encode(network).expect("zoo networks encode").codes;
+            let rows = layer_features(network).expect("zoo networks have shapes");
+            (codes, rows, epoch)
+        })
+        .collect();
+    let with_rows: Vec<(&[UlcCode], &[FeatureRow], u32)> = inputs
+        .iter()
+        .map(|(codes, rows, epoch)| (codes.as_slice(), rows.as_slice(), *epoch))
+        .collect();
+    for level in SimdLevel::all().into_iter().filter(|l| l.is_supported()) {
+        let count = if level == SimdLevel::detect() {
+            with_rows.len()
+        } else {
+            60
+        };
+        let scorer = FastScorer::new(&weights).unwrap().with_simd(level).unwrap();
+        let fast = scorer
+            .score_with_features(&with_rows[with_rows.len() - count..])
+            .unwrap();
+        for (i, (f, t)) in fast
+            .iter()
+            .zip(&tract[with_rows.len() - count..])
+            .enumerate()
+        {
+            assert_close(
+                &format!("{level}, network {}", with_rows.len() - count + i),
+                (f.mean, f.spread),
+                (t.mean, t.spread),
+            );
+        }
+    }
+    // And the native reference on a few.
+    for (i, &(codes, rows, epoch)) in with_rows.iter().enumerate().step_by(37) {
+        assert_close(
+            &format!("native vs tract, network {i}"),
+            native::predict(&weights, codes, rows, epoch),
+            (tract[i].mean, tract[i].spread),
+        );
+    }
 }

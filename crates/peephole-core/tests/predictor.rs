@@ -1,28 +1,46 @@
-//! The tract-backed `Predictor` on the embedded default model: it loads, answers for real zoo
-//! networks, gives the same answer in a mixed batch as one by one, and refuses bad models and
-//! bad inputs with typed errors.
+//! The `Predictor` on the embedded default model (format v2: ULC codes and layer features,
+//! scored from networks) and on the committed ULC-only model (format v1, scored from codes
+//! too): they load, answer for real zoo networks, agree between tract and the native scorer
+//! the lint uses, give the same answer in a mixed batch as one by one, and refuse bad models
+//! and bad inputs with typed errors.
 
+mod common;
+
+use common::{ulc_only_predictor, zoo_networks};
 use peephole_core::generator::{Skeleton, network_at};
-use peephole_core::ir::Shape;
-use peephole_core::predictor::{META_CARD, Predictor, PredictorError, RangeNote};
+use peephole_core::ir::{Network, Shape};
+use peephole_core::predictor::{META_CARD, Prediction, Predictor, PredictorError, RangeNote};
 use peephole_core::ulc::UlcCode;
-use peephole_core::zoo::read_zoo;
 use prost::Message;
 
-fn zoo_codes(count: usize) -> Vec<Vec<UlcCode>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/zoo/fmnist-budget-v1.jsonl");
-    let zoo = read_zoo(&path).expect("the committed zoo reads");
-    zoo.records.into_iter().take(count).map(|r| r.ulc).collect()
-}
-
-/// Each sequence with an epoch, cycling through 1..=epochs.
-fn cycling_epochs(sequences: &[Vec<UlcCode>], epochs: u32) -> Vec<(&[UlcCode], u32)> {
-    sequences
+/// Each item with an epoch, cycling through 1..=epochs.
+fn cycling_epochs<T>(items: &[T], epochs: u32) -> Vec<(&T, u32)> {
+    items
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.as_slice(), 1 + (i as u32 % epochs)))
+        .map(|(i, item)| (item, 1 + (i as u32 % epochs)))
         .collect()
+}
+
+fn assert_same(what: &str, a: &Prediction, b: &Prediction, tolerance: f64) {
+    assert!(
+        (a.mean - b.mean).abs() < tolerance && (a.spread - b.spread).abs() < tolerance,
+        "{what}: {a:?} vs {b:?}"
+    );
+    assert_eq!(a.notes, b.notes, "{what}");
+}
+
+#[test]
+fn the_embedded_default_reads_layer_features_and_the_ulc_only_model_does_not() {
+    let default = Predictor::embedded().expect("embedded model loads");
+    assert!(default.reads_layer_features());
+    assert_eq!(
+        default.card().layer_features.as_deref(),
+        Some("layer-features-v1")
+    );
+    let paper = ulc_only_predictor();
+    assert!(!paper.reads_layer_features());
+    assert_eq!(paper.card().layer_features, None);
 }
 
 #[test]
@@ -30,11 +48,12 @@ fn the_embedded_model_predicts_every_zoo_network_within_the_accuracy_range() {
     let predictor = Predictor::embedded().expect("embedded model loads");
     let card = predictor.card();
     assert_eq!(card.protocol, "fmnist-budget-v1");
-    for codes in zoo_codes(12) {
-        for epoch in [1, card.epochs] {
-            let p = predictor.predict_codes(&codes, epoch).expect("predicts");
+    let networks: Vec<Network> = zoo_networks(12).into_iter().map(|(n, _)| n).collect();
+    for epoch in [1, card.epochs] {
+        let items: Vec<(&Network, u32)> = networks.iter().map(|n| (n, epoch)).collect();
+        for p in predictor.predict_networks(&items).expect("predicts") {
             assert!(
-                (-0.1..=1.1).contains(&p.mean),
+                (0.0..=1.0).contains(&p.mean),
                 "mean {} out of range",
                 p.mean
             );
@@ -45,94 +64,134 @@ fn the_embedded_model_predicts_every_zoo_network_within_the_accuracy_range() {
 
 #[test]
 fn a_mixed_length_batch_matches_one_by_one() {
-    let predictor = Predictor::embedded().unwrap();
-    let sequences = zoo_codes(10);
-    let items = cycling_epochs(&sequences, predictor.card().epochs);
-    let lengths: std::collections::HashSet<usize> = sequences.iter().map(Vec::len).collect();
+    let zoo = zoo_networks(10);
+    let lengths: std::collections::HashSet<usize> = zoo.iter().map(|(_, c)| c.len()).collect();
     assert!(
         lengths.len() > 1,
         "the test needs sequences of different lengths"
     );
-    let batch = predictor.predict_batch(&items).unwrap();
+    // The default, from networks.
+    let predictor = Predictor::embedded().unwrap();
+    let networks: Vec<Network> = zoo.iter().map(|(n, _)| n.clone()).collect();
+    let items: Vec<(&Network, u32)> = cycling_epochs(&networks, predictor.card().epochs);
+    let batch = predictor.predict_networks(&items).unwrap();
+    for ((network, epoch), together) in items.iter().zip(&batch) {
+        let alone = predictor.predict(network, *epoch).unwrap();
+        assert_same(&network.to_string(), &alone, together, 1e-5);
+    }
+    // The ULC-only model, from codes.
+    let paper = ulc_only_predictor();
+    let sequences: Vec<Vec<UlcCode>> = zoo.into_iter().map(|(_, c)| c).collect();
+    let items: Vec<(&[UlcCode], u32)> = cycling_epochs(&sequences, paper.card().epochs)
+        .into_iter()
+        .map(|(codes, epoch)| (codes.as_slice(), epoch))
+        .collect();
+    let batch = paper.predict_batch(&items).unwrap();
     for ((codes, epoch), together) in items.iter().zip(&batch) {
-        let alone = predictor.predict_codes(codes, *epoch).unwrap();
-        assert!(
-            (alone.mean - together.mean).abs() < 1e-5,
-            "{} vs {}",
-            alone.mean,
-            together.mean
-        );
-        assert!((alone.spread - together.spread).abs() < 1e-5);
+        let alone = paper.predict_codes(codes, *epoch).unwrap();
+        assert_same("ULC-only model", &alone, together, 1e-5);
     }
 }
 
 #[test]
 fn the_fast_path_the_lint_uses_agrees_with_tract_and_keeps_its_checks() {
+    let zoo = zoo_networks(10);
+    // The default: tract runs the graph with the feature rows as its second input.
     let predictor = Predictor::embedded().unwrap();
-    let sequences = zoo_codes(10);
-    let items = cycling_epochs(&sequences, predictor.card().epochs);
-    let tract = predictor.predict_batch(&items).unwrap();
-    let fast = predictor.predict_batch_fast(&items).unwrap();
-    for (t, f) in tract.iter().zip(&fast) {
+    let epochs = predictor.card().epochs;
+    for (network, _) in &zoo {
+        let tract = predictor.predict_final(network).unwrap();
+        let fast = predictor.predict_final_fast(network).unwrap();
+        assert_same(&network.to_string(), &tract, &fast, 1e-5);
+    }
+    // Bare codes say too little for a model that reads layer features.
+    let codes = &zoo[0].1;
+    for result in [
+        predictor.predict_batch_fast(&[(codes, epochs)]),
+        predictor.predict_batch(&[(codes, epochs)]),
+    ] {
         assert!(
-            (t.mean - f.mean).abs() < 1e-5 && (t.spread - f.spread).abs() < 1e-5,
-            "{t:?} vs {f:?}"
+            matches!(result, Err(PredictorError::NeedsNetworks { .. })),
+            "{result:?}"
         );
-        assert_eq!(t.notes, f.notes);
+    }
+    // The ULC-only model on codes.
+    let paper = ulc_only_predictor();
+    let sequences: Vec<Vec<UlcCode>> = zoo.into_iter().map(|(_, c)| c).collect();
+    let items: Vec<(&[UlcCode], u32)> = cycling_epochs(&sequences, paper.card().epochs)
+        .into_iter()
+        .map(|(codes, epoch)| (codes.as_slice(), epoch))
+        .collect();
+    let tract = paper.predict_batch(&items).unwrap();
+    let fast = paper.predict_batch_fast(&items).unwrap();
+    for (t, f) in tract.iter().zip(&fast) {
+        assert_same("ULC-only model", t, f, 1e-5);
     }
     let codes = &sequences[0];
-    let epochs = predictor.card().epochs;
     assert!(matches!(
-        predictor.predict_batch_fast(&[(codes, epochs + 1)]),
+        paper.predict_batch_fast(&[(codes, epochs + 1)]),
         Err(PredictorError::Epoch { .. })
     ));
     assert!(matches!(
-        predictor.predict_batch_fast(&[(&[], 1)]),
+        paper.predict_batch_fast(&[(&[], 1)]),
         Err(PredictorError::Length { length: 0 })
     ));
 }
 
 #[test]
-fn a_network_on_other_images_gets_an_input_note_and_the_same_prediction() {
-    let predictor = Predictor::embedded().unwrap();
-    let epochs = predictor.card().epochs;
+fn a_network_on_other_images_gets_an_input_note() {
     let fmnist = network_at(Skeleton::FmnistV1, 1, 0).network;
-    let own = predictor.predict(&fmnist, epochs).unwrap();
-    assert!(
-        !own.notes
-            .iter()
-            .any(|n| matches!(n, RangeNote::Input { .. })),
-        "{:?}",
-        own.notes
-    );
     let mut cifar = fmnist.clone();
     cifar.input = Shape::new(3, 32, 32);
-    let other = predictor.predict(&cifar, epochs).unwrap();
-    // The layer sequence is what the model reads; only the note differs.
-    assert_eq!(other.mean, own.mean);
-    let note = other
-        .notes
-        .iter()
-        .find(|n| matches!(n, RangeNote::Input { .. }))
-        .expect("an input note");
-    let text = note.to_string();
-    assert!(
-        text.contains("1x28x28") && text.contains("3x32x32") && text.contains("fmnist-budget-v1"),
-        "{text}"
+    let input_notes = |p: &Prediction| -> Vec<String> {
+        p.notes
+            .iter()
+            .filter(|n| matches!(n, RangeNote::Input { .. }))
+            .map(ToString::to_string)
+            .collect()
+    };
+    let paper = ulc_only_predictor();
+    for predictor in [Predictor::embedded().unwrap(), ulc_only_predictor()] {
+        let epochs = predictor.card().epochs;
+        let own = predictor.predict(&fmnist, epochs).unwrap();
+        assert!(input_notes(&own).is_empty(), "{:?}", own.notes);
+        let other = predictor.predict(&cifar, epochs).unwrap();
+        let notes = input_notes(&other);
+        assert_eq!(notes.len(), 1, "{:?}", other.notes);
+        assert!(
+            notes[0].contains("1x28x28")
+                && notes[0].contains("3x32x32")
+                && notes[0].contains("fmnist-budget-v1"),
+            "{}",
+            notes[0]
+        );
+    }
+    // The ULC-only model reads the layer sequence alone: only the note differs. (The
+    // default's features see the input's channels and size, so its answer may move.)
+    let epochs = paper.card().epochs;
+    assert_eq!(
+        paper.predict(&cifar, epochs).unwrap().mean,
+        paper.predict(&fmnist, epochs).unwrap().mean
     );
 }
 
 #[test]
 fn epochs_outside_the_protocol_are_typed_errors() {
+    let zoo = zoo_networks(1);
+    let (network, codes) = &zoo[0];
     let predictor = Predictor::embedded().unwrap();
-    let codes = &zoo_codes(1)[0];
+    let paper = ulc_only_predictor();
     for epoch in [0, predictor.card().epochs + 1] {
-        let error = predictor.predict_codes(codes, epoch).unwrap_err();
-        assert!(matches!(error, PredictorError::Epoch { .. }), "{error}");
-        assert!(error.to_string().contains("fmnist-budget-v1"));
+        for error in [
+            predictor.predict(network, epoch).unwrap_err(),
+            paper.predict_codes(codes, epoch).unwrap_err(),
+        ] {
+            assert!(matches!(error, PredictorError::Epoch { .. }), "{error}");
+            assert!(error.to_string().contains("fmnist-budget-v1"));
+        }
     }
     assert!(matches!(
-        predictor.predict_codes(&[], 1),
+        paper.predict_codes(&[], 1),
         Err(PredictorError::Length { length: 0 })
     ));
 }

@@ -5,35 +5,22 @@
 
 use peephole_core::layer_features::{FEATURE_COUNT, LAYER_FEATURES_V1, layer_features};
 use peephole_core::predictor::format::PREDICTOR_FORMAT_V2;
-use peephole_core::predictor::{
-    EMBEDDED_MODEL, LSTM_HIDDEN, Matrix, ModelCard, Predictor, PredictorWeights, native,
-};
+use peephole_core::predictor::{EMBEDDED_MODEL, ModelCard, Predictor, PredictorWeights, native};
 use peephole_core::text::parse_network;
 use peephole_core::ulc::encode;
 use peephole_onnx::predictor::export_predictor;
 use tract_onnx::prelude::*;
 
-/// The embedded model with feature columns added to every member: values from a fixed
-/// sequence, of the size a fit gives them, so the rows change the answer clearly.
+/// The embedded default: a fitted format-v2 model, with its card.
 fn v2_model() -> (PredictorWeights, ModelCard) {
-    let mut weights = PredictorWeights::from_onnx_bytes(EMBEDDED_MODEL, "<embedded>")
+    let weights = PredictorWeights::from_onnx_bytes(EMBEDDED_MODEL, "<embedded>")
         .expect("embedded weights read");
-    let mut state: u32 = 12345;
-    for member in &mut weights.members {
-        let data = (0..4 * LSTM_HIDDEN * FEATURE_COUNT)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (f64::from(state >> 8) / f64::from(1u32 << 24) - 0.5) as f32 * 0.4
-            })
-            .collect();
-        member.lstm_w_features = Matrix::new(4 * LSTM_HIDDEN, FEATURE_COUNT, data);
-    }
-    let mut card = Predictor::embedded()
+    let card = Predictor::embedded()
         .expect("embedded model loads")
         .card()
         .clone();
-    card.format = PREDICTOR_FORMAT_V2.into();
-    card.layer_features = Some(LAYER_FEATURES_V1.into());
+    assert_eq!(card.format, PREDICTOR_FORMAT_V2);
+    assert_eq!(card.layer_features.as_deref(), Some(LAYER_FEATURES_V1));
     (weights, card)
 }
 

@@ -6,11 +6,15 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use peephole_core::ir::Network;
+use peephole_core::layer_features::FEATURE_COUNT;
+use peephole_core::predictor::format::format_of;
 use peephole_core::predictor::{
     EMBEDDED_MODEL, EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, META_CARD, MLP_WIDTH,
     Matrix, MemberWeights, Predictor, PredictorError, PredictorWeights,
 };
-use peephole_core::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB, UlcCode};
+use peephole_core::text::parse_network;
+use peephole_core::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
 use peephole_onnx::pb::{self, AttributeProto, ModelProto, NodeProto, TensorProto};
 use prost::Message;
 use rand::{Rng, SeedableRng};
@@ -45,43 +49,60 @@ fn linear(rng: &mut ChaCha8Rng, outputs: usize, inputs: usize) -> Linear {
     }
 }
 
-/// A one-member predictor with small random weights: a valid model a fifth the size of the
-/// default one, so most runs spend their time on the interesting part (the graph).
+/// A one-member predictor with small random weights, of the default's format (v2: it reads
+/// layer features): a valid model a fifth the size of the default one, so most runs spend
+/// their time on the interesting part (the graph).
 pub fn tiny_model() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut card = super::card::default_card();
-        card.ensemble = 1;
-        card.name = "fuzz-tiny".into();
-        let gates = 4 * LSTM_HIDDEN;
-        let member = MemberWeights {
-            type_embedding: matrix(&mut rng, TYPE_VOCAB, EMBEDDING_DIM),
-            kernel_embedding: matrix(&mut rng, KERNEL_VOCAB, EMBEDDING_DIM),
-            channel_embedding: matrix(&mut rng, CHANNEL_VOCAB, EMBEDDING_DIM),
-            lstm_w_ih: matrix(&mut rng, gates, LAYER_FEATURES),
-            lstm_w_hh: matrix(&mut rng, gates, LSTM_HIDDEN),
-            lstm_w_features: None,
-            lstm_b_ih: vec![0.0; gates],
-            lstm_b_hh: vec![0.0; gates],
-            epoch_embedding: matrix(&mut rng, card.epochs as usize + 1, EMBEDDING_DIM),
-            mlp: [
-                linear(&mut rng, MLP_WIDTH, LSTM_HIDDEN + EMBEDDING_DIM),
-                linear(&mut rng, MLP_WIDTH, MLP_WIDTH),
-                linear(&mut rng, 1, MLP_WIDTH),
-            ],
-        };
-        let weights = PredictorWeights {
-            members: vec![member],
-            target_mean: 0.8,
-            target_std: 0.1,
-        };
-        peephole_onnx::predictor::export_predictor(&weights, &card).expect("the tiny model exports")
-    })
+    BYTES.get_or_init(|| tiny(true))
+}
+
+/// [`tiny_model`] in format v1 (ULC codes only, the paper's model), so both formats are
+/// fuzzed from the first run.
+fn tiny_model_v1() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| tiny(false))
+}
+
+fn tiny(layer_features: bool) -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut card = super::card::default_card();
+    card.ensemble = 1;
+    card.name = "fuzz-tiny".into();
+    let (format, features) = format_of(layer_features);
+    card.format = format.into();
+    card.layer_features = features.map(Into::into);
+    let gates = 4 * LSTM_HIDDEN;
+    let member = MemberWeights {
+        type_embedding: matrix(&mut rng, TYPE_VOCAB, EMBEDDING_DIM),
+        kernel_embedding: matrix(&mut rng, KERNEL_VOCAB, EMBEDDING_DIM),
+        channel_embedding: matrix(&mut rng, CHANNEL_VOCAB, EMBEDDING_DIM),
+        lstm_w_ih: matrix(&mut rng, gates, LAYER_FEATURES),
+        lstm_w_hh: matrix(&mut rng, gates, LSTM_HIDDEN),
+        lstm_w_features: layer_features.then(|| matrix(&mut rng, gates, FEATURE_COUNT)),
+        lstm_b_ih: vec![0.0; gates],
+        lstm_b_hh: vec![0.0; gates],
+        epoch_embedding: matrix(&mut rng, card.epochs as usize + 1, EMBEDDING_DIM),
+        mlp: [
+            linear(&mut rng, MLP_WIDTH, LSTM_HIDDEN + EMBEDDING_DIM),
+            linear(&mut rng, MLP_WIDTH, MLP_WIDTH),
+            linear(&mut rng, 1, MLP_WIDTH),
+        ],
+    };
+    let weights = PredictorWeights {
+        members: vec![member],
+        target_mean: 0.8,
+        target_std: 0.1,
+    };
+    peephole_onnx::predictor::export_predictor(&weights, &card).expect("the tiny model exports")
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    let mut seeds = vec![tiny_model().to_vec(), EMBEDDED_MODEL.to_vec()];
+    let mut seeds = vec![
+        tiny_model().to_vec(),
+        tiny_model_v1().to_vec(),
+        EMBEDDED_MODEL.to_vec(),
+    ];
     // Issue 19: a card that disagrees with its graph about the epochs made `predict` panic
     // inside tract (100000) or allocate 103 GB (u32::MAX); one past the graph's epoch
     // embedding is the smallest such lie. The card and the model are fuzzed together from
@@ -108,23 +129,14 @@ fn with_card_epochs(model: &[u8], epochs: i64) -> Vec<u8> {
 }
 
 /// Valid sequences every loaded model is asked about: the largest index of every table.
-fn probes() -> [Vec<UlcCode>; 2] {
-    let code = |ty, kw, kh, ch| UlcCode { ty, kw, kh, ch };
+/// Two small valid networks every loaded model must answer for: networks, not codes, so a
+/// format-v2 model (which reads layer features beside the codes) is probed as well as v1.
+fn probes() -> [Network; 2] {
     [
-        vec![
-            code(1, 3, 3, 8),
-            code(7, 1, 1, 4),
-            code(4, 1, 1, 4),
-            code(2, 2, 2, 4),
-        ],
-        vec![
-            code(1, 5, 5, 1),
-            code(6, 1, 1, 4),
-            code(3, 5, 5, 4),
-            code(5, 1, 1, 4),
-            code(7, 1, 1, 4),
-        ],
+        "[1x28x28] conv3x3:16 bn relu maxpool2x2/2 -> 10",
+        "[1x28x28] conv5x5:6 sigmoid maxpool2x2/2 conv5x5:16@valid relu -> 10",
     ]
+    .map(|text| parse_network(text).expect("the probes are valid networks"))
 }
 
 fn run(data: &[u8]) -> String {
@@ -156,9 +168,9 @@ fn run(data: &[u8]) -> String {
     };
     let epochs = predictor.card().epochs;
     let mut answers = Vec::new();
-    for codes in probes() {
+    for network in probes() {
         for epoch in [1, epochs] {
-            match predictor.predict_codes(&codes, epoch) {
+            match predictor.predict(&network, epoch) {
                 Ok(p) => {
                     assert!(
                         p.mean.is_finite() && p.spread.is_finite(),

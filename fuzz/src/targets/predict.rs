@@ -1,5 +1,8 @@
-//! Predictor inputs: any code sequences and epochs through the embedded default model. Valid
-//! inputs must get finite answers, invalid ones typed errors; never a NaN, never a panic.
+//! Predictor inputs: any code sequences and epochs through the codes interface, on the
+//! committed ULC-only model (format v1, `data/models/ulc-v1v2.onnx`). Valid inputs must get
+//! finite answers, invalid ones typed errors; never a NaN, never a panic. The embedded
+//! default (format v2) reads layer features, which bare codes do not carry: it must refuse
+//! every one of these inputs with `NeedsNetworks`.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,7 +15,7 @@ use super::{MIB, Target};
 /// See the module documentation.
 pub const TARGET: Target = Target {
     name: "predict",
-    about: "predictor inputs (codes, epochs, batches) on the default model: valid input gives finite mean, spread and percentile; invalid input gives Codes/Length/Epoch errors",
+    about: "predictor inputs (codes, epochs, batches) on the ULC-only model: valid input gives finite mean, spread and percentile; invalid input gives Codes/Length/Epoch errors; the default (format v2) refuses bare codes",
     run,
     seeds,
     mutate: None,
@@ -29,8 +32,18 @@ pub const TARGET: Target = Target {
     allocation_limit: 512 * MIB,
 };
 
+/// The committed ULC-only model, loaded once per process.
+pub fn ulc_only() -> &'static Predictor {
+    static PREDICTOR: OnceLock<Predictor> = OnceLock::new();
+    PREDICTOR.get_or_init(|| {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/models/ulc-v1v2.onnx");
+        Predictor::from_path(&path).expect("the committed ULC-only model loads")
+    })
+}
+
 /// The embedded default model, loaded once per process.
-pub fn embedded() -> &'static Predictor {
+fn embedded() -> &'static Predictor {
     static PREDICTOR: OnceLock<Predictor> = OnceLock::new();
     PREDICTOR.get_or_init(|| Predictor::embedded().expect("the embedded model loads"))
 }
@@ -59,7 +72,7 @@ fn epoch(selector: u8, epochs: u32) -> u32 {
 }
 
 fn run(data: &[u8]) -> String {
-    let predictor = embedded();
+    let predictor = ulc_only();
     let epochs = predictor.card().epochs;
     let (head, body) = data.split_at(data.len().min(2));
     let epoch = epoch(head.first().copied().unwrap_or(1), epochs);
@@ -83,6 +96,11 @@ fn run(data: &[u8]) -> String {
         && sequences
             .iter()
             .all(|s| (1..=MAX_SEQUENCE).contains(&s.len()) && ulc::validate(s).is_ok());
+    let refused = embedded().predict_batch_fast(&items);
+    assert!(
+        matches!(refused, Err(PredictorError::NeedsNetworks { .. })),
+        "the default, which reads layer features, answered bare codes: {refused:?}"
+    );
     match predictor.predict_batch(&items) {
         Ok(predictions) => {
             assert!(

@@ -7,10 +7,13 @@
 
 use std::sync::Mutex;
 
+use peephole_core::layer_features::{FEATURE_COUNT, FeatureRow};
 use peephole_core::predictor::{MAX_SEQUENCE, Score, length_batches};
 use peephole_core::ulc::{self, UlcCode, UlcDecodeError};
 use peephole_ort::{OrtRuntime, OrtRuntimeError, ort};
 use thiserror::Error;
+
+use super::Item;
 
 /// Why onnxruntime could not load the predictor or could not answer.
 #[derive(Debug, Error)]
@@ -66,6 +69,17 @@ pub enum OrtPredictorError {
         /// Spreads returned.
         spreads: usize,
     },
+    /// Some items carry layer-feature rows and others none, or an item's rows do not match
+    /// its layers: a format-v2 model reads one row per layer, a v1 model none.
+    #[error("item {item}: {rows} layer-feature rows for {layers} layers")]
+    Rows {
+        /// Index of the item.
+        item: usize,
+        /// Rows given.
+        rows: usize,
+        /// Layers of its sequence.
+        layers: usize,
+    },
     /// The model answered with a non-finite number.
     #[error("item {item}: onnxruntime returned a non-finite value")]
     NotFinite {
@@ -111,12 +125,25 @@ impl OrtPredictor {
         })
     }
 
-    /// Predicts every `(sequence, epoch)` item. The model takes unpadded sequences, so the
-    /// items are grouped by length, one run per length; results are in input order.
-    pub fn predict_batch(
-        &self,
-        items: &[(&[UlcCode], u32)],
-    ) -> Result<Vec<Score>, OrtPredictorError> {
+    /// Predicts every `(sequence, layer-feature rows, epoch)` item: rows empty for every item
+    /// (a format-v1 model) or one per layer for every item (v2, fed as `layer_features`). The
+    /// model takes unpadded sequences, so the items are grouped by length, one run per
+    /// length; results are in input order.
+    pub fn predict_batch(&self, items: &[Item<'_>]) -> Result<Vec<Score>, OrtPredictorError> {
+        let with_rows = items.first().is_some_and(|(_, rows, _)| !rows.is_empty());
+        for (item, (codes, rows, _)) in items.iter().enumerate() {
+            let expected = if with_rows { codes.len() } else { 0 };
+            if rows.len() != expected {
+                return Err(OrtPredictorError::Rows {
+                    item,
+                    rows: rows.len(),
+                    layers: codes.len(),
+                });
+            }
+        }
+        let rows: Vec<&[FeatureRow]> = items.iter().map(|&(_, rows, _)| rows).collect();
+        let items: Vec<(&[UlcCode], u32)> = items.iter().map(|&(c, _, e)| (c, e)).collect();
+        let items = items.as_slice();
         for (item, (codes, _)) in items.iter().enumerate() {
             if codes.is_empty() || codes.len() > MAX_SEQUENCE {
                 return Err(OrtPredictorError::Length {
@@ -143,9 +170,21 @@ impl OrtPredictor {
             let codes =
                 ort::value::Tensor::from_array(([batch, length, 4], codes)).map_err(run_error)?;
             let epochs = ort::value::Tensor::from_array(([batch], epochs)).map_err(run_error)?;
-            let outputs = session
-                .run(ort::inputs!["codes" => codes, "epoch" => epochs])
+            let outputs = if with_rows {
+                let features = ort::value::Tensor::from_array((
+                    [batch, length, FEATURE_COUNT],
+                    group.features(&rows),
+                ))
                 .map_err(run_error)?;
+                session.run(ort::inputs![
+                    "codes" => codes,
+                    "layer_features" => features,
+                    "epoch" => epochs
+                ])
+            } else {
+                session.run(ort::inputs!["codes" => codes, "epoch" => epochs])
+            }
+            .map_err(run_error)?;
             let (_, mean) = outputs["mean"]
                 .try_extract_tensor::<f32>()
                 .map_err(run_error)?;
@@ -179,35 +218,59 @@ impl OrtPredictor {
 #[cfg(test)]
 mod tests {
     use peephole_core::generator::{Skeleton, network_at};
+    use peephole_core::ir::Network;
+    use peephole_core::layer_features::layer_features;
     use peephole_core::predictor::{EMBEDDED_MODEL, Predictor};
     use peephole_core::ulc::encode;
 
     use super::*;
 
+    /// The committed ULC-only model (format v1).
+    fn ulc_only_model() -> Vec<u8> {
+        std::fs::read(crate::cargo::root().join("data/models/ulc-v1v2.onnx"))
+            .expect("the committed ULC-only model reads")
+    }
+
     #[test]
     fn onnxruntime_answers_what_tract_answers_on_mixed_lengths_in_input_order() {
-        let predictor =
-            Predictor::from_bytes(EMBEDDED_MODEL, "<embedded>").expect("the embedded model loads");
-        let epoch = predictor.card().epochs;
-        let sequences: Vec<Vec<UlcCode>> = (0..12)
-            .map(|i| {
-                encode(&network_at(Skeleton::FmnistV1, 2024, i).network)
-                    .expect("generated networks encode")
-                    .codes
-            })
-            .collect();
-        let items: Vec<(&[UlcCode], u32)> =
-            sequences.iter().map(|s| (s.as_slice(), epoch)).collect();
-        let ort = OrtPredictor::from_bytes(EMBEDDED_MODEL, "<embedded>", Some(1))
-            .unwrap_or_else(|e| panic!("onnxruntime is required (cargo xtask setup): {e:?}"));
-        let answers = ort.predict_batch(&items).expect("onnxruntime answers");
-        let expected = predictor.predict_batch(&items).expect("tract answers");
-        assert_eq!(answers.len(), expected.len());
-        for (item, (got, want)) in answers.iter().zip(&expected).enumerate() {
-            assert!(
-                (got.mean - want.mean).abs() < 1e-5 && (got.spread - want.spread).abs() < 1e-5,
-                "item {item}: onnxruntime {got:?}, tract {want:?}"
-            );
+        // Both formats: the embedded default reads layer features, the ULC-only model none.
+        for (bytes, name) in [
+            (EMBEDDED_MODEL.to_vec(), "<embedded>"),
+            (ulc_only_model(), "ulc-v1v2.onnx"),
+        ] {
+            let predictor = Predictor::from_bytes(&bytes, name).expect("the model loads");
+            let epoch = predictor.card().epochs;
+            let networks: Vec<_> = (0..12)
+                .map(|i| network_at(Skeleton::FmnistV1, 2024, i).network)
+                .collect();
+            let inputs: Vec<(Vec<UlcCode>, Vec<FeatureRow>)> = networks
+                .iter()
+                .map(|n| {
+                    let codes = encode(n).expect("generated networks encode").codes;
+                    let rows = if predictor.reads_layer_features() {
+                        layer_features(n).expect("generated networks have shapes")
+                    } else {
+                        Vec::new()
+                    };
+                    (codes, rows)
+                })
+                .collect();
+            let items: Vec<Item> = inputs
+                .iter()
+                .map(|(codes, rows)| (codes.as_slice(), rows.as_slice(), epoch))
+                .collect();
+            let ort = OrtPredictor::from_bytes(&bytes, name, Some(1))
+                .unwrap_or_else(|e| panic!("onnxruntime is required (cargo xtask setup): {e:?}"));
+            let answers = ort.predict_batch(&items).expect("onnxruntime answers");
+            let pairs: Vec<(&Network, u32)> = networks.iter().map(|n| (n, epoch)).collect();
+            let expected = predictor.predict_networks(&pairs).expect("tract answers");
+            assert_eq!(answers.len(), expected.len());
+            for (item, (got, want)) in answers.iter().zip(&expected).enumerate() {
+                assert!(
+                    (got.mean - want.mean).abs() < 1e-5 && (got.spread - want.spread).abs() < 1e-5,
+                    "{name}, item {item}: onnxruntime {got:?}, tract {want:?}"
+                );
+            }
         }
     }
 
@@ -216,7 +279,7 @@ mod tests {
         let ort = OrtPredictor::from_bytes(EMBEDDED_MODEL, "<embedded>", Some(1))
             .unwrap_or_else(|e| panic!("onnxruntime is required (cargo xtask setup): {e:?}"));
         let error = ort
-            .predict_batch(&[(&[], 1)])
+            .predict_batch(&[(&[], &[], 1)])
             .expect_err("empty is refused");
         assert!(
             matches!(error, OrtPredictorError::Length { item: 0, length: 0 }),

@@ -311,7 +311,7 @@ pub fn search_edits(
                 .take(room)
                 .map(|edited| (edited, epochs))
                 .collect();
-            predictions.extend(predictor.predict_networks(&items)?);
+            predictions.extend(predictor.predict_networks_fast(&items)?);
             continue;
         }
         let items: Vec<(&[UlcCode], u32)> = chunk

@@ -499,9 +499,7 @@ impl Predictor {
                 } else {
                     plan
                 };
-                let plan = plan
-                    .into_optimized()?
-                    .into_runnable()?;
+                let plan = plan.into_optimized()?.into_runnable()?;
                 Ok(plan)
             },
         ))
@@ -642,6 +640,15 @@ impl Predictor {
         self.networks_through(items, Engine::Graph)
     }
 
+    /// [`Predictor::predict_networks`] on the native scorer where the model allows (see
+    /// [`Predictor::predict_batch_fast`]): what the edit search scores its candidates with.
+    pub fn predict_networks_fast(
+        &self,
+        items: &[(&Network, u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        self.networks_through(items, Engine::Native)
+    }
+
     /// Refuses bare codes for a model that reads layer features.
     fn codes_suffice(&self) -> Result<(), PredictorError> {
         if self.reads_features {
@@ -698,15 +705,44 @@ impl Predictor {
         engine: Engine,
     ) -> Result<Vec<Prediction>, PredictorError> {
         self.check_items(items)?;
-        if rows.is_some() != self.reads_features {
-            return Err(PredictorError::NeedsNetworks {
-                source_name: self.source_name.clone(),
-            });
-        }
         let inference = |reason: String| PredictorError::Inference {
             source_name: self.source_name.clone(),
             reason,
         };
+        match rows {
+            None if self.reads_features => {
+                return Err(PredictorError::NeedsNetworks {
+                    source_name: self.source_name.clone(),
+                });
+            }
+            Some(_) if !self.reads_features => {
+                return Err(inference(format!(
+                    "the model ({PREDICTOR_FORMAT}) reads no layer features, and rows were given"
+                )));
+            }
+            Some(rows) if rows.len() != items.len() => {
+                return Err(inference(format!(
+                    "{} items but layer-feature rows for {}",
+                    items.len(),
+                    rows.len()
+                )));
+            }
+            Some(rows) => {
+                if let Some((item, _)) = rows
+                    .iter()
+                    .zip(items)
+                    .enumerate()
+                    .find(|(_, (rows, (codes, _)))| rows.len() != codes.len())
+                {
+                    return Err(inference(format!(
+                        "item {item} has {} layers but {} layer-feature rows",
+                        items[item].0.len(),
+                        rows[item].len()
+                    )));
+                }
+            }
+            None => {}
+        }
         let fast = match (engine, &self.fast) {
             (Engine::Native, Some(fast)) => fast,
             #[cfg(not(feature = "tract"))]
@@ -763,6 +799,19 @@ impl Predictor {
     ) -> Result<Prediction, PredictorError> {
         let mut out = self.predict_batch(&[(codes, epoch)])?;
         out.pop().ok_or(PredictorError::NotFinite)
+    }
+
+    /// [`Predictor::predict_batch`] for a model that reads layer features, on inputs already
+    /// computed: each item's codes, its `layer-features-v1` rows (one per layer) and its
+    /// epoch. For callers that time the engines apart from encoding (`cargo xtask bench
+    /// predict`); everyone else scores networks ([`Predictor::predict_networks`]).
+    pub fn predict_batch_with_features(
+        &self,
+        items: &[(&[UlcCode], &[FeatureRow], u32)],
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        let codes: Vec<(&[UlcCode], u32)> = items.iter().map(|&(c, _, e)| (c, e)).collect();
+        let rows: Vec<&[FeatureRow]> = items.iter().map(|&(_, r, _)| r).collect();
+        self.score(&codes, Some(&rows), Engine::Graph)
     }
 
     /// Predicts many sequences at once; results are in input order. With the `tract` feature

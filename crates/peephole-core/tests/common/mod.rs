@@ -138,3 +138,34 @@ pub fn assert_frequency(what: &str, count: u64, n: u64, p: f64) {
         5.0 * sigma
     );
 }
+
+/// The committed ULC-only predictor (format v1, `data/models/ulc-v1v2.onnx`): the paper's
+/// model, which scores bare ULC sequences. The embedded default reads layer features too and
+/// scores networks only, so the tests of the codes interface run on this one.
+pub fn ulc_only_model() -> Vec<u8> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/models/ulc-v1v2.onnx");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// [`ulc_only_model`] loaded.
+pub fn ulc_only_predictor() -> peephole_core::predictor::Predictor {
+    peephole_core::predictor::Predictor::from_bytes(&ulc_only_model(), "ulc-v1v2.onnx")
+        .expect("the ULC-only model loads")
+}
+
+/// The first `count` networks of the committed generator-v1 zoo, with their ULC codes.
+pub fn zoo_networks(count: usize) -> Vec<(Network, Vec<peephole_core::ulc::UlcCode>)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/zoo/fmnist-budget-v1.jsonl");
+    let zoo = peephole_core::zoo::read_zoo(&path).expect("the committed zoo reads");
+    assert!(
+        zoo.records.len() >= count,
+        "the committed zoo has its networks"
+    );
+    zoo.records
+        .into_iter()
+        .take(count)
+        .map(|r| (r.network, r.ulc))
+        .collect()
+}

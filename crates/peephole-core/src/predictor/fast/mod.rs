@@ -711,6 +711,15 @@ impl FastScorer {
         Ok(self.score_items(items)?.0)
     }
 
+    /// Like [`FastScorer::score_with_features`], also saying how much work prefix sharing
+    /// saved (what `cargo xtask search` reports).
+    pub fn score_with_features_and_stats(
+        &self,
+        items: &[(&[UlcCode], &[FeatureRow], u32)],
+    ) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
+        self.score_items(items)
+    }
+
     /// The scorer behind every public entry point.
     fn score_items(
         &self,
