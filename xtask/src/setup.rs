@@ -12,6 +12,9 @@ use crate::cargo::{root, run as run_command};
 pub const TORCH_VERSION: &str = "2.11.0";
 /// The onnxruntime release whose API ort 2.0.0-rc.15 (api-31) loads.
 pub const ONNXRUNTIME_VERSION: &str = "1.31.1";
+/// scikit-learn in the venv: its NuSVR (libsvm) is the reference our nu-SVR baseline is
+/// tested against (`peephole-eval`'s `nusvr_sklearn` test).
+pub const SCIKIT_LEARN_VERSION: &str = "1.7.2";
 /// Debian's package with the four Fashion-MNIST IDX files.
 pub const DATASET_PACKAGE: &str = "dataset-fashion-mnist";
 /// Where Debian's package puts them.
@@ -90,6 +93,9 @@ fn setup_venv(args: &Args) -> anyhow::Result<()> {
     if !python_has(&python, "onnxruntime", ONNXRUNTIME_VERSION) {
         wanted.push(format!("onnxruntime=={ONNXRUNTIME_VERSION}"));
     }
+    if !python_has(&python, "sklearn", SCIKIT_LEARN_VERSION) {
+        wanted.push(format!("scikit-learn=={SCIKIT_LEARN_VERSION}"));
+    }
     if !wanted.is_empty() {
         eprintln!(
             "installing {} into {} (torch is a large download, once)",
@@ -127,7 +133,7 @@ fn setup_venv(args: &Args) -> anyhow::Result<()> {
         .context("onnxruntime is installed but its shared library is missing")?;
     link(&ort, &venv.join("libonnxruntime.so"))?;
     eprintln!(
-        "venv ready: torch {TORCH_VERSION} ({}), onnxruntime {ONNXRUNTIME_VERSION}",
+        "venv ready: torch {TORCH_VERSION} ({}), onnxruntime {ONNXRUNTIME_VERSION}, scikit-learn {SCIKIT_LEARN_VERSION}",
         torch_dir.display()
     );
     Ok(())
