@@ -1,8 +1,7 @@
 //! The little linear algebra the baselines need: feature standardization and a Cholesky
-//! solver for symmetric positive definite systems (ridge regression's normal equations).
-//!
-//! Written here rather than pulled from a crate because the systems are tiny (tens of
-//! unknowns) and the core crate stays free of heavy numeric dependencies.
+//! solve of symmetric positive definite systems (ridge regression's normal equations), the
+//! factorisation itself nalgebra's. This crate is evaluation only, so the dependency never
+//! reaches the lint path.
 
 use super::BaselineError;
 
@@ -108,17 +107,17 @@ fn check_row(index: usize, row: &[f64], width: usize) -> Result<(), BaselineErro
 }
 
 /// Solves `A x = b` for a symmetric positive definite `A` (row-major, `n` x `n`) by Cholesky
-/// factorisation `A = L L^T`, then forward and back substitution. Only the lower triangle of
-/// `A` is read.
+/// factorisation `A = L L^T` (nalgebra's), then forward and back substitution. Only the lower
+/// triangle of `A` is read.
 ///
 /// Cholesky rather than a general solver because ridge's `X^T X + lambda I` is SPD by
-/// construction, and a pivot that is not positive then reveals a bug or a degenerate input
+/// construction, and a factorisation that fails then reveals a bug or a degenerate input
 /// instead of being papered over.
 ///
 /// # Errors
 ///
 /// [`BaselineError::FeatureCount`] when the sizes disagree, [`BaselineError::NotFinite`] for a
-/// non-finite entry, [`BaselineError::NotPositiveDefinite`] when a pivot is not positive.
+/// non-finite entry, [`BaselineError::NotPositiveDefinite`] when the factorisation fails.
 pub fn cholesky_solve(a: &[f64], b: &[f64]) -> Result<Vec<f64>, BaselineError> {
     let n = b.len();
     if a.len() != n * n {
@@ -134,37 +133,11 @@ pub fn cholesky_solve(a: &[f64], b: &[f64]) -> Result<Vec<f64>, BaselineError> {
             column: index % n.max(1),
         });
     }
-    // L in row-major, lower triangle.
-    let mut l = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let dot: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            let value = a[i * n + j] - dot;
-            if i == j {
-                // Relative to the diagonal entry, so scale does not matter; `NaN` cannot occur
-                // (inputs are finite and every pivot so far was positive).
-                if value <= 1e-14 * a[i * n + i].abs() {
-                    return Err(BaselineError::NotPositiveDefinite { pivot: i, value });
-                }
-                l[i * n + i] = value.sqrt();
-            } else {
-                l[i * n + j] = value / l[j * n + j];
-            }
-        }
-    }
-    // L z = b.
-    let mut z = vec![0.0; n];
-    for i in 0..n {
-        let dot: f64 = (0..i).map(|k| l[i * n + k] * z[k]).sum();
-        z[i] = (b[i] - dot) / l[i * n + i];
-    }
-    // L^T x = z.
-    let mut x = vec![0.0; n];
-    for i in (0..n).rev() {
-        let dot: f64 = (i + 1..n).map(|k| l[k * n + i] * x[k]).sum();
-        x[i] = (z[i] - dot) / l[i * n + i];
-    }
-    Ok(x)
+    let matrix = nalgebra::DMatrix::from_row_slice(n, n, a);
+    let cholesky =
+        nalgebra::Cholesky::new(matrix).ok_or(BaselineError::NotPositiveDefinite { size: n })?;
+    let x = cholesky.solve(&nalgebra::DVector::from_column_slice(b));
+    Ok(x.iter().copied().collect())
 }
 
 #[cfg(test)]
@@ -187,7 +160,7 @@ mod tests {
         let a = [1.0, 2.0, 2.0, 1.0];
         assert!(matches!(
             cholesky_solve(&a, &[1.0, 1.0]),
-            Err(BaselineError::NotPositiveDefinite { pivot: 1, .. })
+            Err(BaselineError::NotPositiveDefinite { size: 2 })
         ));
     }
 

@@ -101,12 +101,10 @@ pub enum BaselineError {
         expected: &'static str,
     },
     /// A linear system that should be positive definite is not (a bug or a degenerate input).
-    #[error("the system is not positive definite: pivot {pivot} is {value}")]
+    #[error("the {size}x{size} system is not positive definite (its Cholesky factorisation fails)")]
     NotPositiveDefinite {
-        /// Index of the failing pivot.
-        pivot: usize,
-        /// Its value.
-        value: f64,
+        /// Rows (and columns) of the system.
+        size: usize,
     },
     /// The nu-SVR solver hit its iteration cap.
     #[error(
