@@ -713,6 +713,12 @@ pub fn evaluate(
     // The accuracy the lint warns below by default, from the card's zoo percentiles.
     let threshold = (!card.ranges.accuracy_percentiles.is_empty())
         .then(|| card.ranges.accuracy_at(DEFAULT_THRESHOLD_PERCENTILE));
+    let scored_set = ScoredSet {
+        records: &scored_records,
+        actual: &actual,
+        columns: &columns,
+        threshold,
+    };
     let mut slices = Vec::new();
     for slice in Slice::ALL {
         let members: Vec<usize> = (0..scored.len())
@@ -726,11 +732,8 @@ pub fn evaluate(
             slice,
             &members,
             excluded_seen,
-            &columns,
-            &actual,
-            &scored_records,
+            &scored_set,
             inputs,
-            threshold,
         ));
     }
     let networks = scored
@@ -813,18 +816,34 @@ pub fn evaluate(
 
 type Column = (String, String, Scale, bool, Vec<f64>);
 
+/// Every scored network and what each slice is measured against, the same for all slices;
+/// a slice picks its members from it by index.
+struct ScoredSet<'a> {
+    /// The scored networks, in record order.
+    records: &'a [&'a ZooRecord],
+    /// Their final accuracy.
+    actual: &'a [f64],
+    /// Every method's predictions for them.
+    columns: &'a [Column],
+    /// The accuracy the lint warns below by default, when the card says.
+    threshold: Option<f64>,
+}
+
 /// One slice: every method's metrics with intervals on shared resamples, Peephole's tau minus
 /// the best baselines', seed agreement and scores against the mean of two runs.
 fn score_slice(
     slice: Slice,
     members: &[usize],
     excluded_seen: usize,
-    columns: &[Column],
-    actual: &[f64],
-    records: &[&ZooRecord],
+    scored: &ScoredSet<'_>,
     inputs: &Inputs<'_>,
-    threshold: Option<f64>,
 ) -> SliceReport {
+    let ScoredSet {
+        records,
+        actual,
+        columns,
+        threshold,
+    } = *scored;
     let real: Vec<f64> = members.iter().map(|&i| actual[i]).collect();
     let draws = inputs.bootstrap.draws(members.len());
     let estimate = |metric: fn(&[f64], &[f64]) -> Result<f64, metrics::MetricError>,

@@ -35,7 +35,8 @@ enum Command {
     /// Install what training and the tests need: the Python venv with torch==2.11.0 and
     /// onnxruntime==1.31.1, and Debian's Fashion-MNIST. Idempotent.
     Setup(setup::Args),
-    /// Set up, then run every test of the workspace, then the one-node Slurm test.
+    /// Check formatting, set up, run clippy, then every test of the workspace, then the
+    /// one-node Slurm test.
     Test(test::Args),
     /// Start a one-node Slurm here, run a zoo job array with a cancelled task and a
     /// resubmission, merge, and compare with a one-process run (root; installs slurm-wlm).

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: README's test command. Sets up a fresh machine, then runs every test.
+//! `cargo xtask test`: README's test command. Checks the formatting, sets up a fresh machine,
+//! runs clippy, then runs every test.
 
 use crate::cargo::{cargo, run as run_command};
 use crate::setup;
@@ -16,6 +17,10 @@ pub struct Args {
     /// Skip `cargo fmt --all --check` (run first: seconds, and a diff is the cheapest failure).
     #[arg(long)]
     no_fmt: bool,
+    /// Skip `cargo clippy --workspace --all-targets -- -D warnings` (run after the set-up,
+    /// with the tests' features and build folder: a check pass, not a second build).
+    #[arg(long)]
+    no_clippy: bool,
     /// Extra arguments for `cargo test` (after `--`).
     #[arg(last = true)]
     rest: Vec<String>,
@@ -42,6 +47,19 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     }
     // xtask's `ort` feature adds the benchmark's onnxruntime backend and its tests.
     let packages = ["--workspace", "--features", "peephole/tch,xtask/ort"];
+    if !args.no_clippy {
+        // After the set-up: build scripts run under clippy too, and tch's needs libtorch.
+        // The same packages, features and environment as the tests, so that the build
+        // scripts and proc macros built here are the ones `cargo test` reuses.
+        run_command(
+            cargo()
+                .arg("clippy")
+                .args(packages)
+                .arg("--all-targets")
+                .env("LD_LIBRARY_PATH", &library_path)
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
     run_command(
         cargo()
             .arg("test")

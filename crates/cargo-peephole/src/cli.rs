@@ -126,7 +126,7 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
                     predict::report(&predictor, &network).map_err(|error| CliError::Predict {
                         which: model::describe(&source, &context),
                         network: network.to_string(),
-                        source: error,
+                        source: Box::new(error),
                     })
                 });
                 match report {
@@ -147,7 +147,7 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
                 explain::explain(&predictor, &network).map_err(|error| CliError::Predict {
                     which: model::describe(&source, &context),
                     network: network.to_string(),
-                    source: error,
+                    source: Box::new(error),
                 })?;
             write!(stdout, "{}", explanation.text())?;
             Ok(true)

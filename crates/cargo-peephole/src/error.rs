@@ -27,8 +27,9 @@ pub enum CliError {
     Model {
         /// `the embedded default predictor` or `predictor PATH`.
         which: String,
-        /// Why.
-        source: PredictorError,
+        /// Why (boxed: [`PredictorError`] is large, and every `Result<_, CliError>` would
+        /// carry its size).
+        source: Box<PredictorError>,
     },
     /// A network in the text form that does not parse; the message shows the text with a
     /// caret under the column.
@@ -47,8 +48,8 @@ pub enum CliError {
         which: String,
         /// The network's text form.
         network: String,
-        /// Why.
-        source: PredictorError,
+        /// Why (boxed, as in [`CliError::Model`]).
+        source: Box<PredictorError>,
     },
     /// Writing the results failed (a closed pipe, a full disk).
     #[error("cannot write the output: {0}")]

@@ -29,7 +29,7 @@ pub fn load(context: &ModelContext) -> Result<(Arc<Predictor>, ModelSource), Cli
     let source = context.default_source();
     let predictor = predict::load(&source).map_err(|error| CliError::Model {
         which: describe(&source, context),
-        source: error,
+        source: Box::new(error),
     })?;
     Ok((predictor, source))
 }

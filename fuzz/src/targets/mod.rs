@@ -18,6 +18,10 @@ pub mod tree;
 pub mod ulc;
 pub mod zoo;
 
+/// A structure-aware mutation: from the driver's random stream and an input of the corpus,
+/// a new input that still gets past the format's first checks.
+pub type Mutator = fn(&mut ChaCha8Rng, &[u8]) -> Vec<u8>;
+
 /// A fuzz target and what the driver needs to run it well.
 #[derive(Clone, Copy)]
 pub struct Target {
@@ -31,7 +35,7 @@ pub struct Target {
     pub seeds: fn() -> Vec<Vec<u8>>,
     /// A structure-aware mutation, for formats where random bytes rarely get past the first
     /// check (protobuf models, token streams).
-    pub mutate: Option<fn(&mut ChaCha8Rng, &[u8]) -> Vec<u8>>,
+    pub mutate: Option<Mutator>,
     /// Tokens the generic mutator inserts.
     pub dictionary: &'static [&'static [u8]],
     /// Longest input the generic mutator produces.

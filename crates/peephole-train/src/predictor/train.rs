@@ -534,13 +534,16 @@ pub fn fit_ensemble(
                 }
                 let scaled = (&batch.targets - f64::from(mean)) / f64::from(std);
                 let predicted = batch.forward(&net, true);
-                let mut loss = predicted.smooth_l1_loss(&scaled, tch::Reduction::Mean, 1.0);
-                if options.ranking_weight > 0.0 {
+                let loss = predicted.smooth_l1_loss(&scaled, tch::Reduction::Mean, 1.0);
+                // A new tensor, not `+=` (tch's `AddAssign` adds in place, into a tensor the
+                // graph recorded).
+                let loss = if options.ranking_weight > 0.0 {
                     let margin = RANKING_MARGIN / f64::from(std);
-                    loss = loss
-                        + pairwise_ranking_loss(&predicted, &scaled, margin)
-                            * options.ranking_weight;
-                }
+                    loss + pairwise_ranking_loss(&predicted, &scaled, margin)
+                        * options.ranking_weight
+                } else {
+                    loss
+                };
                 optimizer.backward_step(&loss);
             }
             let predicted = predict_member(&net, &validation_batch, mean, std);

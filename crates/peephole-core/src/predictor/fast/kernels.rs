@@ -245,7 +245,9 @@ pub fn lstm_cell(
 }
 
 /// `e^x` to about one ulp on [-87, 88] (Cephes' `expf`), branch-free so that it vectorizes;
-/// inputs outside are clamped, which moves sigmoid and tanh by less than 1e-37.
+/// inputs outside are clamped, which moves sigmoid and tanh by less than 1e-37. The
+/// polynomial's coefficients are Cephes', written to the precision an `f32` holds (its
+/// 5.0000001201e-1 rounds to exactly 0.5 in `f32`, so it is written 0.5).
 #[inline(always)]
 fn exp_approx(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
@@ -256,7 +258,7 @@ fn exp_approx(x: f32) -> f32 {
         * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1)
+        + 0.5)
         * r2
         + r
         + 1.0;
@@ -428,8 +430,8 @@ mod x86 {
                             w.wrapping_add((p * k + kk + PREFETCH) * PANEL) as *const i8,
                         );
                         let wv = _mm512_loadu_ps(w.add((p * k + kk) * PANEL));
-                        for r in 0..MR {
-                            acc[r][p] = _mm512_fmadd_ps(x[r], wv, acc[r][p]);
+                        for (x, acc) in x.iter().zip(acc.iter_mut()) {
+                            acc[p] = _mm512_fmadd_ps(*x, wv, acc[p]);
                         }
                     }
                 }
@@ -550,9 +552,9 @@ mod x86 {
                         );
                         let base = w.add((p * k + kk) * PANEL);
                         let (w0, w1) = (_mm256_loadu_ps(base), _mm256_loadu_ps(base.add(8)));
-                        for r in 0..MR {
-                            acc[r][p][0] = _mm256_fmadd_ps(x[r], w0, acc[r][p][0]);
-                            acc[r][p][1] = _mm256_fmadd_ps(x[r], w1, acc[r][p][1]);
+                        for (x, acc) in x.iter().zip(acc.iter_mut()) {
+                            acc[p][0] = _mm256_fmadd_ps(*x, w0, acc[p][0]);
+                            acc[p][1] = _mm256_fmadd_ps(*x, w1, acc[p][1]);
                         }
                     }
                 }

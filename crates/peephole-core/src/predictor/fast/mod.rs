@@ -565,9 +565,137 @@ impl Trie {
     }
 }
 
+/// The items' sequences as dense token indices.
+struct TokenIndex {
+    /// The distinct (code, feature row) tokens, in order of first appearance.
+    tokens: Vec<Token>,
+    /// Every item's token indices, one item after the other.
+    flat: Vec<u32>,
+    /// Where item `i` starts in `flat` (one past the end last).
+    offsets: Vec<usize>,
+}
+
+impl TokenIndex {
+    /// Item `item`'s token indices.
+    fn sequence(&self, item: usize) -> &[u32] {
+        &self.flat[self.offsets[item]..self.offsets[item + 1]]
+    }
+}
+
+/// The sequences the LSTM runs: distinct ones in sorted order (identical items merged)
+/// when sharing prefixes, every item on its own otherwise.
+struct Distinct<'a> {
+    /// The sequences, in trie order.
+    sequences: Vec<&'a [u32]>,
+    /// Each item's index in `sequences`.
+    of_item: Vec<u32>,
+}
+
+impl<'a> Distinct<'a> {
+    fn new(index: &'a TokenIndex, share: bool) -> Distinct<'a> {
+        let items = index.offsets.len() - 1;
+        let mut order: Vec<usize> = (0..items).collect();
+        if share {
+            order.sort_unstable_by(|&a, &b| index.sequence(a).cmp(index.sequence(b)));
+        }
+        let mut of_item = vec![0u32; items];
+        let mut sequences: Vec<&[u32]> = Vec::new();
+        for &item in &order {
+            let s = index.sequence(item);
+            if !(share && sequences.last() == Some(&s)) {
+                sequences.push(s);
+            }
+            of_item[item] = (sequences.len() - 1) as u32;
+        }
+        Distinct { sequences, of_item }
+    }
+}
+
+/// The distinct `(sequence, epoch)` pairs the head scores, numbered in sequence order so
+/// that a chunk of sequences owns a contiguous run of pairs.
+struct Pairs {
+    /// Where sequence `u`'s pairs start (one past the end last).
+    start: Vec<usize>,
+    /// Each pair's epoch.
+    epochs: Vec<u32>,
+}
+
+impl Pairs {
+    fn new(items: &[FeatureItem<'_>], distinct: &Distinct<'_>) -> Pairs {
+        let mut epochs_of: Vec<Vec<u32>> = vec![Vec::new(); distinct.sequences.len()];
+        for (item, &(_, _, epoch)) in items.iter().enumerate() {
+            let list = &mut epochs_of[distinct.of_item[item] as usize];
+            if !list.contains(&epoch) {
+                list.push(epoch);
+            }
+        }
+        let mut start = Vec::with_capacity(distinct.sequences.len() + 1);
+        let mut epochs = Vec::new();
+        for list in &epochs_of {
+            start.push(epochs.len());
+            epochs.extend_from_slice(list);
+        }
+        start.push(epochs.len());
+        Pairs { start, epochs }
+    }
+
+    /// The pairs of the sequences `sequences`.
+    fn run(&self, sequences: Range<usize>) -> Range<usize> {
+        self.start[sequences.start]..self.start[sequences.end]
+    }
+
+    /// For each pair of the sequences `sequences`, its sequence counted from the first.
+    fn chunk_sequences(&self, sequences: Range<usize>) -> Vec<u32> {
+        let first = sequences.start;
+        sequences
+            .flat_map(|u| {
+                std::iter::repeat_n((u - first) as u32, self.start[u + 1] - self.start[u])
+            })
+            .collect()
+    }
+
+    /// The pair of sequence `u` at `epoch` (its first pair if it has none at that epoch,
+    /// which the items never ask for).
+    fn find(&self, u: usize, epoch: u32) -> usize {
+        let offset = self.epochs[self.start[u]..self.start[u + 1]]
+            .iter()
+            .position(|&e| e == epoch)
+            .unwrap_or(0);
+        self.start[u] + offset
+    }
+}
+
+/// A batch's jobs: chunks of distinct sequences, each run by every group of members.
+struct Plan {
+    /// Sequence ranges, in order.
+    chunks: Vec<Range<usize>>,
+    /// Members run together by one job (all of them unless the batch is one chunk).
+    member_groups: Vec<Range<usize>>,
+    /// `(chunk, member group)` per job, chunk by chunk.
+    jobs: Vec<(usize, usize)>,
+}
+
+/// Token `code`'s input projection (the `4 * hidden` gate inputs) in a member's `rows`.
+fn token_row(rows: &[f32], code: u32, hidden: usize) -> &[f32] {
+    let code = code as usize;
+    &rows[code * 4 * hidden..(code + 1) * 4 * hidden]
+}
+
+/// Copies the hidden state of every node in `ends` (sequences that end at this level) to
+/// its sequence's row of `finals`.
+fn keep_finals(ends: &[(u32, u32)], h: &[f32], finals: &mut [f32], hidden: usize) {
+    for &(node, local) in ends {
+        let (node, local) = (node as usize, local as usize);
+        finals[local * hidden..(local + 1) * hidden]
+            .copy_from_slice(&h[node * hidden..(node + 1) * hidden]);
+    }
+}
+
 /// Scratch buffers of one worker, reused across members and chunks.
 #[derive(Default)]
 struct Scratch {
+    /// `4 * hidden` zeros: the recurrent term and cell state before the first layer.
+    zeros: Vec<f32>,
     h: Vec<f32>,
     c: Vec<f32>,
     h_next: Vec<f32>,
@@ -720,181 +848,45 @@ impl FastScorer {
         self.score_items(items)
     }
 
-    /// The scorer behind every public entry point.
+    /// The scorer behind every public entry point: indexes the tokens, merges identical
+    /// sequences, runs the chunks (on threads when there are several jobs) and reads each
+    /// item's score out of the members' accuracies.
     fn score_items(
         &self,
         items: &[FeatureItem<'_>],
     ) -> Result<(Vec<Score>, ScoreStats), FastScorerError> {
-        let (tokens, flat, offsets) = self.index_tokens(items)?;
-        let sequence = |i: usize| &flat[offsets[i]..offsets[i + 1]];
-        // Distinct sequences in sorted order (identical ones merged) when sharing; every item
-        // on its own otherwise.
-        let mut order: Vec<usize> = (0..items.len()).collect();
-        if self.share_prefixes {
-            order.sort_unstable_by(|&a, &b| sequence(a).cmp(sequence(b)));
-        }
-        let mut unique_of_item = vec![0u32; items.len()];
-        let mut uniques: Vec<&[u32]> = Vec::new();
-        for &item in &order {
-            let s = sequence(item);
-            if !(self.share_prefixes && uniques.last() == Some(&s)) {
-                uniques.push(s);
-            }
-            unique_of_item[item] = (uniques.len() - 1) as u32;
-        }
-        // (sequence, epoch) pairs, numbered in sequence order so a chunk owns a contiguous run.
-        let mut epochs_of: Vec<Vec<u32>> = vec![Vec::new(); uniques.len()];
-        for (item, &(_, _, epoch)) in items.iter().enumerate() {
-            let list = &mut epochs_of[unique_of_item[item] as usize];
-            if !list.contains(&epoch) {
-                list.push(epoch);
-            }
-        }
-        let mut pair_start = Vec::with_capacity(uniques.len() + 1);
-        let mut pair_epochs = Vec::new();
-        for list in &epochs_of {
-            pair_start.push(pair_epochs.len());
-            pair_epochs.extend_from_slice(list);
-        }
-        pair_start.push(pair_epochs.len());
-
-        let token_rows: Vec<Vec<f32>> =
-            self.members.iter().map(|m| m.token_rows(&tokens)).collect();
-        let chunk = if uniques.len() < MIN_PARALLEL {
-            uniques.len().max(1)
-        } else {
-            uniques.len().div_ceil(self.threads).clamp(1, CHUNK)
-        };
-        let chunks: Vec<(usize, usize)> = (0..uniques.len())
-            .step_by(chunk)
-            .map(|s| (s, (s + chunk).min(uniques.len())))
+        let index = self.index_tokens(items)?;
+        let distinct = Distinct::new(&index, self.share_prefixes);
+        let pairs = Pairs::new(items, &distinct);
+        let token_rows: Vec<Vec<f32>> = self
+            .members
+            .iter()
+            .map(|m| m.token_rows(&index.tokens))
             .collect();
-        let members = self.members.len();
-        // A few sequences are one chunk; then the members are what is split across threads
-        // (batch-1 latency), each worker running its share of them over the whole chunk.
-        let groups = if chunks.len() == 1 {
-            self.threads.min(members)
-        } else {
-            1
-        };
-        let member_groups: Vec<Range<usize>> = (0..groups)
-            .map(|g| g * members / groups..(g + 1) * members / groups)
-            .collect();
-        let jobs: Vec<(usize, usize)> = (0..chunks.len())
-            .flat_map(|c| (0..groups).map(move |g| (c, g)))
-            .collect();
-        let run = |(chunk, group): (usize, usize), scratch: &mut Scratch| {
+        let plan = self.plan(distinct.sequences.len());
+        let results = self.run_jobs(plan.jobs.len(), |job, scratch| {
             let _flush = kernels::FlushDenormals::new();
-            let (start, end) = chunks[chunk];
-            let pairs = &pair_epochs[pair_start[start]..pair_start[end]];
-            let pair_unique: Vec<u32> = (start..end)
-                .flat_map(|u| {
-                    std::iter::repeat_n((u - start) as u32, pair_start[u + 1] - pair_start[u])
-                })
-                .collect();
+            let (chunk, group) = plan.jobs[job];
+            let sequences = plan.chunks[chunk].clone();
             self.run_chunk(
-                &uniques[start..end],
-                &pair_unique,
-                pairs,
+                &distinct.sequences[sequences.clone()],
+                &pairs.chunk_sequences(sequences.clone()),
+                &pairs.epochs[pairs.run(sequences)],
                 &token_rows,
-                member_groups[group].clone(),
+                plan.member_groups[group].clone(),
                 scratch,
             )
-        };
-        let workers = self.threads.min(jobs.len());
-        let mut results: Vec<(usize, Vec<f32>, ScoreStats)> = if workers <= 1 {
-            let mut scratch = Scratch::default();
-            jobs.iter()
-                .enumerate()
-                .map(|(i, &job)| {
-                    let (out, stats) = run(job, &mut scratch);
-                    (i, out, stats)
-                })
-                .collect()
-        } else {
-            let next = AtomicUsize::new(0);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut scratch = Scratch::default();
-                            let mut done = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(&job) = jobs.get(i) else { break };
-                                let (out, stats) = run(job, &mut scratch);
-                                done.push((i, out, stats));
-                            }
-                            done
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| match h.join() {
-                        Ok(done) => done,
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    })
-                    .collect()
-            })
-        };
-        results.sort_by_key(|r| r.0);
-        // Member accuracies per pair: [member][pair].
-        let total_pairs = pair_epochs.len();
-        let mut accuracy = vec![0.0f32; members * total_pairs];
-        let mut stats = ScoreStats {
-            items: items.len(),
-            ..ScoreStats::default()
-        };
-        for (i, out, chunk_stats) in results {
-            let (chunk, group) = jobs[i];
-            let (start, end) = chunks[chunk];
-            let (p0, p1) = (pair_start[start], pair_start[end]);
-            let first = member_groups[group].start;
-            for m in member_groups[group].clone() {
-                let at = (m - first) * (p1 - p0);
-                accuracy[m * total_pairs + p0..m * total_pairs + p1]
-                    .copy_from_slice(&out[at..at + (p1 - p0)]);
-            }
-            // Every group of a chunk walks the same trie: count its work once.
-            if group == 0 {
-                stats += chunk_stats;
-            }
-        }
+        });
+        let (accuracy, mut stats) = self.gather(&plan, &pairs, results);
         stats.items = items.len();
-        stats.layers = flat.len();
-        let mut outputs = Vec::with_capacity(members);
-        let scores = items
-            .iter()
-            .enumerate()
-            .map(|(item, &(_, _, epoch))| {
-                let u = unique_of_item[item] as usize;
-                let offset = pair_epochs[pair_start[u]..pair_start[u + 1]]
-                    .iter()
-                    .position(|&e| e == epoch)
-                    .unwrap_or(0);
-                let pair = pair_start[u] + offset;
-                outputs.clear();
-                outputs.extend((0..members).map(|m| f64::from(accuracy[m * total_pairs + pair])));
-                let (mean, spread) = mean_and_spread(&outputs);
-                if mean.is_finite() && spread.is_finite() {
-                    Ok(Score { mean, spread })
-                } else {
-                    Err(FastScorerError::NotFinite { item })
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        stats.layers = index.flat.len();
+        let scores = self.read_scores(items, &distinct, &pairs, &accuracy)?;
         Ok((scores, stats))
     }
 
     /// Validates the items and maps every (code, feature row) token to a dense index of the
-    /// distinct tokens: returns the distinct tokens, the flat index sequences and their
-    /// offsets.
-    #[allow(clippy::type_complexity)]
-    fn index_tokens(
-        &self,
-        items: &[FeatureItem<'_>],
-    ) -> Result<(Vec<Token>, Vec<u32>, Vec<usize>), FastScorerError> {
+    /// distinct tokens.
+    fn index_tokens(&self, items: &[FeatureItem<'_>]) -> Result<TokenIndex, FastScorerError> {
         let first = &self.members[0];
         let tables = [
             ("TY", first.type_rows.rows),
@@ -908,27 +900,7 @@ impl FastScorer {
         let mut offsets = Vec::with_capacity(items.len() + 1);
         offsets.push(0);
         for (item, &(sequence, features, epoch)) in items.iter().enumerate() {
-            if self.reads_features && features.len() != sequence.len() {
-                return Err(FastScorerError::FeatureRows {
-                    item,
-                    rows: features.len(),
-                    layers: sequence.len(),
-                });
-            }
-            if sequence.is_empty() || sequence.len() > MAX_SEQUENCE {
-                return Err(FastScorerError::Length {
-                    item,
-                    length: sequence.len(),
-                });
-            }
-            if epoch == 0 || epoch > self.epochs {
-                return Err(FastScorerError::Epoch {
-                    item,
-                    epoch,
-                    epochs: self.epochs,
-                });
-            }
-            validate(sequence).map_err(|source| FastScorerError::Codes { item, source })?;
+            self.check_item(item, sequence, features, epoch)?;
             for (layer, code) in sequence.iter().enumerate() {
                 let token = Token {
                     code: *code,
@@ -960,7 +932,177 @@ impl FastScorer {
             }
             offsets.push(flat.len());
         }
-        Ok((tokens, flat, offsets))
+        Ok(TokenIndex {
+            tokens,
+            flat,
+            offsets,
+        })
+    }
+
+    /// The checks of one item that do not need the model's tables: feature rows that pair
+    /// up with the codes, the length, the epoch, and valid ULC.
+    fn check_item(
+        &self,
+        item: usize,
+        sequence: &[UlcCode],
+        features: &[FeatureRow],
+        epoch: u32,
+    ) -> Result<(), FastScorerError> {
+        if self.reads_features && features.len() != sequence.len() {
+            return Err(FastScorerError::FeatureRows {
+                item,
+                rows: features.len(),
+                layers: sequence.len(),
+            });
+        }
+        if sequence.is_empty() || sequence.len() > MAX_SEQUENCE {
+            return Err(FastScorerError::Length {
+                item,
+                length: sequence.len(),
+            });
+        }
+        if epoch == 0 || epoch > self.epochs {
+            return Err(FastScorerError::Epoch {
+                item,
+                epoch,
+                epochs: self.epochs,
+            });
+        }
+        validate(sequence).map_err(|source| FastScorerError::Codes { item, source })?;
+        Ok(())
+    }
+
+    /// Splits `sequences` distinct sequences into jobs: chunks of at most [`CHUNK`] (one
+    /// chunk below [`MIN_PARALLEL`]), and for a batch of one chunk, the members shared out
+    /// among the threads.
+    fn plan(&self, sequences: usize) -> Plan {
+        let chunk = if sequences < MIN_PARALLEL {
+            sequences.max(1)
+        } else {
+            sequences.div_ceil(self.threads).clamp(1, CHUNK)
+        };
+        let chunks: Vec<Range<usize>> = (0..sequences)
+            .step_by(chunk)
+            .map(|s| s..(s + chunk).min(sequences))
+            .collect();
+        let members = self.members.len();
+        // A few sequences are one chunk; then the members are what is split across threads
+        // (batch-1 latency), each worker running its share of them over the whole chunk.
+        let groups = if chunks.len() == 1 {
+            self.threads.min(members)
+        } else {
+            1
+        };
+        let member_groups: Vec<Range<usize>> = (0..groups)
+            .map(|g| g * members / groups..(g + 1) * members / groups)
+            .collect();
+        let jobs: Vec<(usize, usize)> = (0..chunks.len())
+            .flat_map(|c| (0..groups).map(move |g| (c, g)))
+            .collect();
+        Plan {
+            chunks,
+            member_groups,
+            jobs,
+        }
+    }
+
+    /// Runs jobs `0..jobs` with `run`, on this thread when one worker suffices and on up to
+    /// `self.threads` scoped workers otherwise (each with its own scratch, taking the next
+    /// job as it finishes one); results in job order.
+    fn run_jobs<F>(&self, jobs: usize, run: F) -> Vec<(Vec<f32>, ScoreStats)>
+    where
+        F: Fn(usize, &mut Scratch) -> (Vec<f32>, ScoreStats) + Sync,
+    {
+        let workers = self.threads.min(jobs);
+        if workers <= 1 {
+            let mut scratch = Scratch::default();
+            return (0..jobs).map(|job| run(job, &mut scratch)).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<(usize, (Vec<f32>, ScoreStats))> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut scratch = Scratch::default();
+                        let mut done = Vec::new();
+                        loop {
+                            let job = next.fetch_add(1, Ordering::Relaxed);
+                            if job >= jobs {
+                                break;
+                            }
+                            done.push((job, run(job, &mut scratch)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(done) => done,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        results.sort_by_key(|r| r.0);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// The members' accuracies per pair, `[member][pair]`, from the jobs' outputs (in job
+    /// order), and the work the tries did.
+    fn gather(
+        &self,
+        plan: &Plan,
+        pairs: &Pairs,
+        results: Vec<(Vec<f32>, ScoreStats)>,
+    ) -> (Vec<f32>, ScoreStats) {
+        let total_pairs = pairs.epochs.len();
+        let mut accuracy = vec![0.0f32; self.members.len() * total_pairs];
+        let mut stats = ScoreStats::default();
+        for (&(chunk, group), (out, chunk_stats)) in plan.jobs.iter().zip(results) {
+            let run = pairs.run(plan.chunks[chunk].clone());
+            let (p0, p1) = (run.start, run.end);
+            let first = plan.member_groups[group].start;
+            for m in plan.member_groups[group].clone() {
+                let at = (m - first) * (p1 - p0);
+                accuracy[m * total_pairs + p0..m * total_pairs + p1]
+                    .copy_from_slice(&out[at..at + (p1 - p0)]);
+            }
+            // Every group of a chunk walks the same trie: count its work once.
+            if group == 0 {
+                stats += chunk_stats;
+            }
+        }
+        (accuracy, stats)
+    }
+
+    /// Each item's score: the members' mean and spread at its `(sequence, epoch)` pair; a
+    /// non-finite one is an error naming the item.
+    fn read_scores(
+        &self,
+        items: &[FeatureItem<'_>],
+        distinct: &Distinct<'_>,
+        pairs: &Pairs,
+        accuracy: &[f32],
+    ) -> Result<Vec<Score>, FastScorerError> {
+        let members = self.members.len();
+        let total_pairs = pairs.epochs.len();
+        let mut outputs = Vec::with_capacity(members);
+        items
+            .iter()
+            .enumerate()
+            .map(|(item, &(_, _, epoch))| {
+                let pair = pairs.find(distinct.of_item[item] as usize, epoch);
+                outputs.clear();
+                outputs.extend((0..members).map(|m| f64::from(accuracy[m * total_pairs + pair])));
+                let (mean, spread) = mean_and_spread(&outputs);
+                if mean.is_finite() && spread.is_finite() {
+                    Ok(Score { mean, spread })
+                } else {
+                    Err(FastScorerError::NotFinite { item })
+                }
+            })
+            .collect()
     }
 
     /// Runs the members in `members` over one chunk of distinct sequences; returns their
@@ -975,86 +1117,15 @@ impl FastScorer {
         s: &mut Scratch,
     ) -> (Vec<f32>, ScoreStats) {
         let trie = Trie::build(sequences, self.share_prefixes);
-        let hidden = self.hidden;
-        let level = self.level;
         let pairs = pair_epochs.len();
         let mut out = Vec::with_capacity(members.len() * pairs);
-        let zeros = vec![0.0f32; 4 * hidden];
-        resize(&mut s.finals, sequences.len() * hidden);
+        resize(&mut s.zeros, 4 * self.hidden);
+        resize(&mut s.finals, sequences.len() * self.hidden);
         for (member, rows) in self.members[members.clone()]
             .iter()
             .zip(&token_rows[members])
         {
-            let gates = member.recurrent.n_padded;
-            let row_of =
-                |code: u32| &rows[code as usize * 4 * hidden..(code as usize + 1) * 4 * hidden];
-            // Depth 0: the zero state has no recurrent term.
-            let first = &trie.levels[0];
-            resize(&mut s.h, first.parent.len() * hidden);
-            resize(&mut s.c, first.parent.len() * hidden);
-            for (node, &code) in first.code.iter().enumerate() {
-                let (h, c) = (
-                    &mut s.h[node * hidden..(node + 1) * hidden],
-                    &mut s.c[node * hidden..(node + 1) * hidden],
-                );
-                lstm_cell(level, hidden, &zeros, row_of(code), &zeros[..hidden], h, c);
-            }
-            for &(node, local) in &first.ends {
-                let node = node as usize;
-                s.finals[local as usize * hidden..(local as usize + 1) * hidden]
-                    .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
-            }
-            for depth in 1..trie.levels.len() {
-                let (parents, current) = (&trie.levels[depth - 1], &trie.levels[depth]);
-                resize(&mut s.h_next, current.parent.len() * hidden);
-                resize(&mut s.c_next, current.parent.len() * hidden);
-                resize(&mut s.a, ROW_BLOCK * hidden);
-                resize(&mut s.gates, ROW_BLOCK * gates);
-                let mut child = 0;
-                for block_start in (0..parents.rows.len()).step_by(ROW_BLOCK) {
-                    let block_end = (block_start + ROW_BLOCK).min(parents.rows.len());
-                    for (r, &node) in parents.rows[block_start..block_end].iter().enumerate() {
-                        let node = node as usize;
-                        s.a[r * hidden..(r + 1) * hidden]
-                            .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
-                    }
-                    gemm(
-                        level,
-                        &s.a,
-                        hidden,
-                        block_end - block_start,
-                        &member.recurrent,
-                        &mut s.gates,
-                        gates,
-                    );
-                    while child < current.parent.len() {
-                        let parent = current.parent[child] as usize;
-                        let row = parents.row[parent] as usize;
-                        if row >= block_end {
-                            break;
-                        }
-                        let recurrent = &s.gates
-                            [(row - block_start) * gates..(row - block_start) * gates + 4 * hidden];
-                        lstm_cell(
-                            level,
-                            hidden,
-                            recurrent,
-                            row_of(current.code[child]),
-                            &s.c[parent * hidden..(parent + 1) * hidden],
-                            &mut s.h_next[child * hidden..(child + 1) * hidden],
-                            &mut s.c_next[child * hidden..(child + 1) * hidden],
-                        );
-                        child += 1;
-                    }
-                }
-                std::mem::swap(&mut s.h, &mut s.h_next);
-                std::mem::swap(&mut s.c, &mut s.c_next);
-                for &(node, local) in &current.ends {
-                    let node = node as usize;
-                    s.finals[local as usize * hidden..(local as usize + 1) * hidden]
-                        .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
-                }
-            }
+            self.final_states(member, rows, &trie, s);
             self.head(
                 member,
                 sequences.len(),
@@ -1065,6 +1136,90 @@ impl FastScorer {
             );
         }
         (out, trie.stats)
+    }
+
+    /// Steps one member's LSTM down the trie, a level at a time, and leaves every sequence's
+    /// last hidden state in `s.finals` (row = chunk-local sequence). `rows` are the member's
+    /// input projections per token.
+    fn final_states(&self, member: &FastMember, rows: &[f32], trie: &Trie, s: &mut Scratch) {
+        let hidden = self.hidden;
+        // Depth 0: the zero state has no recurrent term.
+        let first = &trie.levels[0];
+        resize(&mut s.h, first.parent.len() * hidden);
+        resize(&mut s.c, first.parent.len() * hidden);
+        for (node, &code) in first.code.iter().enumerate() {
+            let (h, c) = (
+                &mut s.h[node * hidden..(node + 1) * hidden],
+                &mut s.c[node * hidden..(node + 1) * hidden],
+            );
+            let zeros = &s.zeros[..4 * hidden];
+            let input = token_row(rows, code, hidden);
+            lstm_cell(self.level, hidden, zeros, input, &zeros[..hidden], h, c);
+        }
+        keep_finals(&first.ends, &s.h, &mut s.finals, hidden);
+        for depth in 1..trie.levels.len() {
+            let (parents, current) = (&trie.levels[depth - 1], &trie.levels[depth]);
+            self.step_level(member, rows, parents, current, s);
+            std::mem::swap(&mut s.h, &mut s.h_next);
+            std::mem::swap(&mut s.c, &mut s.c_next);
+            keep_finals(&current.ends, &s.h, &mut s.finals, hidden);
+        }
+    }
+
+    /// One trie level below the first: the parents' states through `W_hh` in blocks of
+    /// [`ROW_BLOCK`], each block's children updated while its gate rows are in cache; the
+    /// children's states go to `s.h_next` and `s.c_next`.
+    fn step_level(
+        &self,
+        member: &FastMember,
+        rows: &[f32],
+        parents: &Level,
+        current: &Level,
+        s: &mut Scratch,
+    ) {
+        let (hidden, level) = (self.hidden, self.level);
+        let gates = member.recurrent.n_padded;
+        resize(&mut s.h_next, current.parent.len() * hidden);
+        resize(&mut s.c_next, current.parent.len() * hidden);
+        resize(&mut s.a, ROW_BLOCK * hidden);
+        resize(&mut s.gates, ROW_BLOCK * gates);
+        let mut child = 0;
+        for block_start in (0..parents.rows.len()).step_by(ROW_BLOCK) {
+            let block_end = (block_start + ROW_BLOCK).min(parents.rows.len());
+            for (r, &node) in parents.rows[block_start..block_end].iter().enumerate() {
+                let node = node as usize;
+                s.a[r * hidden..(r + 1) * hidden]
+                    .copy_from_slice(&s.h[node * hidden..(node + 1) * hidden]);
+            }
+            gemm(
+                level,
+                &s.a,
+                hidden,
+                block_end - block_start,
+                &member.recurrent,
+                &mut s.gates,
+                gates,
+            );
+            while child < current.parent.len() {
+                let parent = current.parent[child] as usize;
+                let row = parents.row[parent] as usize;
+                if row >= block_end {
+                    break;
+                }
+                let recurrent =
+                    &s.gates[(row - block_start) * gates..(row - block_start) * gates + 4 * hidden];
+                lstm_cell(
+                    level,
+                    hidden,
+                    recurrent,
+                    token_row(rows, current.code[child], hidden),
+                    &s.c[parent * hidden..(parent + 1) * hidden],
+                    &mut s.h_next[child * hidden..(child + 1) * hidden],
+                    &mut s.c_next[child * hidden..(child + 1) * hidden],
+                );
+                child += 1;
+            }
+        }
     }
 
     /// The MLP on the final states, one row per `(sequence, epoch)` pair; appends the member's
