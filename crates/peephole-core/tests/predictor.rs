@@ -22,6 +22,14 @@ fn cycling_epochs<T>(items: &[T], epochs: u32) -> Vec<(&T, u32)> {
         .collect()
 }
 
+/// Each code sequence as a batch item, epochs cycling as [`cycling_epochs`] does.
+fn code_items(sequences: &[Vec<UlcCode>], epochs: u32) -> Vec<(&[UlcCode], u32)> {
+    cycling_epochs(sequences, epochs)
+        .into_iter()
+        .map(|(codes, epoch)| (codes.as_slice(), epoch))
+        .collect()
+}
+
 fn assert_same(what: &str, a: &Prediction, b: &Prediction, tolerance: f64) {
     assert!(
         (a.mean - b.mean).abs() < tolerance && (a.spread - b.spread).abs() < tolerance,
@@ -82,10 +90,7 @@ fn a_mixed_length_batch_matches_one_by_one() {
     // The ULC-only model, from codes.
     let paper = ulc_only_predictor();
     let sequences: Vec<Vec<UlcCode>> = zoo.into_iter().map(|(_, c)| c).collect();
-    let items: Vec<(&[UlcCode], u32)> = cycling_epochs(&sequences, paper.card().epochs)
-        .into_iter()
-        .map(|(codes, epoch)| (codes.as_slice(), epoch))
-        .collect();
+    let items = code_items(&sequences, paper.card().epochs);
     let batch = paper.predict_batch(&items).unwrap();
     for ((codes, epoch), together) in items.iter().zip(&batch) {
         let alone = paper.predict_codes(codes, *epoch).unwrap();
@@ -118,10 +123,7 @@ fn the_fast_path_the_lint_uses_agrees_with_tract_and_keeps_its_checks() {
     // The ULC-only model on codes.
     let paper = ulc_only_predictor();
     let sequences: Vec<Vec<UlcCode>> = zoo.into_iter().map(|(_, c)| c).collect();
-    let items: Vec<(&[UlcCode], u32)> = cycling_epochs(&sequences, paper.card().epochs)
-        .into_iter()
-        .map(|(codes, epoch)| (codes.as_slice(), epoch))
-        .collect();
+    let items = code_items(&sequences, paper.card().epochs);
     let tract = paper.predict_batch(&items).unwrap();
     let fast = paper.predict_batch_fast(&items).unwrap();
     for (t, f) in tract.iter().zip(&fast) {
