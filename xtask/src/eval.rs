@@ -8,8 +8,10 @@
 //! model was fitted on and the networks it held out: every other network of those files was
 //! seen by the model, and every scored network with the same architecture is excluded from all
 //! methods' scores (so all rows of a slice are on the same networks). Writes `eval.json` (every
-//! number, every per-network prediction) and `scatter.png` (predicted against real, scored
+//! number, every per-network prediction) and `scatter.png` with `scatter.svg` (predicted against real, scored
 //! networks of every slice, one panel per method).
+
+pub mod plot;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -134,10 +136,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("writing {}", json_path.display()))?;
     let png_path = out_dir.join("scatter.png");
-    let png = plot::scatter(&evaluation.plot, &evaluation.series)?;
+    let png = plot::scatter_png(&evaluation.plot, &evaluation.series)?;
     std::fs::write(&png_path, png).with_context(|| format!("writing {}", png_path.display()))?;
+    let svg_path = out_dir.join("scatter.svg");
+    let svg = plot::scatter_svg(&evaluation.plot, &evaluation.series)?;
+    std::fs::write(&svg_path, svg).with_context(|| format!("writing {}", svg_path.display()))?;
     println!();
-    println!("wrote {} and {}", json_path.display(), png_path.display());
+    println!(
+        "wrote {}, {} and {}",
+        json_path.display(),
+        png_path.display(),
+        svg_path.display()
+    );
     Ok(())
 }
 
@@ -1126,402 +1136,6 @@ fn baselines_markdown(out: &mut String, report: &Report) {
     }
 }
 
-mod plot {
-    use super::{PlotSummary, Scale, Series, font};
-
-    /// One panel's pixel size.
-    const PANEL: usize = 400;
-    /// Panels per row.
-    const COLUMNS: usize = 3;
-
-    type Rgb = [u8; 3];
-    const BLACK: Rgb = [0, 0, 0];
-    const GRID: Rgb = [228, 228, 228];
-    const DIAGONAL: Rgb = [214, 39, 40];
-    const POINT: Rgb = [31, 119, 180];
-    const MUTED: Rgb = [90, 90, 90];
-
-    /// An RGB image.
-    pub struct Canvas {
-        pub width: usize,
-        pub height: usize,
-        pub rgb: Vec<u8>,
-    }
-
-    impl Canvas {
-        pub fn new(width: usize, height: usize) -> Self {
-            Canvas {
-                width,
-                height,
-                rgb: vec![255; width * height * 3],
-            }
-        }
-
-        /// Mixes `color` into a pixel with opacity `alpha`; outside the image, nothing.
-        fn blend(&mut self, x: i64, y: i64, color: Rgb, alpha: f64) {
-            if x < 0 || y < 0 || x as usize >= self.width || y as usize >= self.height {
-                return;
-            }
-            let at = (y as usize * self.width + x as usize) * 3;
-            for (channel, &c) in color.iter().enumerate() {
-                let old = f64::from(self.rgb[at + channel]);
-                self.rgb[at + channel] = (old + (f64::from(c) - old) * alpha).round() as u8;
-            }
-        }
-
-        fn put(&mut self, x: i64, y: i64, color: Rgb) {
-            self.blend(x, y, color, 1.0);
-        }
-
-        #[cfg(test)]
-        pub fn pixel(&self, x: usize, y: usize) -> Rgb {
-            let at = (y * self.width + x) * 3;
-            [self.rgb[at], self.rgb[at + 1], self.rgb[at + 2]]
-        }
-
-        /// Bresenham; `dash` > 0 draws `dash` pixels on, `dash` off.
-        fn line(&mut self, from: (i64, i64), to: (i64, i64), color: Rgb, dash: i64) {
-            let (mut x, mut y) = from;
-            let (dx, dy) = ((to.0 - x).abs(), -(to.1 - y).abs());
-            let (sx, sy) = (if x < to.0 { 1 } else { -1 }, if y < to.1 { 1 } else { -1 });
-            let mut error = dx + dy;
-            let mut step = 0;
-            loop {
-                if dash == 0 || (step / dash) % 2 == 0 {
-                    self.put(x, y, color);
-                }
-                if (x, y) == to {
-                    break;
-                }
-                step += 1;
-                let e2 = 2 * error;
-                if e2 >= dy {
-                    error += dy;
-                    x += sx;
-                }
-                if e2 <= dx {
-                    error += dx;
-                    y += sy;
-                }
-            }
-        }
-
-        fn disc(&mut self, cx: i64, cy: i64, radius: i64, color: Rgb, alpha: f64) {
-            for y in -radius..=radius {
-                for x in -radius..=radius {
-                    if x * x + y * y <= radius * radius + radius {
-                        self.blend(cx + x, cy + y, color, alpha);
-                    }
-                }
-            }
-        }
-
-        /// Draws `text` with its top-left corner at (x, y); returns its width.
-        fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, color: Rgb) -> i64 {
-            let mut pen = x;
-            for c in text.chars() {
-                for (row, bits) in font::glyph(c).iter().enumerate() {
-                    for col in 0..font::WIDTH {
-                        if bits & (1 << (font::WIDTH - 1 - col)) != 0 {
-                            for dy in 0..scale {
-                                for dx in 0..scale {
-                                    self.put(
-                                        pen + col as i64 * scale + dx,
-                                        y + row as i64 * scale + dy,
-                                        color,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-                pen += font::ADVANCE as i64 * scale;
-            }
-            pen - x
-        }
-
-        pub fn png(&self) -> anyhow::Result<Vec<u8>> {
-            let mut out = Vec::new();
-            let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header()?;
-            writer.write_image_data(&self.rgb)?;
-            writer.finish()?;
-            Ok(out)
-        }
-    }
-
-    fn text_width(text: &str, scale: i64) -> i64 {
-        (text.chars().count() * font::ADVANCE) as i64 * scale
-    }
-
-    /// Round tick positions covering `range`, about `target` of them, and the decimals their
-    /// labels need.
-    pub fn ticks(range: (f64, f64), target: usize) -> (Vec<f64>, usize) {
-        let span = (range.1 - range.0).max(1e-12);
-        let raw = span / target.max(1) as f64;
-        let magnitude = 10f64.powf(raw.log10().floor());
-        let step = magnitude
-            * match raw / magnitude {
-                n if n < 1.5 => 1.0,
-                n if n < 3.0 => 2.0,
-                n if n < 7.0 => 5.0,
-                _ => 10.0,
-            };
-        let decimals = (-step.log10().floor()).max(0.0) as usize;
-        let first = (range.0 / step).ceil() as i64;
-        let last = (range.1 / step + 1e-9).floor() as i64;
-        ((first..=last).map(|k| k as f64 * step).collect(), decimals)
-    }
-
-    /// The smallest and largest finite values, widened by 5% so no point sits on the frame.
-    fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
-        let (lo, hi) = values
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-        if !lo.is_finite() {
-            return (0.0, 1.0);
-        }
-        let pad = if hi > lo { 0.05 * (hi - lo) } else { 0.05 };
-        (lo - pad, hi + pad)
-    }
-
-    fn short_title(id: &str, prefix: usize) -> String {
-        match id {
-            "peephole" => "PEEPHOLE".into(),
-            "nu_svr" => format!("NU-SVR, EPOCHS 1-{prefix}"),
-            "last_seen" => format!("LAST SEEN, EPOCH {prefix}"),
-            "ulc_ridge" => "RIDGE ON ULC COUNTS".into(),
-            "gbt" => "BOOSTED TREES, ARCHITECTURE".into(),
-            "log_macs" => "LN MACS".into(),
-            "log_params" => "LN PARAMS".into(),
-            other => other.to_uppercase(),
-        }
-    }
-
-    /// One panel per series: real final accuracy across, prediction up. Accuracy panels share
-    /// one range on both axes, so y = x is the diagonal and panels compare at a glance; a
-    /// ranker's score gets its own vertical range and no diagonal.
-    pub fn scatter(report: &PlotSummary, series: &[Series]) -> anyhow::Result<Vec<u8>> {
-        render(report, series).png()
-    }
-
-    pub fn render(report: &PlotSummary, series: &[Series]) -> Canvas {
-        let columns = series.len().clamp(1, COLUMNS);
-        let rows = series.len().div_ceil(COLUMNS).max(1);
-        let mut canvas = Canvas::new(columns * PANEL, rows * PANEL);
-        let scale_of = |id: &str| {
-            report
-                .methods
-                .iter()
-                .find(|m| m.id == id)
-                .map_or(Scale::Accuracy, |m| m.scale)
-        };
-        let accuracy_range = padded(
-            series
-                .iter()
-                .filter(|s| scale_of(&s.id) == Scale::Accuracy)
-                .flat_map(|s| s.predicted.iter().chain(&s.actual).copied())
-                .chain(series.iter().flat_map(|s| s.actual.iter().copied())),
-        );
-        for (index, s) in series.iter().enumerate() {
-            let origin = (
-                (index % COLUMNS * PANEL) as i64,
-                (index / COLUMNS * PANEL) as i64,
-            );
-            let method = report.methods.iter().find(|m| m.id == s.id);
-            let scale = scale_of(&s.id);
-            let y_range = match scale {
-                Scale::Accuracy => accuracy_range,
-                Scale::RankOnly => padded(s.predicted.iter().copied()),
-            };
-            let fmt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
-            let subtitle = match (method, scale) {
-                (Some(m), Scale::Accuracy) => format!(
-                    "TAU {}  MSE {}  R^2 {}  N {}",
-                    fmt(m.kendall_tau, 3),
-                    fmt(m.mse, 5),
-                    fmt(m.r2, 2),
-                    m.n
-                ),
-                (Some(m), Scale::RankOnly) => {
-                    format!(
-                        "TAU {}  RHO {}  (RANK ONLY)  N {}",
-                        fmt(m.kendall_tau, 3),
-                        fmt(m.spearman, 3),
-                        m.n
-                    )
-                }
-                (None, _) => String::new(),
-            };
-            let y_label = match scale {
-                Scale::Accuracy => "PREDICTED",
-                Scale::RankOnly => "SCORE",
-            };
-            panel(
-                &mut canvas,
-                origin,
-                &PanelSpec {
-                    title: short_title(&s.id, report.prefix_epochs),
-                    subtitle,
-                    x_label: format!("REAL ACCURACY AT EPOCH {}", report.epochs),
-                    y_label,
-                    x_range: accuracy_range,
-                    y_range,
-                    diagonal: scale == Scale::Accuracy,
-                },
-                s,
-            );
-        }
-        canvas
-    }
-
-    struct PanelSpec {
-        title: String,
-        subtitle: String,
-        x_label: String,
-        y_label: &'static str,
-        x_range: (f64, f64),
-        y_range: (f64, f64),
-        diagonal: bool,
-    }
-
-    fn panel(canvas: &mut Canvas, (ox, oy): (i64, i64), spec: &PanelSpec, series: &Series) {
-        let (left, right) = (ox + 60, ox + PANEL as i64 - 16);
-        let (top, bottom) = (oy + 58, oy + PANEL as i64 - 44);
-        let map_x = |v: f64| {
-            left + ((v - spec.x_range.0) / (spec.x_range.1 - spec.x_range.0)
-                * (right - left) as f64)
-                .round() as i64
-        };
-        let map_y = |v: f64| {
-            bottom
-                - ((v - spec.y_range.0) / (spec.y_range.1 - spec.y_range.0) * (bottom - top) as f64)
-                    .round() as i64
-        };
-        canvas.text(ox + 12, oy + 10, &spec.title, 2, BLACK);
-        canvas.text(ox + 12, oy + 31, &spec.subtitle, 1, MUTED);
-        canvas.text(left, top - 12, spec.y_label, 1, MUTED);
-        let (x_ticks, x_decimals) = ticks(spec.x_range, 5);
-        for t in &x_ticks {
-            let x = map_x(*t);
-            canvas.line((x, top), (x, bottom), GRID, 0);
-            let label = format!("{t:.x_decimals$}");
-            canvas.text(x - text_width(&label, 1) / 2, bottom + 6, &label, 1, BLACK);
-        }
-        let (y_ticks, y_decimals) = ticks(spec.y_range, 5);
-        for t in &y_ticks {
-            let y = map_y(*t);
-            canvas.line((left, y), (right, y), GRID, 0);
-            let label = format!("{t:.y_decimals$}");
-            canvas.text(left - 5 - text_width(&label, 1), y - 3, &label, 1, BLACK);
-        }
-        canvas.text(
-            (left + right) / 2 - text_width(&spec.x_label, 1) / 2,
-            bottom + 22,
-            &spec.x_label,
-            1,
-            MUTED,
-        );
-        if spec.diagonal {
-            let lo = spec.x_range.0.max(spec.y_range.0);
-            let hi = spec.x_range.1.min(spec.y_range.1);
-            if hi > lo {
-                canvas.line((map_x(lo), map_y(lo)), (map_x(hi), map_y(hi)), DIAGONAL, 4);
-            }
-        }
-        for (&x, &y) in series.actual.iter().zip(&series.predicted) {
-            if x.is_finite() && y.is_finite() {
-                canvas.disc(map_x(x), map_y(y), 3, POINT, 0.65);
-            }
-        }
-        // Frame last, so points on the edge do not hide it.
-        canvas.line((left, top), (right, top), BLACK, 0);
-        canvas.line((left, bottom), (right, bottom), BLACK, 0);
-        canvas.line((left, top), (left, bottom), BLACK, 0);
-        canvas.line((right, top), (right, bottom), BLACK, 0);
-    }
-}
-
-/// A 5x7 bitmap font (upper case, digits, the punctuation the plot writes), so the plot needs
-/// no font files or system libraries. Lower case is drawn as upper case.
-mod font {
-    /// Glyph width in pixels.
-    pub const WIDTH: usize = 5;
-    /// Horizontal advance per character (one pixel of spacing).
-    pub const ADVANCE: usize = 6;
-
-    /// Rows of a glyph, top first; bit 4 is the leftmost pixel. Unknown characters draw `?`.
-    pub fn glyph(c: char) -> [u8; 7] {
-        lookup(c.to_ascii_uppercase()).unwrap_or([0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04])
-    }
-
-    /// Whether `c` has a glyph of its own (not the `?` fallback).
-    #[cfg(test)]
-    pub fn has_glyph(c: char) -> bool {
-        lookup(c.to_ascii_uppercase()).is_some()
-    }
-
-    fn lookup(c: char) -> Option<[u8; 7]> {
-        Some(match c {
-            ' ' => [0, 0, 0, 0, 0, 0, 0],
-            '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-            '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-            '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-            '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-            '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-            '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-            '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-            '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-            '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-            '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-            'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
-            'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
-            'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
-            'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
-            'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
-            'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
-            'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
-            'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
-            'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
-            'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
-            'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
-            'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
-            'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
-            'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-            'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-            'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
-            'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
-            'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
-            'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
-            'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-            'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-            'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
-            'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
-            'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
-            'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
-            'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
-            '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C],
-            ',' => [0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08],
-            '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
-            '+' => [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00],
-            '=' => [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00],
-            ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
-            '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
-            ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
-            '/' => [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00],
-            '^' => [0x04, 0x0A, 0x11, 0x00, 0x00, 0x00, 0x00],
-            '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
-            '_' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F],
-            '?' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04],
-            _ => return None,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use peephole_core::predictor::{Ranges, SplitInfo};
@@ -1771,10 +1385,10 @@ mod tests {
     }
 
     #[test]
-    fn scatter_is_a_png_with_one_panel_per_method() {
+    fn scatter_is_a_png_and_an_svg_with_one_panel_per_method() {
         let records = zoo();
         let (_, evaluation) = run_on(&records, &Seen::default(), &HashMap::new());
-        let bytes = plot::scatter(&evaluation.plot, &evaluation.series).unwrap();
+        let bytes = plot::scatter_png(&evaluation.plot, &evaluation.series).unwrap();
         let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
         let mut reader = decoder.read_info().unwrap();
         let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
@@ -1783,37 +1397,56 @@ mod tests {
         assert_eq!((info.width, info.height), (1200, 1200));
         // Accuracy panels (Peephole first) draw the red diagonal; rankers (log MACs: the sixth
         // panel, third column of the second row) have none.
-        let canvas = plot::render(&evaluation.plot, &evaluation.series);
+        let red = plot::DIAGONAL;
         let count_red = |x0: usize, y0: usize| {
             (y0..y0 + 400)
                 .flat_map(|y| (x0..x0 + 400).map(move |x| (x, y)))
-                .filter(|&(x, y)| canvas.pixel(x, y) == [214, 39, 40])
+                .filter(|&(x, y)| {
+                    let at = (y * 1200 + x) * 3;
+                    buffer[at..at + 3] == [red.0, red.1, red.2]
+                })
                 .count()
         };
-        assert!(count_red(0, 0) > 100, "{}", count_red(0, 0));
+        assert!(count_red(0, 0) > 50, "{}", count_red(0, 0));
         assert_eq!(count_red(800, 400), 0);
+        // Every panel is titled, in words, in the SVG.
+        let svg = plot::scatter_svg(&evaluation.plot, &evaluation.series).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
+        for series in &evaluation.series {
+            let title = plot::title(&series.id, evaluation.plot.prefix_epochs);
+            assert!(svg.contains(&title), "no title {title:?} in the SVG");
+        }
+        assert!(svg.contains("real accuracy at epoch"));
     }
 
     #[test]
-    fn every_character_the_plot_writes_has_a_glyph() {
-        let text = "PEEPHOLE NU-SVR, EPOCHS 1-2 LAST SEEN, EPOCH 2 RIDGE ON ULC COUNTS BOOSTED TREES, ARCHITECTURE LN MACS LN PARAMS \
-                    TAU 0.123 MSE 0.00456 R^2 -0.78 N 12 RHO (RANK ONLY) PREDICTED SCORE REAL ACCURACY AT EPOCH 8";
-        let missing: Vec<char> = text.chars().filter(|&c| !font::has_glyph(c)).collect();
-        assert!(missing.is_empty(), "{missing:?}");
-    }
-
-    #[test]
-    fn ticks_are_round_and_cover_the_range() {
-        let (t, decimals) = plot::ticks((0.612, 0.918), 5);
-        assert_eq!(decimals, 2);
-        assert_eq!(t.first().map(|v| (v * 100.0).round()), Some(65.0));
-        assert_eq!(t.last().map(|v| (v * 100.0).round()), Some(90.0));
+    fn the_zoo_size_table_draws_and_bad_tables_are_refused() {
+        let dir = std::env::temp_dir().join(format!("peephole-zoo-size-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("zoo-size.json");
+        std::fs::write(
+            &path,
+            r#"{"title": "t", "slices": ["all (n = 3)", "v1"], "points": [
+                {"training_networks": 10, "tau": [0.5, 0.4]},
+                {"training_networks": 20, "tau": [0.6, 0.55]}]}"#,
+        )
+        .unwrap();
+        let curve = plot::ZooSizeCurve::read(&path).unwrap();
+        let svg = plot::zoo_size_svg(&curve).unwrap();
+        assert!(svg.contains("all (n = 3)") && svg.contains("training networks"));
+        let png = plot::zoo_size_png(&curve).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        std::fs::write(
+            &path,
+            r#"{"title": "t", "slices": ["all", "v1"], "points": [{"training_networks": 10, "tau": [0.5]}]}"#,
+        )
+        .unwrap();
+        let error = plot::ZooSizeCurve::read(&path).unwrap_err().to_string();
         assert!(
-            t.windows(2).all(|w| ((w[1] - w[0]) - 0.05).abs() < 1e-9),
-            "{t:?}"
+            error.contains("1 finite tau values for 2 slices"),
+            "{error}"
         );
-        let (t, decimals) = plot::ticks((11.2, 16.9), 5);
-        assert_eq!((decimals, t), (0, vec![12.0, 13.0, 14.0, 15.0, 16.0]));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

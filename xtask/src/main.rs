@@ -19,6 +19,7 @@ mod test_slurm;
 mod train_predictor;
 mod zoo;
 mod zoo_merge;
+mod zoo_size_figure;
 mod zoo_stats;
 
 use clap::{Parser, Subcommand};
@@ -32,8 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Install what training and the tests need: the Python venv with torch==2.11.0 and
-    /// onnxruntime==1.31.1, and Debian's Fashion-MNIST. Idempotent.
+    /// Install what training and the tests need: the Python venv with torch==2.11.0,
+    /// onnxruntime==1.31.1 and scikit-learn==1.7.2, and Debian's Fashion-MNIST. Idempotent.
     Setup(setup::Args),
     /// Check formatting, set up, run clippy, then every test of the workspace, then the
     /// one-node Slurm test.
@@ -59,8 +60,11 @@ enum Command {
     Split(split::Args),
     /// Evaluation protocol v2: a predictor against the baselines on the split's test side and
     /// the reference set, per slice, with bootstrap intervals (markdown), eval.json and
-    /// scatter.png.
+    /// scatter.png / scatter.svg.
     Eval(eval::Args),
+    /// Draw the zoo-size curve (validation tau against training networks, per slice) from a
+    /// committed table as zoo-size.svg and zoo-size.png.
+    ZooSizeFigure(zoo_size_figure::Args),
     /// Run every fuzz target (text form, layer lists, ULC, predictor inputs, models and
     /// cards, zoo, IDX, CIFAR) for N seconds each and print executions and findings.
     Fuzz(fuzz::Args),
@@ -90,6 +94,7 @@ fn main() -> anyhow::Result<()> {
         Command::TrainPredictor(args) => train_predictor::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::ZooSizeFigure(args) => zoo_size_figure::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Search(args) => search::run(&args),
