@@ -14,7 +14,7 @@ use peephole_core::ir::Network;
 use peephole_core::layer_features::{FeatureRow, layer_features};
 use peephole_core::predictor::{
     EMBEDDED_MODEL, FastScorer, FastScorerError, Predictor, PredictorWeights, SimdLevel,
-    WeightsError, native,
+    ULC_ONLY_MODEL_PATH, WeightsError, native,
 };
 use peephole_core::ulc::{UlcCode, encode};
 use peephole_core::zoo::read_zoo;
@@ -82,7 +82,7 @@ fn generated_sequences(count: u64, seed: u64) -> Vec<Vec<UlcCode>> {
 }
 
 fn ulc_only_weights() -> PredictorWeights {
-    PredictorWeights::from_onnx_bytes(&ulc_only_model(), "ulc-v1v2.onnx")
+    PredictorWeights::from_onnx_bytes(&ulc_only_model(), ULC_ONLY_MODEL_PATH)
         .expect("the ULC-only model's weights read back")
 }
 

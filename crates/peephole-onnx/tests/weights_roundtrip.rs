@@ -4,19 +4,20 @@
 //! bit-identical weights, and the re-export carries every initializer of the original with
 //! the same values.
 
-use peephole_core::predictor::{EMBEDDED_MODEL, Predictor, PredictorWeights};
+use peephole_core::predictor::{EMBEDDED_MODEL, Predictor, PredictorWeights, ULC_ONLY_MODEL_PATH};
 use peephole_onnx::pb::ModelProto;
 use peephole_onnx::predictor::export_predictor;
 use prost::Message;
 
-/// The committed models: the embedded default and `data/models/ulc-v1v2.onnx`.
+/// The committed models: the embedded default and the ULC-only one ([`ULC_ONLY_MODEL_PATH`]).
 fn committed_models() -> Vec<(&'static str, Vec<u8>)> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/models/ulc-v1v2.onnx");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(ULC_ONLY_MODEL_PATH);
     let ulc_only = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     vec![
         ("<embedded>", EMBEDDED_MODEL.to_vec()),
-        ("ulc-v1v2.onnx", ulc_only),
+        (ULC_ONLY_MODEL_PATH, ulc_only),
     ]
 }
 

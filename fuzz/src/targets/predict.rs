@@ -1,5 +1,5 @@
 //! Predictor inputs: any code sequences and epochs through the codes interface, on the
-//! committed ULC-only model (format v1, `data/models/ulc-v1v2.onnx`). Valid inputs must get
+//! committed ULC-only model (format v1, [`ULC_ONLY_MODEL_PATH`]). Valid inputs must get
 //! finite answers, invalid ones typed errors; never a NaN, never a panic. The embedded
 //! default (format v2) reads layer features, which bare codes do not carry: it must refuse
 //! every one of these inputs with `NeedsNetworks`.
@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use peephole_core::predictor::{MAX_SEQUENCE, Predictor, PredictorError};
+use peephole_core::predictor::{MAX_SEQUENCE, Predictor, PredictorError, ULC_ONLY_MODEL_PATH};
 use peephole_core::ulc::{self, UlcCode};
 
 use super::{MIB, Target};
@@ -36,8 +36,9 @@ pub const TARGET: Target = Target {
 pub fn ulc_only() -> &'static Predictor {
     static PREDICTOR: OnceLock<Predictor> = OnceLock::new();
     PREDICTOR.get_or_init(|| {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/models/ulc-v1v2.onnx");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(ULC_ONLY_MODEL_PATH);
         Predictor::from_path(&path).expect("the committed ULC-only model loads")
     })
 }

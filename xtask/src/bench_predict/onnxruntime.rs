@@ -220,14 +220,14 @@ mod tests {
     use peephole_core::generator::{Skeleton, network_at};
     use peephole_core::ir::Network;
     use peephole_core::layer_features::layer_features;
-    use peephole_core::predictor::{EMBEDDED_MODEL, Predictor};
+    use peephole_core::predictor::{EMBEDDED_MODEL, Predictor, ULC_ONLY_MODEL_PATH};
     use peephole_core::ulc::encode;
 
     use super::*;
 
     /// The committed ULC-only model (format v1).
     fn ulc_only_model() -> Vec<u8> {
-        std::fs::read(crate::cargo::root().join("data/models/ulc-v1v2.onnx"))
+        std::fs::read(crate::cargo::root().join(ULC_ONLY_MODEL_PATH))
             .expect("the committed ULC-only model reads")
     }
 
@@ -236,7 +236,7 @@ mod tests {
         // Both formats: the embedded default reads layer features, the ULC-only model none.
         for (bytes, name) in [
             (EMBEDDED_MODEL.to_vec(), "<embedded>"),
-            (ulc_only_model(), "ulc-v1v2.onnx"),
+            (ulc_only_model(), ULC_ONLY_MODEL_PATH),
         ] {
             let predictor = Predictor::from_bytes(&bytes, name).expect("the model loads");
             let epoch = predictor.card().epochs;

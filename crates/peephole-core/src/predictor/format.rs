@@ -36,6 +36,12 @@ pub fn reads_layer_features(format: &str) -> Option<bool> {
     }
 }
 
+/// Where the workspace keeps the paper's model (format v1: ULC codes only, fitted on
+/// generators v1 and v2), relative to the workspace root. It is not embedded (the default also
+/// reads layer features), but it stays selectable for the paper's Table 3 and is what the
+/// tests, benchmarks and fuzzing of the codes-only interface load: one path for all of them.
+pub const ULC_ONLY_MODEL_PATH: &str = "data/models/ulc-v1v2.onnx";
+
 /// Metadata key of the format name.
 pub const META_FORMAT: &str = "peephole.format";
 /// Metadata key of the protocol name.

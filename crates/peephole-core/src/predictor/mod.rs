@@ -15,7 +15,7 @@ pub use card::{
     PREDICTOR_FORMAT, Ranges, SplitFileRef, SplitInfo, ZooFileInfo,
 };
 pub use fast::{FastScorer, FastScorerError, Score, ScoreStats, SimdLevel};
-pub use format::{MAX_MODEL_BYTES, META_CARD, META_FORMAT};
+pub use format::{MAX_MODEL_BYTES, META_CARD, META_FORMAT, ULC_ONLY_MODEL_PATH};
 pub use length_batch::{LengthBatch, length_batches};
 pub use runtime::{EMBEDDED_MODEL, MAX_SEQUENCE, Prediction, Predictor, PredictorError, RangeNote};
 pub use weights::WeightsError;

@@ -2,6 +2,7 @@
 //! module, so not every item is used by every file).
 #![allow(dead_code)]
 
+use peephole_core::predictor::ULC_ONLY_MODEL_PATH;
 use peephole_core::{Kernel, Layer, Network, Padding, Shape};
 use proptest::prelude::*;
 
@@ -139,18 +140,19 @@ pub fn assert_frequency(what: &str, count: u64, n: u64, p: f64) {
     );
 }
 
-/// The committed ULC-only predictor (format v1, `data/models/ulc-v1v2.onnx`): the paper's
+/// The committed ULC-only predictor (format v1, [`ULC_ONLY_MODEL_PATH`]): the paper's
 /// model, which scores bare ULC sequences. The embedded default reads layer features too and
 /// scores networks only, so the tests of the codes interface run on this one.
 pub fn ulc_only_model() -> Vec<u8> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/models/ulc-v1v2.onnx");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(ULC_ONLY_MODEL_PATH);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// [`ulc_only_model`] loaded.
 pub fn ulc_only_predictor() -> peephole_core::predictor::Predictor {
-    peephole_core::predictor::Predictor::from_bytes(&ulc_only_model(), "ulc-v1v2.onnx")
+    peephole_core::predictor::Predictor::from_bytes(&ulc_only_model(), ULC_ONLY_MODEL_PATH)
         .expect("the ULC-only model loads")
 }
 
