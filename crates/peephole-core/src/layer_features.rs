@@ -11,7 +11,7 @@
 //! The definition is a contract between the trainer and every runtime that scores a model
 //! fitted with it: a change is a new version, never an edit of this one.
 
-use crate::ir::{Network, ShapeError};
+use crate::ir::{Analysis, Network, ShapeError};
 
 /// Name of this feature set, stored in model cards and models so that a runtime never feeds a
 /// model features of another definition.
@@ -37,12 +37,17 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
 /// The features of every body layer of `network`, one row per layer in order; fails only
 /// when the network itself is invalid (the features need shape inference).
 pub fn layer_features(network: &Network) -> Result<Vec<FeatureRow>, ShapeError> {
-    let analysis = network.analyze()?;
+    Ok(layer_features_analyzed(network, &network.analyze()?))
+}
+
+/// [`layer_features`] from the network's shape analysis, for callers that also encode the
+/// network (see [`crate::ulc::encode_analyzed`]) and so run the analysis once.
+pub fn layer_features_analyzed(network: &Network, analysis: &Analysis) -> Vec<FeatureRow> {
     // `analyze` counts the head's multiply-accumulates too, so the total is never 0 and a
     // network whose compute is all in its head gives every layer a share of 0.
     let total_macs = analysis.macs.max(1) as f64;
     let log2 = |value: u32| f64::from(value.max(1)).log2();
-    Ok(network
+    network
         .layers
         .iter()
         .zip(&analysis.layers)
@@ -67,7 +72,7 @@ pub fn layer_features(network: &Network) -> Result<Vec<FeatureRow>, ShapeError> 
             ]
             .map(|value| value as f32)
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ir::{LayerKind, Network, ShapeError};
+use crate::ir::{Analysis, LayerKind, Network, ShapeError};
 
 /// Name of this encoding, stored in zoo records, model cards and models so that mixing
 /// versions is caught.
@@ -187,7 +187,12 @@ fn clamp_kernel(
 /// Encodes a network; fails only when the network itself is invalid (the channel ratio
 /// needs shape inference).
 pub fn encode(network: &Network) -> Result<UlcEncoding, ShapeError> {
-    let analysis = network.analyze()?;
+    Ok(encode_analyzed(network, &network.analyze()?))
+}
+
+/// [`encode`] from the network's shape analysis, for callers that need the analysis for
+/// other inputs too (the predictor's layer features) and so run it once.
+pub fn encode_analyzed(network: &Network, analysis: &Analysis) -> UlcEncoding {
     let mut clamps = Vec::new();
     let codes = network
         .layers
@@ -245,7 +250,7 @@ pub fn encode(network: &Network) -> Result<UlcEncoding, ShapeError> {
             }
         })
         .collect();
-    Ok(UlcEncoding { codes, clamps })
+    UlcEncoding { codes, clamps }
 }
 
 /// Why a sequence of integers is not a valid ULC v1 sequence.

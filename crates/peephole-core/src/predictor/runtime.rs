@@ -28,9 +28,9 @@ use super::weights::PredictorWeights;
 use crate::ir::{Network, Shape, ShapeError};
 #[cfg(feature = "tract")]
 use crate::layer_features::FEATURE_COUNT;
-use crate::layer_features::{FeatureRow, LAYER_FEATURES_V1, layer_features};
+use crate::layer_features::{FeatureRow, LAYER_FEATURES_V1, layer_features_analyzed};
 use crate::protocol::Protocol;
-use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode, validate};
+use crate::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode_analyzed, validate};
 
 /// Longest ULC sequence accepted; generated networks have at most 46 layers.
 pub const MAX_SEQUENCE: usize = 512;
@@ -600,25 +600,28 @@ impl Predictor {
         items: &[(&Network, u32)],
         engine: Engine,
     ) -> Result<Vec<Prediction>, PredictorError> {
-        let encodings = items
+        // One shape analysis per network feeds both its codes and its feature rows.
+        let analyses = items
             .iter()
-            .map(|(network, _)| encode(network))
+            .map(|(network, _)| network.analyze())
             .collect::<Result<Vec<_>, _>>()?;
+        let encodings: Vec<_> = items
+            .iter()
+            .zip(&analyses)
+            .map(|((network, _), analysis)| encode_analyzed(network, analysis))
+            .collect();
         let coded: Vec<(&[UlcCode], u32)> = encodings
             .iter()
             .zip(items)
             .map(|(encoding, &(_, epoch))| (encoding.codes.as_slice(), epoch))
             .collect();
-        let rows = if self.reads_features {
-            Some(
-                items
-                    .iter()
-                    .map(|(network, _)| layer_features(network))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-        } else {
-            None
-        };
+        let rows = self.reads_features.then(|| {
+            items
+                .iter()
+                .zip(&analyses)
+                .map(|((network, _), analysis)| layer_features_analyzed(network, analysis))
+                .collect::<Vec<_>>()
+        });
         let row_slices: Option<Vec<&[FeatureRow]>> = rows
             .as_ref()
             .map(|rows| rows.iter().map(Vec::as_slice).collect());

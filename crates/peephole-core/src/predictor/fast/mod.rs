@@ -247,13 +247,28 @@ fn shape_error(
     }
 }
 
-/// Checks that one member's tensors fit together and returns `(hidden, embedding)`.
+/// Checks that one member's tensors fit together (and, after member 0, that they have member
+/// 0's sizes) and returns `(hidden, embedding)`.
 fn check_member(
     index: usize,
     m: &MemberWeights,
     first: Option<&MemberWeights>,
 ) -> Result<(usize, usize), FastScorerError> {
-    let dims = |x: &Matrix| format!("{}x{}", x.rows, x.cols);
+    check_matrices(index, m)?;
+    check_vectors(index, m)?;
+    if let Some(first) = first {
+        check_sizes_match(index, m, first)?;
+    }
+    Ok((m.lstm_w_hh.cols, m.type_embedding.cols))
+}
+
+fn dims(x: &Matrix) -> String {
+    format!("{}x{}", x.rows, x.cols)
+}
+
+/// Every weight matrix is non-empty and sized to the embedding and hidden widths, and the
+/// epoch embedding has a row for at least epoch 1.
+fn check_matrices(index: usize, m: &MemberWeights) -> Result<(), FastScorerError> {
     let embedding = m.type_embedding.cols;
     let hidden = m.lstm_w_hh.cols;
     let matrices: [(&'static str, &Matrix, usize, usize); 9] = [
@@ -320,6 +335,12 @@ fn check_member(
             "at least 2 rows (row 0 is unused)".into(),
         ));
     }
+    Ok(())
+}
+
+/// Every bias has its layer's width.
+fn check_vectors(index: usize, m: &MemberWeights) -> Result<(), FastScorerError> {
+    let hidden = m.lstm_w_hh.cols;
     let vectors: [(&'static str, usize, usize); 5] = [
         ("lstm_b_ih", m.lstm_b_ih.len(), 4 * hidden),
         ("lstm_b_hh", m.lstm_b_hh.len(), 4 * hidden),
@@ -337,38 +358,45 @@ fn check_member(
             ));
         }
     }
-    if let Some(first) = first {
-        let pairs: [(&'static str, &Matrix, &Matrix); 5] = [
-            ("type_embedding", &m.type_embedding, &first.type_embedding),
-            (
-                "kernel_embedding",
-                &m.kernel_embedding,
-                &first.kernel_embedding,
-            ),
-            (
-                "channel_embedding",
-                &m.channel_embedding,
-                &first.channel_embedding,
-            ),
-            (
-                "epoch_embedding",
-                &m.epoch_embedding,
-                &first.epoch_embedding,
-            ),
-            ("lstm_w_hh", &m.lstm_w_hh, &first.lstm_w_hh),
-        ];
-        for (name, mine, theirs) in pairs {
-            if (mine.rows, mine.cols) != (theirs.rows, theirs.cols) {
-                return Err(shape_error(
-                    index,
-                    name,
-                    dims(mine),
-                    format!("{} as in member 0", dims(theirs)),
-                ));
-            }
+    Ok(())
+}
+
+/// The tensors whose sizes the scorer shares across members are the same as member 0's.
+fn check_sizes_match(
+    index: usize,
+    m: &MemberWeights,
+    first: &MemberWeights,
+) -> Result<(), FastScorerError> {
+    let pairs: [(&'static str, &Matrix, &Matrix); 5] = [
+        ("type_embedding", &m.type_embedding, &first.type_embedding),
+        (
+            "kernel_embedding",
+            &m.kernel_embedding,
+            &first.kernel_embedding,
+        ),
+        (
+            "channel_embedding",
+            &m.channel_embedding,
+            &first.channel_embedding,
+        ),
+        (
+            "epoch_embedding",
+            &m.epoch_embedding,
+            &first.epoch_embedding,
+        ),
+        ("lstm_w_hh", &m.lstm_w_hh, &first.lstm_w_hh),
+    ];
+    for (name, mine, theirs) in pairs {
+        if (mine.rows, mine.cols) != (theirs.rows, theirs.cols) {
+            return Err(shape_error(
+                index,
+                name,
+                dims(mine),
+                format!("{} as in member 0", dims(theirs)),
+            ));
         }
     }
-    Ok((hidden, embedding))
+    Ok(())
 }
 
 impl FastMember {
