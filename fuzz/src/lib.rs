@@ -18,6 +18,20 @@ pub mod targets;
 pub use driver::{Finding, Options, Report, fuzz, quiet_panics, run_one};
 pub use targets::{TARGETS, Target, by_name};
 
+/// Writes a target's starting corpus (its committed inputs and the seeds built in code) into
+/// `dir`, one file per distinct input named by its content, so that another engine
+/// (libFuzzer) starts where the driver starts; returns how many files it wrote.
+pub fn write_starting_corpus(target: &Target, dir: &std::path::Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let mut names = std::collections::BTreeSet::new();
+    for input in driver::load_corpus(target, &[corpus_dir(target)]) {
+        let name = driver::input_name(&input);
+        std::fs::write(dir.join(&name), &input)?;
+        names.insert(name);
+    }
+    Ok(names.len())
+}
+
 /// The committed corpus folder of a target (`fuzz/corpus/<name>`).
 pub fn corpus_dir(target: &Target) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -94,3 +94,29 @@ fn a_short_seeded_pass_of_every_target_finds_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn the_starting_corpus_written_for_libfuzzer_holds_every_input_the_driver_starts_from() {
+    limit_allocations();
+    let dir = std::env::temp_dir().join(format!("peephole-fuzz-seeds-{}", std::process::id()));
+    for target in &TARGETS {
+        let target_dir = dir.join(target.name);
+        let written = peephole_fuzz::write_starting_corpus(target, &target_dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", target.name));
+        let expected: std::collections::BTreeSet<Vec<u8>> =
+            load_corpus(target, &[corpus_dir(target)])
+                .into_iter()
+                .collect();
+        let found: std::collections::BTreeSet<Vec<u8>> = std::fs::read_dir(&target_dir)
+            .expect("the folder was written")
+            .map(|e| std::fs::read(e.expect("an entry").path()).expect("a seed file reads"))
+            .collect();
+        assert_eq!(written, expected.len(), "{}", target.name);
+        assert_eq!(
+            found, expected,
+            "{}: files differ from the driver's corpus",
+            target.name
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use peephole_fuzz::guard::{self, CappedAlloc};
-use peephole_fuzz::{Options, TARGETS, by_name, corpus_dir, fuzz, quiet_panics, run_one};
+use peephole_fuzz::{
+    Options, TARGETS, by_name, corpus_dir, fuzz, quiet_panics, run_one, write_starting_corpus,
+};
 
 #[global_allocator]
 static ALLOCATOR: CappedAlloc = CappedAlloc;
@@ -40,6 +42,10 @@ enum Command {
         #[arg(long, default_value = "target/fuzz")]
         work: PathBuf,
     },
+    /// Write the target's starting corpus (committed inputs and seeds built in code) into a
+    /// folder, one file per input, for another engine (libFuzzer) to start from; prints the
+    /// target's limits as one line of JSON.
+    Seeds { target: String, dir: PathBuf },
     /// Run saved inputs once each and report what they do.
     Replay {
         target: String,
@@ -85,6 +91,35 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Command::Seeds { target, dir } => {
+            let Some(target) = by_name(&target) else {
+                eprintln!("unknown target {target}; `peephole-fuzz list` shows them");
+                return ExitCode::from(2);
+            };
+            match write_starting_corpus(target, &dir) {
+                Ok(count) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "target": target.name,
+                            "seeds": count,
+                            "max_len": target.max_len,
+                            "timeout_seconds": target.timeout.as_secs_f64(),
+                            "allocation_limit": target.allocation_limit,
+                        })
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!(
+                        "writing seeds of {} into {}: {error}",
+                        target.name,
+                        dir.display()
+                    );
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Replay { target, inputs } => {

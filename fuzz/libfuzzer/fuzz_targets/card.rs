@@ -1,0 +1,3 @@
+//! libFuzzer harness for the `card` target of `peephole-fuzz`.
+#![no_main]
+peephole_libfuzzer::harness!("card");

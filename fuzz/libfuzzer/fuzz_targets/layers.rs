@@ -1,0 +1,3 @@
+//! libFuzzer harness for the `layers` target of `peephole-fuzz`.
+#![no_main]
+peephole_libfuzzer::harness!("layers");

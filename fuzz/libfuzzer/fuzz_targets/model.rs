@@ -1,0 +1,3 @@
+//! libFuzzer harness for the `model` target of `peephole-fuzz`.
+#![no_main]
+peephole_libfuzzer::harness!("model");

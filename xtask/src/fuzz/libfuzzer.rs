@@ -1,0 +1,443 @@
+//! The libFuzzer engine of `cargo xtask fuzz`: builds the cargo-fuzz harnesses of
+//! `fuzz/libfuzzer` (nightly, AddressSanitizer, debug assertions), runs them from the same
+//! starting corpus as the driver, and measures coverage with libFuzzer's own counters (`cov`:
+//! covered edges, `ft`: features, edges with hit-count buckets) so that both engines'
+//! corpora are scored by the same instrumented binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use super::{DriverRun, driver_binary, report_problems, run_driver, target_dir};
+use crate::cargo::{root, run as run_command};
+
+/// The toolchain cargo-fuzz needs (sanitizers and `-Z` flags).
+const NIGHTLY: &str = "nightly";
+
+/// What `peephole-fuzz seeds` prints: the target's limits and how many seeds it wrote.
+#[derive(serde::Deserialize)]
+struct Limits {
+    seeds: usize,
+    max_len: usize,
+    timeout_seconds: f64,
+    allocation_limit: usize,
+}
+
+/// libFuzzer's coverage counters for a set of inputs.
+#[derive(Clone, Copy, Default)]
+struct Coverage {
+    /// Covered edges (`cov:`).
+    edges: u64,
+    /// Features (`ft:`): edges with hit-count buckets and comparison values.
+    features: u64,
+}
+
+/// What one libFuzzer run of one target produced.
+struct LibfuzzerRun {
+    execs: u64,
+    seconds: f64,
+    corpus: usize,
+    coverage: Coverage,
+    /// Saved crash, out-of-memory, timeout and leak inputs.
+    findings: Vec<PathBuf>,
+}
+
+/// A `cargo` of the nightly toolchain, outside the workspace's pinned one.
+fn nightly_cargo() -> Command {
+    let mut command = Command::new("rustup");
+    command
+        .args(["run", NIGHTLY, "cargo"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .current_dir(root());
+    command
+}
+
+/// Builds every harness and returns the folder that holds the binaries.
+fn build() -> anyhow::Result<PathBuf> {
+    let probe = nightly_cargo().args(["fuzz", "--version"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        bail!(
+            "--engine libfuzzer needs the {NIGHTLY} toolchain and cargo-fuzz: \
+             `rustup toolchain install {NIGHTLY}` and `cargo install cargo-fuzz --locked`"
+        );
+    }
+    let host = String::from_utf8(
+        Command::new("rustup")
+            .args(["run", NIGHTLY, "rustc", "-vV"])
+            .output()
+            .context("running rustc -vV on the nightly toolchain")?
+            .stdout,
+    )?
+    .lines()
+    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+    .context("rustc -vV printed no host triple")?;
+    let build_dir = target_dir().join("libfuzzer");
+    run_command(
+        nightly_cargo()
+            .args([
+                "fuzz",
+                "build",
+                "--fuzz-dir",
+                "fuzz/libfuzzer",
+                "--release",
+                "--debug-assertions",
+                "--target-dir",
+            ])
+            .arg(&build_dir),
+    )?;
+    Ok(build_dir.join(host).join("release"))
+}
+
+/// Writes the target's starting corpus (committed inputs and built-in seeds) into `dir`.
+fn write_seeds(name: &str, dir: &Path) -> anyhow::Result<Limits> {
+    let output = Command::new(driver_binary())
+        .args(["seeds", name])
+        .arg(dir)
+        .output()
+        .with_context(|| format!("running peephole-fuzz seeds {name}"))?;
+    if !output.status.success() {
+        bail!(
+            "peephole-fuzz seeds {name} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).with_context(|| format!("reading seeds summary {stdout}"))
+}
+
+/// The options every libFuzzer invocation of a target shares: its input size, hang and
+/// allocation limits, the same the driver enforces.
+fn limit_flags(limits: &Limits) -> Vec<String> {
+    let mib = limits.allocation_limit.div_ceil(1 << 20).max(1);
+    vec![
+        format!("-max_len={}", limits.max_len),
+        format!("-timeout={}", limits.timeout_seconds.ceil().max(1.0)),
+        format!("-malloc_limit_mb={mib}"),
+        format!("-rss_limit_mb={}", (mib * 2).max(4096)),
+    ]
+}
+
+/// The last `cov: N ft: M` libFuzzer printed.
+fn parse_coverage(log: &str) -> Coverage {
+    let mut coverage = Coverage::default();
+    for line in log.lines() {
+        let number_after = |key: &str| {
+            line.split_whitespace()
+                .skip_while(|w| *w != key)
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        if let (Some(edges), Some(features)) = (number_after("cov:"), number_after("ft:")) {
+            coverage = Coverage { edges, features };
+        }
+    }
+    coverage
+}
+
+/// The value of a `stat::NAME: value` line of `-print_final_stats=1`.
+fn final_stat(log: &str, name: &str) -> Option<u64> {
+    log.lines().find_map(|l| {
+        l.strip_prefix(&format!("stat::{name}:"))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Where one libFuzzer run reads and writes: its corpus (new inputs go there), the starting
+/// seeds, saved findings and its log.
+struct RunDirs {
+    corpus: PathBuf,
+    seeds: PathBuf,
+    artifacts: PathBuf,
+    log: PathBuf,
+}
+
+impl RunDirs {
+    /// The layout under `dir`, with the seeds in `seeds`.
+    fn under(dir: &Path, seeds: &Path) -> Self {
+        RunDirs {
+            corpus: dir.join("corpus"),
+            seeds: seeds.to_path_buf(),
+            artifacts: dir.join("artifacts"),
+            log: dir.join("libfuzzer.log"),
+        }
+    }
+}
+
+/// Fuzzes one target with libFuzzer for `seconds`, starting from the run's corpus and seeds.
+fn fuzz_once(
+    binary: &Path,
+    limits: &Limits,
+    seconds: f64,
+    seed: u64,
+    dirs: &RunDirs,
+) -> anyhow::Result<LibfuzzerRun> {
+    let RunDirs {
+        corpus,
+        seeds,
+        artifacts,
+        log: log_path,
+    } = dirs;
+    std::fs::create_dir_all(corpus)?;
+    std::fs::create_dir_all(artifacts)?;
+    let started = std::time::Instant::now();
+    let output = Command::new(binary)
+        .arg(corpus)
+        .arg(seeds)
+        .arg(format!("-max_total_time={}", seconds.ceil().max(1.0)))
+        // libFuzzer's seed is an unsigned int, and 0 asks for a random one.
+        .arg(format!("-seed={}", (seed % u64::from(u32::MAX)).max(1)))
+        .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .arg("-print_final_stats=1")
+        .args(limit_flags(limits))
+        .current_dir(root())
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    std::fs::write(log_path, &log).with_context(|| format!("writing {}", log_path.display()))?;
+    let findings: Vec<PathBuf> = files_in(artifacts)
+        .into_iter()
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                ["crash-", "oom-", "timeout-", "leak-"]
+                    .iter()
+                    .any(|k| n.starts_with(k))
+            })
+        })
+        .collect();
+    if !output.status.success() && findings.is_empty() {
+        bail!(
+            "{} exited with {} and saved no input; its log is {}",
+            binary.display(),
+            output.status,
+            log_path.display()
+        );
+    }
+    Ok(LibfuzzerRun {
+        execs: final_stat(&log, "number_of_executed_units").unwrap_or(0),
+        seconds: started.elapsed().as_secs_f64(),
+        corpus: files_in(corpus).len(),
+        coverage: parse_coverage(&log),
+        findings,
+    })
+}
+
+/// Coverage of the inputs in `dirs`, run once each by the instrumented harness (`-runs=0`).
+fn measure(
+    binary: &Path,
+    limits: &Limits,
+    dirs: &[&Path],
+    scratch: &Path,
+) -> anyhow::Result<Coverage> {
+    // libFuzzer writes new inputs into its first folder: an empty scratch one keeps `dirs` as
+    // they are.
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch)?;
+    let output = Command::new(binary)
+        .arg(scratch)
+        .args(dirs)
+        .arg("-runs=0")
+        .args(limit_flags(limits))
+        .current_dir(root())
+        .output()
+        .with_context(|| format!("running {} -runs=0", binary.display()))?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!(
+            "measuring coverage with {} over {:?} failed ({}):\n{}",
+            binary.display(),
+            dirs,
+            output.status,
+            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(parse_coverage(&log))
+}
+
+fn finding_lines(name: &str, binary: &Path, findings: &[PathBuf]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{name} (libFuzzer): {}\n    replay: {} {}",
+                f.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
+                binary.display(),
+                f.display()
+            )
+        })
+        .collect()
+}
+
+/// `--engine libfuzzer`: every target for `seconds`, corpus kept between runs under
+/// `target/fuzz-libfuzzer/<name>`.
+pub fn run(targets: &[String], seconds: f64, seed: u64) -> anyhow::Result<()> {
+    let bin_dir = build()?;
+    let work = root().join("target").join("fuzz-libfuzzer");
+    eprintln!(
+        "libFuzzer on {} target(s) for {seconds}s each, seed {seed}; corpus, logs and findings in {}",
+        targets.len(),
+        work.display()
+    );
+    println!("| target | executions | exec/s | corpus | cov (edges) | ft (features) | findings |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut problems = Vec::new();
+    for name in targets {
+        eprintln!("  {name} ...");
+        let dir = work.join(name);
+        let limits = write_seeds(name, &dir.join("seeds"))?;
+        let binary = bin_dir.join(name);
+        let run = fuzz_once(
+            &binary,
+            &limits,
+            seconds,
+            seed,
+            &RunDirs::under(&dir, &dir.join("seeds")),
+        )?;
+        println!(
+            "| {name} | {} | {:.0} | {} | {} | {} | {} |",
+            run.execs,
+            run.execs as f64 / run.seconds.max(1e-9),
+            run.corpus,
+            run.coverage.edges,
+            run.coverage.features,
+            run.findings.len()
+        );
+        problems.extend(finding_lines(name, &binary, &run.findings));
+    }
+    report_problems(&problems)
+}
+
+/// `--engine compare`: per target, the driver and libFuzzer for `seconds` each from the same
+/// starting corpus (fresh, under `target/fuzz-compare/<name>`), then the coverage of the
+/// starting corpus alone and of each engine's corpus added to it, all measured by the same
+/// libFuzzer binary.
+pub fn compare(targets: &[String], seconds: f64, seed: u64) -> anyhow::Result<()> {
+    let bin_dir = build()?;
+    let work = root().join("target").join("fuzz-compare");
+    eprintln!(
+        "comparing the driver and libFuzzer on {} target(s), {seconds}s each per engine, seed {seed}; work in {}",
+        targets.len(),
+        work.display()
+    );
+    println!(
+        "| target | seeds | start cov/ft | driver execs | driver corpus | driver cov/ft | driver findings | libFuzzer execs | libFuzzer corpus | libFuzzer cov/ft | libFuzzer findings |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut problems = Vec::new();
+    for name in targets {
+        eprintln!("  {name}: driver ...");
+        let dir = work.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        let seeds = dir.join("seeds");
+        let limits = write_seeds(name, &seeds)?;
+        let binary = bin_dir.join(name);
+        let driver_work = dir.join("driver");
+        let DriverRun {
+            summary,
+            problems: driver_problems,
+        } = run_driver(name, seconds, seed, &driver_work)?;
+        problems.extend(driver_problems);
+        eprintln!("  {name}: libFuzzer ...");
+        let libfuzzer_dirs = RunDirs::under(&dir.join("libfuzzer"), &seeds);
+        let libfuzzer = fuzz_once(&binary, &limits, seconds, seed, &libfuzzer_dirs)?;
+        problems.extend(finding_lines(name, &binary, &libfuzzer.findings));
+        eprintln!("  {name}: coverage ...");
+        let scratch = dir.join("scratch");
+        let start = measure(&binary, &limits, &[&seeds], &scratch)?;
+        let driver_corpus = driver_work.join(name).join("corpus");
+        // The driver writes the folder only when it keeps an input.
+        std::fs::create_dir_all(&driver_corpus)?;
+        let driver = measure(&binary, &limits, &[&seeds, &driver_corpus], &scratch)?;
+        let libfuzzer_cov = measure(
+            &binary,
+            &limits,
+            &[&seeds, &libfuzzer_dirs.corpus],
+            &scratch,
+        )?;
+        let (driver_execs, driver_findings) = summary
+            .as_ref()
+            .map_or(("died".to_string(), "-".to_string()), |s| {
+                (s.execs.to_string(), s.findings.to_string())
+            });
+        println!(
+            "| {name} | {} | {}/{} | {driver_execs} | {} | {}/{} | {driver_findings} | {} | {} | {}/{} | {} |",
+            limits.seeds,
+            start.edges,
+            start.features,
+            files_in(&driver_corpus).len(),
+            driver.edges,
+            driver.features,
+            libfuzzer.execs,
+            libfuzzer.corpus,
+            libfuzzer_cov.edges,
+            libfuzzer_cov.features,
+            libfuzzer.findings.len()
+        );
+    }
+    report_problems(&problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The end of a real libFuzzer log (the `text` harness, 6 s).
+    const LOG: &str = "INFO: Seed: 1\n\
+        #54\tINITED cov: 1412 ft: 3028 corp: 53/2455b exec/s: 0 rss: 97Mb\n\
+        #25441\tREDUCE cov: 1567 ft: 4262 corp: 299/18Kb lim: 512 exec/s: 4240 rss: 285Mb L: 138/313 MS: 4 ChangeBinInt-Custom-\n\
+        #25441\tDONE   cov: 1567 ft: 4262 corp: 299/18Kb lim: 512 exec/s: 4240 rss: 285Mb\n\
+        \"maxpool\" # Uses: 52\n\
+        Done 25441 runs in 6 second(s)\n\
+        stat::number_of_executed_units: 25441\n\
+        stat::average_exec_per_sec:     4240\n";
+
+    #[test]
+    fn coverage_is_the_last_cov_and_ft_libfuzzer_printed() {
+        let coverage = parse_coverage(LOG);
+        assert_eq!((coverage.edges, coverage.features), (1567, 4262));
+        let inited = parse_coverage(LOG.lines().take(2).collect::<Vec<_>>().join("\n").as_str());
+        assert_eq!((inited.edges, inited.features), (1412, 3028));
+        let none = parse_coverage("INFO: Seed: 1\n");
+        assert_eq!((none.edges, none.features), (0, 0));
+    }
+
+    #[test]
+    fn final_stats_read_by_name() {
+        assert_eq!(final_stat(LOG, "number_of_executed_units"), Some(25441));
+        assert_eq!(final_stat(LOG, "average_exec_per_sec"), Some(4240));
+        assert_eq!(final_stat(LOG, "peak_rss_mb"), None);
+    }
+
+    #[test]
+    fn limits_become_libfuzzer_flags_with_at_least_one_unit_each() {
+        let flags = limit_flags(&Limits {
+            seeds: 3,
+            max_len: 4096,
+            timeout_seconds: 0.2,
+            allocation_limit: 512 << 20,
+        });
+        assert_eq!(
+            flags,
+            [
+                "-max_len=4096",
+                "-timeout=1",
+                "-malloc_limit_mb=512",
+                "-rss_limit_mb=4096"
+            ]
+        );
+    }
+}
