@@ -88,17 +88,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let second = read_files(&args.second_seed)?;
     let records = check_records(&card, &sources)?;
     let second_runs = second_runs(&card, &second, &records)?;
-    let split_path = args
-        .split
-        .clone()
-        .unwrap_or_else(|| cargo::root().join(DEFAULT_SPLIT));
-    let split_text = std::fs::read_to_string(&split_path)
-        .with_context(|| format!("reading split file {}", split_path.display()))?;
-    let split = Split::from_json(&split_text)
-        .with_context(|| format!("split file {}", split_path.display()))?;
-    split
-        .check(&records)
-        .with_context(|| format!("the zoo files against split file {}", split_path.display()))?;
+    let (split, split_path) = read_split(args.split.as_deref(), &records)?;
     let seen = seen_by_card(&card, &cargo::root())?;
     let mut options = BaselineOptions::for_epochs(card.epochs as usize);
     options.folds = args.folds;
@@ -151,7 +141,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<ZooRecord>)>> {
+/// The split file at `path` (the committed one when `None`), checked against `records`: every
+/// record's architecture must be in it, on the side the rule gives. Returns it and its path.
+pub fn read_split(path: Option<&Path>, records: &[&ZooRecord]) -> anyhow::Result<(Split, PathBuf)> {
+    let split_path = path.map_or_else(|| cargo::root().join(DEFAULT_SPLIT), Path::to_path_buf);
+    let split_text = std::fs::read_to_string(&split_path)
+        .with_context(|| format!("reading split file {}", split_path.display()))?;
+    let split = Split::from_json(&split_text)
+        .with_context(|| format!("split file {}", split_path.display()))?;
+    split
+        .check(records)
+        .with_context(|| format!("the zoo files against split file {}", split_path.display()))?;
+    Ok((split, split_path))
+}
+
+/// Every zoo file's records, by path; bad lines are reported and skipped.
+pub fn read_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<ZooRecord>)>> {
     paths
         .iter()
         .map(|path| {

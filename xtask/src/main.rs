@@ -7,6 +7,7 @@ mod bench_lint;
 mod bench_predict;
 mod bench_train;
 mod cargo;
+mod compare_models;
 mod eval;
 mod fuzz;
 mod sample;
@@ -62,6 +63,9 @@ enum Command {
     /// the reference set, per slice, with bootstrap intervals (markdown), eval.json and
     /// scatter.png / scatter.svg.
     Eval(eval::Args),
+    /// Two predictors on the split's validation side, per slice: tau and MSE with bootstrap
+    /// intervals and the paired difference (the tool that chooses, never the test side).
+    CompareModels(compare_models::Args),
     /// Draw the zoo-size curve (validation tau against training networks, per slice) from a
     /// committed table as zoo-size.svg and zoo-size.png.
     ZooSizeFigure(zoo_size_figure::Args),
@@ -95,6 +99,7 @@ fn main() -> anyhow::Result<()> {
         Command::Split(args) => split::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::ZooSizeFigure(args) => zoo_size_figure::run(&args),
+        Command::CompareModels(args) => compare_models::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Search(args) => search::run(&args),
