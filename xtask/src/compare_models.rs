@@ -168,10 +168,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let sources = read_files(&args.zoo)?;
     let records = check_records(cards[0], &sources)?;
     let (split, split_path) = read_split(args.split.as_deref(), &records)?;
-    // Validation networks are unseen by construction for models fitted on this split; a model
-    // fitted otherwise may have seen some, and those are left out for both.
+    // A model fitted under a frozen split fitted on its train side only (validation stopped
+    // the fit early, which is what a validation side is for). A model fitted on a seeded
+    // random split may have fitted on any network it did not hold out: those are left out for
+    // both models.
     let mut seen: HashSet<String> = HashSet::new();
-    for card in cards {
+    for card in cards.iter().filter(|card| card.split.file.is_none()) {
         seen.extend(seen_by_card(card, &cargo::root())?.architectures);
     }
     let epochs = cards[0].epochs as usize;
@@ -210,7 +212,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         seed: args.bootstrap_seed,
     };
     println!(
-        "Validation side of {}: {} networks scored ({left_out} left out: seen by a model). \
+        "Validation side of {}: {} networks scored ({left_out} left out: fitted on by a model without a split file). \
          Incumbent {} ({}), candidate {} ({}); {} resamples, seed {}.",
         split_path.display(),
         scored.len(),

@@ -297,7 +297,14 @@ fn second_runs(
 /// card lists (exactly the bytes it read: the card's size and SHA-256 are checked on that
 /// prefix, so a grown file still counts) except the card's held-out ids.
 pub fn seen_by_card(card: &ModelCard, root: &Path) -> anyhow::Result<Seen> {
-    let held_out: HashSet<&str> = card.split.test_ids.iter().map(String::as_str).collect();
+    // Held out: the test side, and networks the fit left out (reference twins).
+    let held_out: HashSet<&str> = card
+        .split
+        .test_ids
+        .iter()
+        .chain(&card.split.left_out_ids)
+        .map(String::as_str)
+        .collect();
     let mut seen = Seen::default();
     for file in &card.zoo {
         let path = root.join(&file.path);
@@ -1181,6 +1188,7 @@ mod tests {
                 validation: 0,
                 test: 0,
                 test_ids: Vec::new(),
+                left_out_ids: Vec::new(),
                 file: None,
             },
             ranges: Ranges {
@@ -1475,5 +1483,35 @@ mod tests {
         let fine = threshold_report(&[0.9, 0.4], &[0.9, 0.95], 0.5, &[]);
         assert!(fine.recall.is_none());
         assert_eq!(fine.false_alarm_rate.unwrap().value, 0.5);
+    }
+
+    #[test]
+    fn a_card_sees_what_it_was_fitted_on_but_not_its_test_side_or_its_left_out_twins() {
+        let records: Vec<ZooRecord> = (0..3).map(|i| record(i, "generator-v2")).collect();
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        let dir = std::env::temp_dir().join(format!("peephole-seen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("zoo.jsonl"), &text).unwrap();
+        let mut card = card();
+        card.zoo = vec![peephole_core::predictor::ZooFileInfo {
+            path: "zoo.jsonl".into(),
+            sha256: Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            bytes: text.len() as u64,
+            records: 3,
+        }];
+        card.split.test_ids = vec![records[1].id.clone()];
+        card.split.left_out_ids = vec![records[2].id.clone()];
+        let seen = seen_by_card(&card, &dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(seen.networks, 1);
+        assert!(seen.architectures.contains(&architecture_text(&records[0])));
+        assert!(!seen.architectures.contains(&architecture_text(&records[1])));
+        assert!(!seen.architectures.contains(&architecture_text(&records[2])));
     }
 }

@@ -41,6 +41,12 @@ pub struct SplitInfo {
     pub test: usize,
     /// Ids of the held-out networks, so evaluation uses exactly them.
     pub test_ids: Vec<String>,
+    /// Networks of the zoo files that were on no side: generated networks whose architecture
+    /// is also a reference network's, which the split keeps for evaluation only. Never fitted
+    /// on, so an evaluation does not count them as seen (and still scores the reference
+    /// network). Empty (and absent from the JSON) for most models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out_ids: Vec<String>,
     /// The committed split file the sides came from (evaluation protocol v2), when the model
     /// was fitted under one; absent for a seeded random split. Then `test_ids` are the zoo's
     /// networks on the file's test side, and `metrics` are measured on the validation side:

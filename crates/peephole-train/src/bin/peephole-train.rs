@@ -413,6 +413,12 @@ fn print_split(card: &ModelCard) {
         "split: {} train, {} validation, {} held-out networks",
         card.split.train, card.split.validation, card.split.test
     );
+    if !card.split.left_out_ids.is_empty() {
+        println!(
+            "left out of every side (generated twins of reference networks, evaluation only): {}",
+            card.split.left_out_ids.join(", ")
+        );
+    }
     if card.split.file.is_none() {
         for m in &card.metrics {
             let r = &m.report;

@@ -200,6 +200,7 @@ pub fn build_predictor(
             validation: split.validation.len(),
             test: split.test.len(),
             test_ids: split.test.iter().map(|r| r.id.clone()).collect(),
+            left_out_ids: split.left_out.clone(),
             file: options.frozen.as_ref().map(|f| SplitFileRef {
                 path: f.path.clone(),
                 sha256: f.sha256.clone(),

@@ -7,7 +7,7 @@ use peephole_core::layer_features::{FEATURE_COUNT, FeatureRow, layer_features};
 use peephole_core::predictor::{MemberWeights, PredictorWeights};
 use peephole_core::ulc::UlcCode;
 use peephole_core::zoo::ZooRecord;
-use peephole_eval::split::{Side, Split};
+use peephole_eval::split::{Side, Split, is_evaluation_generator};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -166,6 +166,10 @@ pub struct ZooSplit {
     pub validation: Vec<ZooRecord>,
     /// Held-out networks.
     pub test: Vec<ZooRecord>,
+    /// Ids of generated networks on no side: the frozen split keeps them for evaluation only
+    /// because a reference network has the same architecture (the generators can draw a
+    /// hand-written network), so they are never fitted on.
+    pub left_out: Vec<String>,
 }
 
 /// Held-out networks named in advance that the zoo does not have.
@@ -223,6 +227,7 @@ pub fn split_zoo(
         test,
         validation: rest,
         train,
+        left_out: Vec::new(),
     })
 }
 
@@ -240,12 +245,18 @@ pub fn split_frozen(
     sorted.dedup_by(|a, b| a.id == b.id);
     let (mut train, mut validation, mut test) = (Vec::new(), Vec::new(), Vec::new());
     let (mut not_covered, mut evaluation_only) = (Vec::new(), Vec::new());
+    let mut left_out = Vec::new();
     for record in sorted {
         match frozen.split.side_of(&record) {
             Some(Side::Train) => train.push(record),
             Some(Side::Validation) => validation.push(record),
             Some(Side::Test) => test.push(record),
-            Some(Side::Evaluation) => evaluation_only.push(record.id),
+            // A reference network's zoo file given to the trainer is a mistake; a generated
+            // twin of one is the split's rule at work.
+            Some(Side::Evaluation) if is_evaluation_generator(&record.generator) => {
+                evaluation_only.push(record.id)
+            }
+            Some(Side::Evaluation) => left_out.push(record.id),
             None => not_covered.push(record.id),
         }
     }
@@ -271,6 +282,7 @@ pub fn split_frozen(
         train,
         validation,
         test,
+        left_out,
     })
 }
 
@@ -761,6 +773,24 @@ mod tests {
             matches!(&error, FrozenSplitError::EvaluationOnly { ids, .. } if ids == &["lenet"]),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_generated_twin_of_a_reference_network_is_left_out_of_every_side() {
+        use peephole_eval::testing::record_with_curve;
+        let listed = record_with_curve("listed", "generator-v1", 7, 0, vec![0.5]);
+        let reference = record_with_curve("lenet", "reference-v1", 7, 1, vec![0.5]);
+        // The generator drew the reference network's architecture (same stream and index).
+        let twin = record_with_curve("v2-twin", "generator-v2", 7, 1, vec![0.6]);
+        let frozen = frozen(&[&listed, &reference, &twin]);
+        let split = split_frozen(&[listed, twin], &frozen, 1, 1.0).unwrap();
+        assert_eq!(split.left_out, ["v2-twin"]);
+        let sides: Vec<&str> = [&split.train, &split.validation, &split.test]
+            .into_iter()
+            .flatten()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(sides, ["listed"]);
     }
 
     #[test]
