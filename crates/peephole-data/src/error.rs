@@ -193,6 +193,12 @@ pub enum IdxProblem {
         /// The largest count accepted.
         max: usize,
     },
+    /// A dimension after the first is 0: every item would hold no bytes, whatever the item
+    /// count says (and the declared sizes need not even multiply to something addressable).
+    EmptyItems {
+        /// Which dimension (0-based) is 0.
+        dim: usize,
+    },
 }
 
 impl fmt::Display for IdxProblem {
@@ -214,6 +220,11 @@ impl fmt::Display for IdxProblem {
                     "the header declares {count} dimensions, at most {max} are supported"
                 )
             }
+            IdxProblem::EmptyItems { dim } => write!(
+                f,
+                "dimension {dim} is 0, so every item would be empty (only the item count, \
+                 dimension 0, may be 0)"
+            ),
         }
     }
 }

@@ -266,6 +266,10 @@ fn read_header<R: Read>(reader: &mut R, source: &Path) -> Result<IdxHeader, Data
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| too_large()))
         .collect::<Result<Vec<usize>, _>>()?;
+    // Items of no bytes are no data (and a zero would hide sizes whose product overflows).
+    if let Some(dim) = dims.iter().skip(1).position(|&d| d == 0) {
+        return Err(not_idx(IdxProblem::EmptyItems { dim: dim + 1 }));
+    }
     // The whole body must be addressable, even when only a prefix will be read, so that
     // `IdxHeader::prefix` can multiply without checks.
     let item_len = dims[1..]
@@ -534,6 +538,28 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_dimension_after_the_first_is_rejected_and_an_empty_file_is_not() {
+        // Found by libFuzzer and the driver (the `idx` target): dims whose product overflows
+        // in order but is 0 because the last one is 0 were accepted as 16,777,215 empty items.
+        let raw = idx_bytes(&[16_777_215, 4_281_696_045, 858_980_096, 0], &[]);
+        let err = parse_idx(&raw).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DataError::NotIdx {
+                    reason: IdxProblem::EmptyItems { dim: 3 },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("dimension 3 is 0"), "{err}");
+        // No items at all is a valid (empty) file.
+        let empty = parse_idx(&idx_bytes(&[0, 28, 28], &[])).unwrap();
+        assert_eq!((empty.item_count(), empty.item_len()), (0, 784));
+    }
+
+    #[test]
     fn zero_or_too_many_dims_are_rejected() {
         let err = parse_idx(&[0, 0, 8, 0]).unwrap_err();
         assert!(
@@ -598,7 +624,9 @@ mod tests {
 
         #[test]
         fn parse_idx_round_trips_any_small_array(
-            dims in proptest::collection::vec(0u32..5, 1..=4),
+            // Any item count, 0 included; the item's dimensions at least 1 (a 0 there is refused).
+            dims in (0u32..5, proptest::collection::vec(1u32..5, 0..=3))
+                .prop_map(|(items, shape)| std::iter::once(items).chain(shape).collect::<Vec<_>>()),
             seed in any::<u8>(),
         ) {
             let len: u32 = dims.iter().product();
