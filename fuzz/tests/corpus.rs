@@ -1,12 +1,11 @@
-//! The fuzz corpus as a regression suite, and the CI smoke pass: every committed input (each
-//! past finding among them) runs clean through its target, and a short seeded pass of every
-//! target finds nothing. `cargo xtask fuzz --seconds N` is the long form.
+//! The fuzz corpus as a regression suite on stable Rust, run in CI: every committed input
+//! (each past finding among them) runs clean through its target, and the starting corpus
+//! libFuzzer is given holds exactly those inputs and the built-in seeds. The fuzzing itself
+//! is `cargo xtask fuzz --seconds N` (libFuzzer, nightly).
 
-use std::time::Duration;
-
-use peephole_fuzz::driver::load_corpus;
 use peephole_fuzz::guard::{self, CappedAlloc};
-use peephole_fuzz::{Options, TARGETS, Target, corpus_dir, fuzz, quiet_panics, run_one};
+use peephole_fuzz::replay::load_corpus;
+use peephole_fuzz::{TARGETS, corpus_dir, quiet_panics, run_one};
 
 #[global_allocator]
 static ALLOCATOR: CappedAlloc = CappedAlloc;
@@ -42,7 +41,7 @@ fn every_target_has_a_committed_corpus_and_every_input_in_it_runs_clean() {
                 failures.push(format!(
                     "{}: {} at {}: {}",
                     target.name,
-                    peephole_fuzz::driver::input_name(&input),
+                    peephole_fuzz::replay::input_name(&input),
                     finding.location,
                     finding.message
                 ));
@@ -56,47 +55,8 @@ fn every_target_has_a_committed_corpus_and_every_input_in_it_runs_clean() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Runs per target: enough to reach every outcome class the seeds lead to on the cheap
-/// targets, a handful where one run loads or runs a model.
-fn smoke_execs(target: &Target) -> u64 {
-    match target.name {
-        "model" => 12,
-        "predict" => 60,
-        "tree" => 300,
-        _ => 3_000,
-    }
-}
-
 #[test]
-fn a_short_seeded_pass_of_every_target_finds_nothing() {
-    limit_allocations();
-    let mut failures = Vec::new();
-    for target in &TARGETS {
-        let options = Options {
-            duration: Duration::from_secs(60),
-            max_execs: Some(smoke_execs(target)),
-            seed: 20_240_607,
-            corpus: vec![corpus_dir(target)],
-            work: None,
-        };
-        let report = fuzz(target, &options);
-        assert!(report.execs > 0, "{} ran nothing", target.name);
-        for finding in report.findings {
-            failures.push(format!(
-                "{} at {}: {}",
-                target.name, finding.location, finding.message
-            ));
-        }
-    }
-    // The quiet panic hook also swallows this assertion's message: print the findings first.
-    if !failures.is_empty() {
-        eprintln!("{}", failures.join("\n"));
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-#[test]
-fn the_starting_corpus_written_for_libfuzzer_holds_every_input_the_driver_starts_from() {
+fn the_starting_corpus_written_for_libfuzzer_holds_every_seed_and_committed_input() {
     limit_allocations();
     let dir = std::env::temp_dir().join(format!("peephole-fuzz-seeds-{}", std::process::id()));
     for target in &TARGETS {
@@ -114,7 +74,7 @@ fn the_starting_corpus_written_for_libfuzzer_holds_every_input_the_driver_starts
         assert_eq!(written, expected.len(), "{}", target.name);
         assert_eq!(
             found, expected,
-            "{}: files differ from the driver's corpus",
+            "{}: files differ from the committed corpus and seeds",
             target.name
         );
     }

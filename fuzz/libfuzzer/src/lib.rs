@@ -1,12 +1,11 @@
 //! libFuzzer harnesses over `peephole-fuzz`'s targets.
 //!
-//! Each binary in `fuzz_targets/` is one line, [`harness!`], so the coverage-guided engine
-//! runs exactly the functions the stable mutation driver runs: the same invariants, the same
-//! structure-aware mutations (half of libFuzzer's mutations are the target's own, half
-//! libFuzzer's, which add comparison tracing), the same rule for a finding (a panic that
-//! reaches the harness; panics that the code under test catches itself are not findings).
-//! `cargo xtask fuzz --engine libfuzzer` builds and runs them; `--engine compare` runs both
-//! engines for the same time and measures both corpora's coverage with these binaries.
+//! Each binary in `fuzz_targets/` is one line, [`harness!`], so libFuzzer runs exactly the
+//! functions the stable corpus replay runs: the same invariants, the targets' structure-aware
+//! mutations (half of libFuzzer's mutations are the target's own, half libFuzzer's, which add
+//! comparison tracing), the same rule for a finding (a panic that reaches the harness; panics
+//! that the code under test catches itself are not findings). `cargo xtask fuzz` builds and
+//! runs them.
 
 use std::sync::Once;
 
@@ -41,7 +40,7 @@ fn target(name: &str) -> &'static Target {
 /// Runs one input through the target. A panic that reaches here is a finding: it is printed
 /// and the process aborts, which libFuzzer records as a crash with its input. The panic
 /// hook libfuzzer-sys installs (abort on every panic, even one the code under test catches)
-/// is replaced by the driver's recording hook on the first call.
+/// is replaced by the replay's recording hook on the first call.
 pub fn run(name: &str, data: &[u8]) {
     RECORD_PANICS.call_once(quiet_panics);
     if let Err(finding) = run_one(target(name), data) {
@@ -54,8 +53,9 @@ pub fn run(name: &str, data: &[u8]) {
 }
 
 /// libFuzzer's custom mutator: from libFuzzer's seed, either libFuzzer's own mutation or the
-/// target's (structure-aware when it has one, the driver's generic mutator otherwise, with
-/// its dictionary), written back into libFuzzer's buffer. Returns the new size.
+/// target's (structure-aware when it has one, the generic mutator of `peephole_fuzz::mutate`
+/// otherwise, with the target's dictionary), written back into libFuzzer's buffer. Returns the
+/// new size.
 pub fn mutate_in_place(
     name: &str,
     data: &mut [u8],

@@ -1,7 +1,7 @@
 //! The fuzz targets: one per input Peephole takes from outside. A target takes any bytes,
 //! calls the real API, and panics only when an invariant breaks (the API itself must return
-//! errors, never panic); the string it returns classifies the outcome, and the driver keeps
-//! inputs that reach a new class.
+//! errors, never panic); the string it returns classifies the outcome (`peephole-fuzz replay`
+//! prints it).
 
 use std::time::Duration;
 
@@ -18,11 +18,11 @@ pub mod tree;
 pub mod ulc;
 pub mod zoo;
 
-/// A structure-aware mutation: from the driver's random stream and an input of the corpus,
+/// A structure-aware mutation: from a seeded random stream and an input of the corpus,
 /// a new input that still gets past the format's first checks.
 pub type Mutator = fn(&mut ChaCha8Rng, &[u8]) -> Vec<u8>;
 
-/// A fuzz target and what the driver needs to run it well.
+/// A fuzz target and what an engine needs to run it well.
 #[derive(Clone, Copy)]
 pub struct Target {
     /// Name on the command line and of the corpus folder `fuzz/corpus/<name>`.
