@@ -69,8 +69,9 @@ enum Command {
     /// Draw the zoo-size curve (validation tau against training networks, per slice) from a
     /// committed table as zoo-size.svg and zoo-size.png.
     ZooSizeFigure(zoo_size_figure::Args),
-    /// Run every fuzz target (text form, layer lists, ULC, predictor inputs, models and
-    /// cards, zoo, IDX, CIFAR) for N seconds each and print executions and findings.
+    /// Run libFuzzer on every fuzz target (text form, layer lists, ULC, predictor inputs,
+    /// models and cards, zoo, IDX, CIFAR, `cargo peephole check` trees) for N seconds each and
+    /// print executions, coverage and findings (needs the nightly toolchain and cargo-fuzz).
     Fuzz(fuzz::Args),
     /// Performance measurements: `bench predict` (the predictor's backends side by side),
     /// `bench train` (tch against PyTorch), `bench compile` (what `peephole_check!` adds to a
