@@ -316,7 +316,7 @@ impl Split {
     }
 
     /// Checks `records` against the file: every architecture listed, each on the side the
-    /// rule gives it.
+    /// rule gives it (or frozen on the evaluation side, see [`agrees`]).
     ///
     /// # Errors
     ///
@@ -326,7 +326,7 @@ impl Split {
         let mut unlisted = Vec::new();
         for (text, side, id) in Split::expected(records) {
             match self.index.get(&text) {
-                Some(&frozen) if frozen != side => {
+                Some(&frozen) if !agrees(frozen, side) => {
                     return Err(SplitError::DisagreesWithRule {
                         text,
                         frozen: frozen.name(),
@@ -357,7 +357,7 @@ impl Split {
         let expected = Split::expected(records);
         for (text, side, _) in &expected {
             if let Some(&frozen) = self.index.get(text)
-                && frozen != *side
+                && !agrees(frozen, *side)
             {
                 return Err(SplitError::DisagreesWithRule {
                     text: text.clone(),
@@ -388,10 +388,34 @@ impl Split {
     }
 }
 
+/// Whether an architecture frozen on `frozen` agrees with the side the rule gives the records
+/// at hand. Only a reference network ever puts an architecture on the evaluation side, and
+/// once there it stays for every record of it: a generated twin (the generators can draw a
+/// hand-written network) is checked without the reference file beside it. The reverse, a
+/// reference network whose architecture is frozen on a fitting side, stays a disagreement.
+fn agrees(frozen: Side, rule: Side) -> bool {
+    frozen == rule || frozen == Side::Evaluation
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::record;
+
+    #[test]
+    fn a_generated_twin_of_a_reference_network_checks_without_the_reference_file() {
+        let reference = record("ref-x", "reference-v1", 5);
+        let generated = record("v2s1-5", "generator-v2", 5);
+        let other = record("v2s1-6", "generator-v2", 6);
+        let mut split = Split::new();
+        split.extend(&[&reference, &other]).unwrap();
+        split.check(&[&generated, &other]).unwrap();
+        split.extend(&[&generated]).unwrap();
+        assert_eq!(split.side_of(&generated), Some(Side::Evaluation));
+        // A reference network on a side models fit on is still refused.
+        let clash = record("ref-clash", "reference-v1", 6);
+        assert!(split.check(&[&clash]).is_err());
+    }
 
     #[test]
     fn two_records_of_one_architecture_land_on_one_side_even_across_generators() {
