@@ -188,8 +188,11 @@ struct FastMember {
     kh_rows: Matrix,
     /// `W_ih[:, 3E..4E] * channel_embedding^T`, one row per CH code.
     ch_rows: Matrix,
-    /// The layer-feature columns of `W_ih`, `4H x 7`, for a member that reads them.
-    feature_weights: Option<Matrix>,
+    /// The layer-feature columns of `W_ih`, transposed: `FEATURE_COUNT` rows of `4H`, for a
+    /// member that reads them. Row-major by feature, so adding `W_f f` to a token's input row
+    /// is `FEATURE_COUNT` contiguous, vectorizable passes over the row (a batch of networks has
+    /// about one distinct token per layer, since the compute share differs per network).
+    feature_columns: Option<Matrix>,
     /// `W_hh^T`, packed.
     recurrent: Packed,
     /// The structure part of the first MLP layer, `W1[:, 0..H]^T`, packed.
@@ -204,6 +207,18 @@ struct FastMember {
     output: Vec<f32>,
     /// The output layer's bias.
     output_bias: f32,
+}
+
+/// `matrix` transposed (row-major in, row-major out).
+fn transpose(matrix: &Matrix) -> Matrix {
+    let data = (0..matrix.cols)
+        .flat_map(|c| (0..matrix.rows).map(move |r| matrix.data[r * matrix.cols + c]))
+        .collect();
+    Matrix {
+        rows: matrix.cols,
+        cols: matrix.rows,
+        data,
+    }
 }
 
 /// `table[r] . weight[g, offset..offset + width]` for every row `r` and gate row `g`, in f64
@@ -446,7 +461,7 @@ impl FastMember {
             kw_rows: project(&m.lstm_w_ih, embedding, &m.kernel_embedding, None),
             kh_rows: project(&m.lstm_w_ih, 2 * embedding, &m.kernel_embedding, None),
             ch_rows: project(&m.lstm_w_ih, 3 * embedding, &m.channel_embedding, None),
-            feature_weights: m.lstm_w_features.clone(),
+            feature_columns: m.lstm_w_features.as_ref().map(transpose),
             recurrent: Packed::from_weight(&m.lstm_w_hh.data, gates, hidden, 0, hidden),
             hidden1,
             epoch_rows,
@@ -457,34 +472,77 @@ impl FastMember {
         }
     }
 
-    /// The summed input row (all four fields, both biases and, for a member that reads them,
-    /// `W_f f` of the layer-feature row) of each distinct token.
-    fn token_rows(&self, tokens: &[Token]) -> Vec<f32> {
+    /// The summed input row of each code (all four fields and both biases): the whole input
+    /// of a member that reads codes alone, the part a member that reads layer features adds
+    /// `W_f f` to ([`FastMember::add_features`]).
+    fn code_rows(&self, codes: &[UlcCode]) -> Vec<f32> {
         let gates = self.type_rows.cols;
-        let mut rows = Vec::with_capacity(tokens.len() * gates);
-        for token in tokens {
-            let code = token.code;
+        let mut rows = Vec::with_capacity(codes.len() * gates);
+        for code in codes {
             let parts = [
                 self.type_rows.row(usize::from(code.ty)),
                 self.kw_rows.row(usize::from(code.kw)),
                 self.kh_rows.row(usize::from(code.kh)),
                 self.ch_rows.row(usize::from(code.ch)),
             ];
-            let start = rows.len();
             rows.extend((0..gates).map(|g| parts[0][g] + parts[1][g] + parts[2][g] + parts[3][g]));
-            if let Some(weights) = &self.feature_weights {
-                let features = token.features.map(f32::from_bits);
-                for (g, row) in rows[start..].iter_mut().enumerate() {
-                    *row += weights
-                        .row(g)
-                        .iter()
-                        .zip(&features)
-                        .map(|(w, f)| w * f)
-                        .sum::<f32>();
-                }
-            }
         }
         rows
+    }
+
+    /// Adds `W_f f` for the layer-feature row `features` to `row`: gate by gate, summed over
+    /// the features in order from -0.0 (as `Iterator::sum` does) into `sum`, then added, so
+    /// the roundings are those of one dot product per gate, in passes the compiler
+    /// vectorizes. Done per step rather than stored per token: a batch of networks has about
+    /// one distinct (code, feature row) token per layer (the compute share differs per
+    /// network), and a table of them would be far larger than the cache.
+    fn add_features(&self, row: &mut [f32], features: &[u32; FEATURE_COUNT], sum: &mut [f32]) {
+        let Some(columns) = &self.feature_columns else {
+            return;
+        };
+        sum.fill(-0.0);
+        for (k, &bits) in features.iter().enumerate() {
+            let value = f32::from_bits(bits);
+            for (total, &weight) in sum.iter_mut().zip(columns.row(k)) {
+                *total += weight * value;
+            }
+        }
+        for (value, &total) in row.iter_mut().zip(sum.iter()) {
+            *value += total;
+        }
+    }
+}
+
+/// Where a member's LSTM input at each step comes from: one precomputed row per distinct
+/// code, and for a member that reads layer features, each token's feature row, added per step.
+struct InputRows<'a> {
+    /// The member's [`FastMember::code_rows`] over the batch's distinct codes.
+    rows: &'a [f32],
+    /// Each token's row in `rows`.
+    token_code: &'a [u32],
+    /// The tokens, for their feature rows.
+    tokens: &'a [Token],
+}
+
+impl InputRows<'_> {
+    /// The input row of `token` for `member`: the code's row as it is for a member of codes
+    /// alone, else that row plus `W_f f` written into `buffer` (with `sum` as scratch).
+    fn row<'c>(
+        &'c self,
+        member: &FastMember,
+        token: u32,
+        hidden: usize,
+        buffer: &'c mut [f32],
+        sum: &mut [f32],
+    ) -> &'c [f32] {
+        let token = token as usize;
+        let code_row = token_row(self.rows, self.token_code[token], hidden);
+        if member.feature_columns.is_none() {
+            return code_row;
+        }
+        buffer.copy_from_slice(code_row);
+        member.add_features(buffer, &self.tokens[token].features, sum);
+        buffer
     }
 }
 
@@ -886,10 +944,27 @@ impl FastScorer {
         let index = self.index_tokens(items)?;
         let distinct = Distinct::new(&index, self.share_prefixes);
         let pairs = Pairs::new(items, &distinct);
-        let token_rows: Vec<Vec<f32>> = self
-            .members
+        // One input row per distinct code and member; the feature part, if any, is added per step.
+        let mut code_index: HashMap<UlcCode, u32> = HashMap::new();
+        let mut codes: Vec<UlcCode> = Vec::new();
+        let token_code: Vec<u32> = index
+            .tokens
             .iter()
-            .map(|m| m.token_rows(&index.tokens))
+            .map(|token| {
+                *code_index.entry(token.code).or_insert_with(|| {
+                    codes.push(token.code);
+                    (codes.len() - 1) as u32
+                })
+            })
+            .collect();
+        let code_rows: Vec<Vec<f32>> = self.members.iter().map(|m| m.code_rows(&codes)).collect();
+        let inputs: Vec<InputRows<'_>> = code_rows
+            .iter()
+            .map(|rows| InputRows {
+                rows,
+                token_code: &token_code,
+                tokens: &index.tokens,
+            })
             .collect();
         let plan = self.plan(distinct.sequences.len());
         let results = self.run_jobs(plan.jobs.len(), |job, scratch| {
@@ -900,7 +975,7 @@ impl FastScorer {
                 &distinct.sequences[sequences.clone()],
                 &pairs.chunk_sequences(sequences.clone()),
                 &pairs.epochs[pairs.run(sequences)],
-                &token_rows,
+                &inputs,
                 plan.member_groups[group].clone(),
                 scratch,
             )
@@ -1140,7 +1215,7 @@ impl FastScorer {
         sequences: &[&[u32]],
         pair_sequence: &[u32],
         pair_epochs: &[u32],
-        token_rows: &[Vec<f32>],
+        inputs: &[InputRows<'_>],
         members: Range<usize>,
         s: &mut Scratch,
     ) -> (Vec<f32>, ScoreStats) {
@@ -1149,10 +1224,7 @@ impl FastScorer {
         let mut out = Vec::with_capacity(members.len() * pairs);
         resize(&mut s.zeros, 4 * self.hidden);
         resize(&mut s.finals, sequences.len() * self.hidden);
-        for (member, rows) in self.members[members.clone()]
-            .iter()
-            .zip(&token_rows[members])
-        {
+        for (member, rows) in self.members[members.clone()].iter().zip(&inputs[members]) {
             self.final_states(member, rows, &trie, s);
             self.head(
                 member,
@@ -1167,10 +1239,17 @@ impl FastScorer {
     }
 
     /// Steps one member's LSTM down the trie, a level at a time, and leaves every sequence's
-    /// last hidden state in `s.finals` (row = chunk-local sequence). `rows` are the member's
-    /// input projections per token.
-    fn final_states(&self, member: &FastMember, rows: &[f32], trie: &Trie, s: &mut Scratch) {
+    /// last hidden state in `s.finals` (row = chunk-local sequence). `rows` gives the member's
+    /// input row per token.
+    fn final_states(
+        &self,
+        member: &FastMember,
+        rows: &InputRows<'_>,
+        trie: &Trie,
+        s: &mut Scratch,
+    ) {
         let hidden = self.hidden;
+        let (mut buffer, mut sum) = (vec![0.0; 4 * hidden], vec![0.0; 4 * hidden]);
         // Depth 0: the zero state has no recurrent term.
         let first = &trie.levels[0];
         resize(&mut s.h, first.parent.len() * hidden);
@@ -1181,7 +1260,7 @@ impl FastScorer {
                 &mut s.c[node * hidden..(node + 1) * hidden],
             );
             let zeros = &s.zeros[..4 * hidden];
-            let input = token_row(rows, code, hidden);
+            let input = rows.row(member, code, hidden, &mut buffer, &mut sum);
             lstm_cell(self.level, hidden, zeros, input, &zeros[..hidden], h, c);
         }
         keep_finals(&first.ends, &s.h, &mut s.finals, hidden);
@@ -1200,12 +1279,13 @@ impl FastScorer {
     fn step_level(
         &self,
         member: &FastMember,
-        rows: &[f32],
+        rows: &InputRows<'_>,
         parents: &Level,
         current: &Level,
         s: &mut Scratch,
     ) {
         let (hidden, level) = (self.hidden, self.level);
+        let (mut buffer, mut sum) = (vec![0.0; 4 * hidden], vec![0.0; 4 * hidden]);
         let gates = member.recurrent.n_padded;
         resize(&mut s.h_next, current.parent.len() * hidden);
         resize(&mut s.c_next, current.parent.len() * hidden);
@@ -1240,7 +1320,7 @@ impl FastScorer {
                     level,
                     hidden,
                     recurrent,
-                    token_row(rows, current.code[child], hidden),
+                    rows.row(member, current.code[child], hidden, &mut buffer, &mut sum),
                     &s.c[parent * hidden..(parent + 1) * hidden],
                     &mut s.h_next[child * hidden..(child + 1) * hidden],
                     &mut s.c_next[child * hidden..(child + 1) * hidden],
