@@ -77,7 +77,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "--bin",
         "peephole-train",
     ]))?;
-    let trainer = root().join("target/release/peephole-train");
+    let trainer = crate::cargo::target_dir().join("release/peephole-train");
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));

@@ -13,6 +13,16 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the workspace
+/// root when relative), `target/` in the workspace otherwise. Every binary xtask runs after
+/// building it (the trainer, the fuzz targets) is looked up here.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
 /// Runs a command to completion, failing with the command line when it fails.
 pub fn run(command: &mut Command) -> anyhow::Result<()> {
     let line = format!("{command:?}");

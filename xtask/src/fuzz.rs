@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::cargo::{cargo, root, run as run_command};
+use crate::cargo::{cargo, root, run as run_command, target_dir};
 
 /// Options of `fuzz`.
 #[derive(clap::Args)]
@@ -27,11 +27,6 @@ pub struct Args {
     /// List the targets and exit.
     #[arg(long)]
     list: bool,
-}
-
-/// The stable workspace's target folder (where `peephole-fuzz` is built).
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), Into::into)
 }
 
 fn peephole_fuzz_binary() -> PathBuf {

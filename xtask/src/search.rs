@@ -369,7 +369,7 @@ fn declaration(
 /// The release trainer; built only when it is missing (building it takes long, and a
 /// running zoo may be using it).
 fn trainer() -> anyhow::Result<PathBuf> {
-    let binary = root().join("target/release/peephole-train");
+    let binary = crate::cargo::target_dir().join("release/peephole-train");
     if !binary.exists() {
         let mut command = crate::cargo::cargo();
         command.args([
