@@ -15,7 +15,7 @@ use peephole_core::predictor::Predictor;
 use peephole_core::zoo::ZooRecord;
 use peephole_eval::baselines::features::final_accuracy;
 use peephole_eval::bootstrap::{Bootstrap, Interval, interval, pick};
-use peephole_eval::slices::TRAINABLE_THRESHOLD;
+use peephole_eval::slices::{TRAINABLE_THRESHOLD, family};
 use peephole_eval::split::{Side, architecture_text};
 
 use crate::cargo;
@@ -71,16 +71,10 @@ impl ValidationSlice {
     }
 
     fn contains(self, generator: &str, actual: f64) -> bool {
-        let drawn_by = |family: &str| {
-            generator == family
-                || generator
-                    .strip_prefix(family)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        };
         match self {
             ValidationSlice::All => true,
-            ValidationSlice::GeneratorV1 => drawn_by("generator-v1"),
-            ValidationSlice::GeneratorV2 => drawn_by("generator-v2"),
+            ValidationSlice::GeneratorV1 => family(generator) == Some("generator-v1"),
+            ValidationSlice::GeneratorV2 => family(generator) == Some("generator-v2"),
             ValidationSlice::Trainable => actual >= TRAINABLE_THRESHOLD,
         }
     }

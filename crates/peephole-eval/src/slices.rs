@@ -24,8 +24,9 @@ pub enum Slice {
     Trainable,
 }
 
-/// Which generator family drew a record (`generator-v1`, `generator-v1/fmnist-v1`, ...).
-fn family(generator: &str) -> Option<&str> {
+/// Which generator family drew a record (`generator-v1`, `generator-v1/fmnist-v1`, ...):
+/// the one reading of a record's generator name that every per-generator slice uses.
+pub fn family(generator: &str) -> Option<&str> {
     ["generator-v1", "generator-v2"].into_iter().find(|f| {
         generator == *f
             || generator
