@@ -20,6 +20,7 @@ mod test_slurm;
 mod train_predictor;
 mod zoo;
 mod zoo_merge;
+mod zoo_sample;
 mod zoo_size_figure;
 mod zoo_stats;
 
@@ -50,6 +51,9 @@ enum Command {
     Zoo(zoo::Args),
     /// Merge the shard files of a split zoo run (`zoo --slurm`) into the zoo file.
     ZooMerge(zoo_merge::Args),
+    /// Draw a seeded random sample of zoo files' generated networks as an id list for
+    /// `zoo --ids` (second-seed runs).
+    ZooSample(zoo_sample::Args),
     /// Print the paper's Table 2 for a zoo file, and a histogram of final accuracies.
     ZooStats(zoo_stats::Args),
     /// Train the predictor on zoo files and export it with its model card (calls
@@ -95,6 +99,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(&args),
         Command::Zoo(args) => zoo::run(&args),
         Command::ZooMerge(args) => zoo_merge::run(&args),
+        Command::ZooSample(args) => zoo_sample::run(&args),
         Command::ZooStats(args) => zoo_stats::run(&args),
         Command::TrainPredictor(args) => train_predictor::run(&args),
         Command::Split(args) => split::run(&args),

@@ -681,3 +681,30 @@ fn network_at_draws_different_networks_for_different_indices_and_seeds() {
         32 - differing
     );
 }
+
+proptest! {
+    #[test]
+    fn a_record_id_reads_back_as_the_stream_and_index_that_drew_it(
+        v2 in any::<bool>(), seed in 0u64..1_000, index in 0u64..10_000_000,
+    ) {
+        let family = if v2 { generator::Family::V2 } else { generator::Family::V1 };
+        let id = generator::record_id(family, seed, index);
+        let drawn: generator::DrawnId = id.parse().map_err(|e: String| TestCaseError::fail(e))?;
+        prop_assert_eq!(drawn, generator::DrawnId { family, seed, index });
+    }
+}
+
+#[test]
+fn ids_that_no_generator_writes_are_refused_with_the_reason() {
+    for (id, reason) in [
+        ("ref-lenet-5", "no generated network's id"),
+        ("s1000042", "expected a `-`"),
+        ("s1-", "index `` is not a number"),
+        ("v2sx-000001", "seed `x` is not a number"),
+        ("s1-42", "not written as records write it (`s1-000042`)"),
+        ("s1-+00042", "is not a number"),
+    ] {
+        let error = id.parse::<generator::DrawnId>().unwrap_err();
+        assert!(error.contains(reason), "{id}: {error}");
+    }
+}

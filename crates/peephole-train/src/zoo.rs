@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use peephole_core::generator::free_form::{V2_CLASSES, V2_INPUT};
-use peephole_core::generator::{Family, GeneratorChoice, draw};
+use peephole_core::generator::{DrawnId, Family, GeneratorChoice, draw};
 use peephole_core::protocol::Protocol;
 use peephole_core::reference::ListedNetwork;
 use peephole_core::ulc::{ULC_VERSION, encode};
@@ -60,6 +60,13 @@ pub enum NetworkSource {
         /// Generator stream seed: picks the networks.
         seed: u64,
     },
+    /// Generated networks named by their record ids, in the given order (index = position):
+    /// a sample of committed zoos retrained with another training seed. Each trains with the
+    /// seed its stream index gives it, as in a run over the whole stream.
+    Drawn {
+        /// The networks.
+        ids: Vec<DrawnId>,
+    },
     /// Every network of a list file, in file order (index = position).
     Listed {
         /// The list's name, written as each record's `generator`.
@@ -74,6 +81,7 @@ impl NetworkSource {
     pub fn len(&self) -> u64 {
         match self {
             NetworkSource::Generated { count, .. } => *count,
+            NetworkSource::Drawn { ids } => ids.len() as u64,
             NetworkSource::Listed { networks, .. } => networks.len() as u64,
         }
     }
@@ -89,12 +97,70 @@ impl NetworkSource {
             NetworkSource::Generated { choice, seed, .. } => {
                 record_id(choice.family_at(*seed, index), *seed, index)
             }
+            NetworkSource::Drawn { ids } => usize::try_from(index)
+                .ok()
+                .and_then(|i| ids.get(i))
+                .map_or_else(|| format!("drawn-missing-{index}"), DrawnId::record_id),
             NetworkSource::Listed { networks, .. } => usize::try_from(index)
                 .ok()
                 .and_then(|i| networks.get(i))
                 .map_or_else(|| format!("ref-missing-{index}"), ListedNetwork::record_id),
         }
     }
+
+    /// The generated network at position `index` of the source, if it is one.
+    fn drawn_at(&self, index: u64) -> Option<DrawnId> {
+        match self {
+            NetworkSource::Generated { choice, seed, .. } => Some(DrawnId {
+                family: choice.family_at(*seed, index),
+                seed: *seed,
+                index,
+            }),
+            NetworkSource::Drawn { ids } => usize::try_from(index)
+                .ok()
+                .and_then(|i| ids.get(i))
+                .copied(),
+            NetworkSource::Listed { .. } => None,
+        }
+    }
+
+    /// The index that picks network `index`'s training seed: its stream index for a generated
+    /// network (so a sample retrained with seed 2 trains each network exactly as a whole-stream
+    /// run with seed 2 would), its position in a list otherwise.
+    pub fn seed_index(&self, index: u64) -> u64 {
+        self.drawn_at(index).map_or(index, |drawn| drawn.index)
+    }
+}
+
+/// Reads a file of generated networks' record ids, one a line (`#` starts a comment), for
+/// [`NetworkSource::Drawn`]; an id twice, or one no generator writes, is refused with its line.
+pub fn read_drawn_ids(path: &std::path::Path) -> anyhow::Result<Vec<DrawnId>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--ids {}: {e}", path.display()))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let id = line.split('#').next().unwrap_or("").trim();
+        if id.is_empty() {
+            continue;
+        }
+        let drawn: DrawnId = id
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--ids {} line {}: {e}", path.display(), number + 1))?;
+        anyhow::ensure!(
+            seen.insert(drawn),
+            "--ids {} line {}: `{id}` is listed twice",
+            path.display(),
+            number + 1
+        );
+        ids.push(drawn);
+    }
+    anyhow::ensure!(
+        !ids.is_empty(),
+        "--ids {}: lists no network",
+        path.display()
+    );
+    Ok(ids)
 }
 
 /// Everything a zoo run needs.
@@ -142,8 +208,15 @@ fn prepare(job: &ZooJob, index: u64) -> anyhow::Result<Prepared> {
         )
     })?;
     match &job.source {
-        NetworkSource::Generated { choice, seed, .. } => {
-            let family = choice.family_at(*seed, index);
+        NetworkSource::Generated { .. } | NetworkSource::Drawn { .. } => {
+            let DrawnId {
+                family,
+                seed,
+                index,
+            } = job
+                .source
+                .drawn_at(index)
+                .ok_or_else(|| anyhow::anyhow!("the id list has no index {index}"))?;
             if family == Family::V2 {
                 anyhow::ensure!(
                     skeleton.input() == V2_INPUT && skeleton.classes() == V2_CLASSES,
@@ -153,9 +226,9 @@ fn prepare(job: &ZooJob, index: u64) -> anyhow::Result<Prepared> {
                     skeleton.classes()
                 );
             }
-            let drawn = draw(family, skeleton, *seed, index);
+            let drawn = draw(family, skeleton, seed, index);
             Ok(Prepared {
-                id: record_id(family, *seed, index),
+                id: record_id(family, seed, index),
                 generator: family.name().into(),
                 skeleton: match family {
                     Family::V1 => skeleton.name().into(),
@@ -209,7 +282,7 @@ pub fn train_record(
 ) -> anyhow::Result<ZooRecord> {
     let prepared = prepare(job, index)?;
     let encoding = encode(&prepared.network)?;
-    let seed = job.train_seed * 1_000_000 + index;
+    let seed = job.train_seed * 1_000_000 + job.source.seed_index(index);
     let outcome = train_network(
         &prepared.network,
         &job.protocol,

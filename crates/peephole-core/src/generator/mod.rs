@@ -246,3 +246,64 @@ pub fn record_id(family: Family, seed: u64, index: u64) -> String {
         Family::V2 => format!("v2s{seed}-{index:06}"),
     }
 }
+
+/// A generated network named by its record id: which stream and which index drew it, so a
+/// list of ids (a random sample of a zoo to retrain with a second seed) draws exactly the
+/// networks those records hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DrawnId {
+    /// The generator.
+    pub family: Family,
+    /// Its stream seed.
+    pub seed: u64,
+    /// The index in that stream.
+    pub index: u64,
+}
+
+impl std::str::FromStr for DrawnId {
+    type Err = String;
+
+    /// Reads `s1-000042` (v1) or `v2s1-000042` (v2), the inverse of [`record_id`].
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        let (family, rest) = match id.strip_prefix("v2s") {
+            Some(rest) => (Family::V2, rest),
+            None => match id.strip_prefix('s') {
+                Some(rest) => (Family::V1, rest),
+                None => {
+                    return Err(format!(
+                        "`{id}` is no generated network's id (expected s<seed>-<index> or v2s<seed>-<index>)"
+                    ));
+                }
+            },
+        };
+        let (seed, index) = rest
+            .split_once('-')
+            .ok_or_else(|| format!("`{id}`: expected a `-` between seed and index"))?;
+        let number = |part: &str, what: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("`{id}`: the {what} `{part}` is not a number"));
+            }
+            part.parse::<u64>()
+                .map_err(|_| format!("`{id}`: the {what} `{part}` is too large"))
+        };
+        let drawn = DrawnId {
+            family,
+            seed: number(seed, "seed")?,
+            index: number(index, "index")?,
+        };
+        if drawn.record_id() != id {
+            return Err(format!(
+                "`{id}` is not written as records write it (`{}`)",
+                drawn.record_id()
+            ));
+        }
+        Ok(drawn)
+    }
+}
+
+impl DrawnId {
+    /// The record id this names.
+    pub fn record_id(&self) -> String {
+        record_id(self.family, self.seed, self.index)
+    }
+}

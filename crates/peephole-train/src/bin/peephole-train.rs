@@ -16,7 +16,7 @@ use peephole_train::predictor::build::{
 };
 use peephole_train::predictor::train::{Batching, FitOptions, FitProgress, Supervision};
 use peephole_train::train::{device_name, train_network};
-use peephole_train::zoo::{NetworkSource, Shard, ZooJob, run_zoo};
+use peephole_train::zoo::{NetworkSource, Shard, ZooJob, read_drawn_ids, run_zoo};
 use tch::Device;
 
 #[derive(Parser)]
@@ -54,7 +54,7 @@ struct ZooArgs {
     #[arg(long, default_value = "v1", conflicts_with = "networks")]
     generator: GeneratorChoice,
     /// Networks 0..COUNT of the generator stream.
-    #[arg(long, required_unless_present = "networks")]
+    #[arg(long, required_unless_present_any = ["networks", "ids"])]
     count: Option<u64>,
     /// Generator stream seed.
     #[arg(long, default_value_t = 1)]
@@ -63,6 +63,10 @@ struct ZooArgs {
     /// data/reference/reference-v1.txt) instead of generated ones.
     #[arg(long, value_name = "FILE", conflicts_with = "count")]
     networks: Option<PathBuf>,
+    /// Retrain generated networks named by record id, one a line (`s1-000042`,
+    /// `v2s1-000042`), in file order: a random sample of committed zoos with --train-seed 2.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["count", "networks", "generator"])]
+    ids: Option<PathBuf>,
     /// Training seed base (default: --seed); a second value retrains the same networks.
     #[arg(long)]
     train_seed: Option<u64>,
@@ -293,6 +297,7 @@ fn zoo_command(args: ZooArgs) -> anyhow::Result<()> {
         count,
         seed,
         networks,
+        ids,
         train_seed,
         out,
         device,
@@ -304,18 +309,21 @@ fn zoo_command(args: ZooArgs) -> anyhow::Result<()> {
     let device = parse_device(&device)?;
     let threads = threads.unwrap_or((available_cores() / jobs.max(1)).max(1));
     tch::set_num_threads(threads as i32);
-    let source = match (networks, count) {
-        (Some(path), _) => NetworkSource::Listed {
+    let source = match (networks, ids, count) {
+        (Some(path), _, _) => NetworkSource::Listed {
             name: list_name(&path),
             networks: read_network_list(&path)?,
         },
-        (None, Some(count)) => NetworkSource::Generated {
+        (None, Some(path), _) => NetworkSource::Drawn {
+            ids: read_drawn_ids(&path)?,
+        },
+        (None, None, Some(count)) => NetworkSource::Generated {
             choice: generator,
             count,
             seed,
         },
-        (None, None) => {
-            anyhow::bail!("give --count N (generated networks) or --networks FILE")
+        (None, None, None) => {
+            anyhow::bail!("give --count N (generated networks), --networks FILE or --ids FILE")
         }
     };
     let job = ZooJob {
