@@ -1,4 +1,4 @@
-//! The generated constants agree with peephole-core computing the same things at run time:
+//! The generated constants agree with peephole-ir computing the same things at run time:
 //! the macro is a build-time cache of the core API, never a second implementation.
 
 use peephole::{DeclaredNetwork, Kernel, Layer, Padding, Shape, ulc};

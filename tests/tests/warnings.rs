@@ -3,7 +3,7 @@
 //! `// warns:` markers announce, on exactly those lines.
 //!
 //! The fixture has its own target directory, `<target>/fixtures`, shared by every run: its
-//! first build compiles peephole-core's dependencies once (minutes), later runs only rebuild
+//! first build compiles the lint's dependencies once (minutes), later runs only rebuild
 //! the fixture. It is not the workspace's own `target/debug`, whose lock the running
 //! `cargo test` may hold.
 

@@ -1,7 +1,7 @@
 """PyTorch side of `cargo xtask bench predict`.
 
 Builds the Peephole predictor (embeddings + LSTM + MLP per member, ensemble mean and
-population std) in PyTorch from the weights the bench wrote as JSON (peephole-core's
+population std) in PyTorch from the weights the bench wrote as JSON (peephole-predictor's
 `PredictorWeights`: LSTM gates in PyTorch order i, f, g, o, BatchNorm already folded), runs
 the bench's sequences through it and writes timings and predictions as JSON. A format-v2
 model (`lstm_w_features` present) reads each layer's layer-features-v1 row beside the code

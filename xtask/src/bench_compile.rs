@@ -18,8 +18,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
-use peephole_core::generator::{Skeleton, network_at};
-use peephole_core::ir::Network;
+use peephole_ir::Network;
+use peephole_zoo::generator::{Skeleton, network_at};
 
 use crate::bench::median;
 use crate::cargo::root;

@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use anyhow::ensure;
-use peephole_core::predictor::Predictor;
-use peephole_core::predictor::advice::{Threshold, rank_edits, verdict};
+use peephole_predictor::Predictor;
+use peephole_predictor::advice::{Threshold, rank_edits, verdict};
 
 use crate::bench::{self, median};
 use crate::bench_compile::networks;

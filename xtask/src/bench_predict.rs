@@ -17,12 +17,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use peephole_core::generator::{Skeleton, network_at};
-use peephole_core::layer_features::{FeatureRow, layer_features};
-use peephole_core::predictor::{
-    EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
-};
-use peephole_core::ulc::{UlcCode, encode};
+use peephole_ir::layer_features::{FeatureRow, layer_features};
+use peephole_ir::ulc::{UlcCode, encode};
+use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
+use peephole_zoo::generator::{Skeleton, network_at};
 use serde::Deserialize;
 
 use crate::bench::{self, median};
@@ -84,7 +82,7 @@ fn codes_only<'a>(items: &[Item<'a>]) -> Vec<(&'a [UlcCode], u32)> {
 fn score_native(
     scorer: &FastScorer,
     items: &[Item],
-) -> Result<Vec<peephole_core::predictor::Score>, peephole_core::predictor::FastScorerError> {
+) -> Result<Vec<peephole_predictor::Score>, peephole_predictor::FastScorerError> {
     if scorer.reads_layer_features() {
         scorer.score_with_features(items)
     } else {
@@ -186,7 +184,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mean_length = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
 
     let ort = onnxruntime_backend(&bytes, &source, cores)?;
-    let to_pairs = |scores: Vec<peephole_core::predictor::Score>| {
+    let to_pairs = |scores: Vec<peephole_predictor::Score>| {
         scores.into_iter().map(|s| (s.mean, s.spread)).collect()
     };
     let mut backends: Vec<(String, String, Backend)> = vec![

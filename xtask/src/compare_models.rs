@@ -10,13 +10,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, ensure};
-use peephole_core::metrics;
-use peephole_core::predictor::Predictor;
-use peephole_core::zoo::ZooRecord;
 use peephole_eval::baselines::features::final_accuracy;
 use peephole_eval::bootstrap::{Bootstrap, Interval, interval, pick};
+use peephole_eval::metrics;
 use peephole_eval::slices::{TRAINABLE_THRESHOLD, family};
 use peephole_eval::split::{Side, architecture_text};
+use peephole_predictor::Predictor;
+use peephole_zoo::ZooRecord;
 
 use crate::cargo;
 use crate::eval::{FinalPredictor, check_records, read_files, read_split, seen_by_card};

@@ -18,17 +18,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use peephole_core::metrics;
-use peephole_core::predictor::advice::DEFAULT_THRESHOLD_PERCENTILE;
-use peephole_core::predictor::{ModelCard, Predictor};
-use peephole_core::zoo::{ZooRecord, read_zoo, read_zoo_from};
 use peephole_eval::baselines::{
     BaselineOptions, FittedBaselines, Method, RidgeSelection, Scale, SvrSelection, features,
 };
 use peephole_eval::bootstrap::{Bootstrap, Interval, interval, pick};
 use peephole_eval::gbt::GbtSelection;
+use peephole_eval::metrics;
 use peephole_eval::slices::Slice;
 use peephole_eval::split::{Side, Split, architecture_text};
+use peephole_predictor::advice::DEFAULT_THRESHOLD_PERCENTILE;
+use peephole_predictor::{ModelCard, Predictor};
+use peephole_zoo::{ZooRecord, read_zoo, read_zoo_from};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -210,7 +210,7 @@ impl FinalPredictor for Predictor {
     fn predict_final(&self, networks: &[&ZooRecord]) -> anyhow::Result<Vec<FinalPrediction>> {
         let epochs = self.card().epochs;
         // Networks, not their codes: a format-v2 model also reads each layer's features.
-        let items: Vec<(&peephole_core::Network, u32)> = networks
+        let items: Vec<(&peephole_ir::Network, u32)> = networks
             .iter()
             .map(|record| (&record.network, epochs))
             .collect();
@@ -1150,8 +1150,8 @@ fn baselines_markdown(out: &mut String, report: &Report) {
 
 #[cfg(test)]
 mod tests {
-    use peephole_core::predictor::{Ranges, SplitInfo};
-    use peephole_core::ulc;
+    use peephole_ir::ulc;
+    use peephole_predictor::{Ranges, SplitInfo};
 
     use super::*;
 
@@ -1174,7 +1174,7 @@ mod tests {
 
     fn card() -> ModelCard {
         ModelCard {
-            format: peephole_core::predictor::PREDICTOR_FORMAT.into(),
+            format: peephole_predictor::PREDICTOR_FORMAT.into(),
             name: "test-model".into(),
             protocol: "fmnist-budget-v1".into(),
             ulc_version: ulc::ULC_VERSION.into(),
@@ -1496,7 +1496,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("zoo.jsonl"), &text).unwrap();
         let mut card = card();
-        card.zoo = vec![peephole_core::predictor::ZooFileInfo {
+        card.zoo = vec![peephole_predictor::ZooFileInfo {
             path: "zoo.jsonl".into(),
             sha256: Sha256::digest(text.as_bytes())
                 .iter()

@@ -1,7 +1,7 @@
 //! `cargo xtask sample`: prints networks drawn by generator v1 or v2, to eyeball a generator.
 
-use peephole_core::generator::{Family, GeneratorChoice, Skeleton, draw, record_id};
-use peephole_core::ulc::encode;
+use peephole_ir::ulc::encode;
+use peephole_zoo::generator::{Family, GeneratorChoice, Skeleton, draw, record_id};
 
 /// Options of `sample`.
 #[derive(clap::Args)]

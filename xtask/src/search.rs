@@ -15,15 +15,13 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use peephole_core::Network;
-use peephole_core::generator::{Generated, Skeleton, network_at};
-use peephole_core::layer_features::{FeatureRow, layer_features};
-use peephole_core::lint::{self, Lint};
-use peephole_core::predictor::{
-    EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats,
-};
-use peephole_core::protocol::Protocol;
-use peephole_core::ulc::{UlcCode, encode};
+use peephole_ir::Network;
+use peephole_ir::layer_features::{FeatureRow, layer_features};
+use peephole_ir::lint::{self, Lint};
+use peephole_ir::protocol::Protocol;
+use peephole_ir::ulc::{UlcCode, encode};
+use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
+use peephole_zoo::generator::{Generated, Skeleton, network_at};
 
 use crate::bench;
 use crate::cargo::root;
@@ -72,7 +70,7 @@ impl ModelInput {
         &self,
     ) -> (
         Vec<UlcCode>,
-        Vec<[u32; peephole_core::layer_features::FEATURE_COUNT]>,
+        Vec<[u32; peephole_ir::layer_features::FEATURE_COUNT]>,
     ) {
         let bits = self.rows.iter().map(|row| row.map(f32::to_bits)).collect();
         (self.codes.clone(), bits)
@@ -97,7 +95,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let protocol = Protocol::by_name(&args.protocol)
         .with_context(|| format!("unknown protocol {}", args.protocol))?;
-    let skeleton = protocol.skeleton.with_context(|| {
+    let skeleton = Skeleton::of_protocol(&protocol).with_context(|| {
         format!(
             "protocol {} has no skeleton to sample networks in",
             protocol.name

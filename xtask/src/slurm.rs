@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use peephole_core::protocol::{FMNIST_BUDGET_V1, PROTOCOLS, Protocol};
+use peephole_ir::protocol::{FMNIST_BUDGET_V1, PROTOCOLS, Protocol};
 
 use crate::cargo::cargo;
 use crate::setup;

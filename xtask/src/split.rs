@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use peephole_core::zoo::{ZooRecord, read_zoo};
 use peephole_eval::split::Split;
+use peephole_zoo::{ZooRecord, read_zoo};
 
 use crate::cargo;
 use crate::eval::DEFAULT_SPLIT;

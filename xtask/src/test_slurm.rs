@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use peephole_core::zoo::{ZooRecord, read_zoo};
+use peephole_zoo::{ZooRecord, read_zoo};
 
 use crate::cargo::run as run_command;
 use crate::setup;

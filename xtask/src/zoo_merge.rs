@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use peephole_core::zoo::{ZooRecord, ZooWriter, read_zoo};
+use peephole_zoo::{ZooRecord, ZooWriter, read_zoo};
 
 /// Options of `zoo-merge`.
 #[derive(clap::Args)]

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use peephole_core::generator::DrawnId;
-use peephole_core::zoo::read_zoo;
+use peephole_zoo::generator::DrawnId;
+use peephole_zoo::read_zoo;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;

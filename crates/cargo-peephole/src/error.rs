@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use peephole_core::predictor::PredictorError;
-use peephole_core::text::TextError;
 use peephole_io::{MAX_SHOWN_CHARS, escape, excerpt};
+use peephole_ir::text::TextError;
+use peephole_predictor::PredictorError;
 use thiserror::Error;
 
 /// A failure of one command, or of one network within a command; `main` prints it as
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn a_text_error_points_a_caret_at_its_column() {
         let text = "[1x28x28] conv3x3:16 dropout -> 10".to_string();
-        let error = peephole_core::text::parse_network(&text).expect_err("dropout is no layer");
+        let error = peephole_ir::text::parse_network(&text).expect_err("dropout is no layer");
         let column = error.column;
         let shown = CliError::Text {
             text: text.clone(),
@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn echoed_text_is_escaped_and_a_huge_line_is_cut_around_the_caret() {
         let text = format!("[1x28x28] {} \u{202e}\0 -> 10", "relu ".repeat(2_000_000));
-        let error = peephole_core::text::parse_network(&text).expect_err("not a layer");
+        let error = peephole_ir::text::parse_network(&text).expect_err("not a layer");
         let shown = CliError::Text { text, error }.to_string();
         assert!(shown.len() < 1000, "{} bytes", shown.len());
         assert!(

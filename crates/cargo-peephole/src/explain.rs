@@ -1,11 +1,11 @@
 //! `cargo peephole explain`: which layers matter, by the predicted effect of every
-//! single-layer edit the lint's local search tries (`peephole_core::predictor::advice`).
+//! single-layer edit the lint's local search tries (`peephole_predictor::advice`).
 
 use std::fmt::Write as _;
 
-use peephole_core::Network;
-use peephole_core::predictor::advice::{DEFAULT_SEARCH_BUDGET, ScoredEdit, percent, search_edits};
-use peephole_core::predictor::{Prediction, Predictor, PredictorError};
+use peephole_ir::Network;
+use peephole_predictor::advice::{DEFAULT_SEARCH_BUDGET, ScoredEdit, percent, search_edits};
+use peephole_predictor::{Prediction, Predictor, PredictorError};
 
 /// A network's prediction and every valid edit, best first.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ impl Explanation {
             self.epochs,
             peephole_io::shown(&self.protocol),
         );
-        if let Some(protocol) = peephole_core::protocol::Protocol::by_name(&self.protocol) {
+        if let Some(protocol) = peephole_ir::protocol::Protocol::by_name(&self.protocol) {
             let _ = writeln!(out, "  note: {}", protocol.in_plain_words());
         }
         if let Some(note) = &self.search_note {
@@ -132,7 +132,7 @@ impl Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::text::parse_network;
+    use peephole_ir::text::parse_network;
 
     #[test]
     fn the_table_lists_every_ranked_edit_best_first_with_its_change() {

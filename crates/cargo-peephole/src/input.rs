@@ -3,8 +3,8 @@
 
 use std::io::BufRead;
 
-use peephole_core::Network;
-use peephole_core::text::parse_network;
+use peephole_ir::Network;
+use peephole_ir::text::parse_network;
 
 use crate::error::CliError;
 

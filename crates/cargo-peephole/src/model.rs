@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use peephole_core::predictor::Predictor;
 use peephole_lint::predict::{self, DefaultModel, ModelContext, ModelSource};
+use peephole_predictor::Predictor;
 
 use crate::error::CliError;
 

@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 
 use peephole_io::shown;
 
-use peephole_core::Network;
-use peephole_core::predictor::advice::percent;
-use peephole_core::predictor::{Predictor, PredictorError};
-use peephole_core::ulc::encode;
+use peephole_ir::Network;
+use peephole_ir::ulc::encode;
+use peephole_predictor::advice::percent;
+use peephole_predictor::{Predictor, PredictorError};
 use serde::Serialize;
 
 /// The prediction at one epoch of the protocol.
@@ -137,7 +137,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::text::parse_network;
+    use peephole_ir::text::parse_network;
 
     fn predictor() -> std::sync::Arc<Predictor> {
         peephole_lint::predict::load(&peephole_lint::predict::ModelSource::Embedded)

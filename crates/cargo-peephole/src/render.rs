@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use annotate_snippets::{AnnotationKind, Group, Level as Severity, Renderer, Snippet};
-use peephole_core::lint::LintScope;
 use peephole_io::escape;
+use peephole_ir::lint::LintScope;
 use peephole_lint::Warning;
 use proc_macro2::Span;
 

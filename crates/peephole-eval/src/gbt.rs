@@ -9,8 +9,8 @@
 
 use forust_ml::objective::ObjectiveType;
 use forust_ml::{GradientBooster, Matrix};
-use peephole_core::ir::{Layer, LayerKind};
-use peephole_core::zoo::ZooRecord;
+use peephole_ir::{Layer, LayerKind};
+use peephole_zoo::ZooRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::baselines::BaselineError;

@@ -1,4 +1,4 @@
-//! Evaluation of Peephole predictors (issue 16's protocol v2), kept out of `peephole-core` so
+//! Evaluation of Peephole predictors (issue 16's protocol v2), kept out of the predictor crates so
 //! that the lint and the proc macro never compile what only `cargo xtask eval` runs.
 //!
 //! - [`split`]: the frozen split by architecture (train / validation / test, and the
@@ -11,6 +11,7 @@
 pub mod baselines;
 pub mod bootstrap;
 pub mod gbt;
+pub mod metrics;
 pub mod slices;
 pub mod split;
 

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use peephole_core::zoo::ZooRecord;
+use peephole_zoo::ZooRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use peephole_core::zoo::{ZooRecord, read_zoo};
 use peephole_eval::split::{Side, Split, architecture_text, rule};
+use peephole_zoo::{ZooRecord, read_zoo};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

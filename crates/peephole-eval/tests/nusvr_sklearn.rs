@@ -25,7 +25,7 @@ fn root() -> PathBuf {
 /// Features and final accuracies of the first `count` networks of the committed v1 zoo, as
 /// `xtask eval` builds them for the nu-SVR (epochs 1-2 of 8 plus architecture statistics).
 fn zoo_rows(count: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
-    let zoo = peephole_core::zoo::read_zoo(&root().join("data/zoo/fmnist-budget-v1.jsonl"))
+    let zoo = peephole_zoo::read_zoo(&root().join("data/zoo/fmnist-budget-v1.jsonl"))
         .expect("the committed zoo reads");
     let epochs = 8;
     let prefix = prefix_epochs(epochs, PREFIX_FRACTION);

@@ -1,13 +1,13 @@
 //! What a declared network is warned about: runs every check on a lowered network, applies
-//! the user's opt-outs, and attaches spans. The rules themselves live in `peephole_core::lint`;
+//! the user's opt-outs, and attaches spans. The rules themselves live in `peephole_ir::lint`;
 //! this module only decides which apply and where each finding points. The macros and
 //! `cargo peephole check` both call [`diagnose`].
 //!
 //! Model-based checks (the accuracy predictor) and declaration lints plug in at [`diagnose`]:
-//! they produce `peephole_core::lint::Diagnostic`s, and get the same opt-outs, spans and
+//! they produce `peephole_ir::lint::Diagnostic`s, and get the same opt-outs, spans and
 //! emission as the rule lints.
 
-use peephole_core::lint::{self, Diagnostic, Lint};
+use peephole_ir::lint::{self, Diagnostic, Lint};
 use proc_macro2::Span;
 
 use crate::ast::{Declaration, NetworkDecl};
@@ -105,7 +105,7 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
         .collect())
 }
 
-/// The rule lints of `peephole_core::lint`.
+/// The rule lints of `peephole_ir::lint`.
 fn rule_lints(network: &Lowered) -> Vec<Diagnostic> {
     // `lint::check` only fails on a network that does not analyse, and lowering has already
     // turned that into a compile error, so there is nothing to warn about in that case.
@@ -249,7 +249,7 @@ mod tests {
         );
         assert_eq!(
             Lint::PoolStrideDefault.scope(),
-            peephole_core::lint::LintScope::Layer
+            peephole_ir::lint::LintScope::Layer
         );
     }
 
@@ -276,7 +276,7 @@ mod tests {
         );
         assert_eq!(
             Lint::ConvArgumentOrder.scope(),
-            peephole_core::lint::LintScope::Layer
+            peephole_ir::lint::LintScope::Layer
         );
         let allowed = warnings(
             "struct N: [1, 28, 28] -> 10 { #[peephole(allow(conv_argument_order))] conv(16, 3), relu }",

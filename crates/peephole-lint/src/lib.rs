@@ -3,7 +3,7 @@
 //! `cargo peephole check` (without compiling), so the two never disagree.
 //!
 //! The pipeline is parse -> lower -> diagnose: [`ast`] keeps what was written with its spans,
-//! [`lower`] builds peephole-core's IR and collects every error, [`check`] decides the
+//! [`lower`] builds peephole-ir's IR and collects every error, [`check`] decides the
 //! warnings (the rule lints and, when asked, the predictor's verdict from [`predict`]). How a
 //! warning reaches the user (a rustc lint from the macro, a printed diagnostic from the
 //! command line) is the caller's business. [`print`] goes the other way, from IR to

@@ -1,12 +1,12 @@
-//! Lowering: the syntax tree becomes peephole-core's IR, checked, with every span it needs.
+//! Lowering: the syntax tree becomes peephole-ir's IR, checked, with every span it needs.
 //!
 //! All problems of one network are collected ([`Errors`]) and reported together. Shape
 //! inference (`Network::analyze`) only runs on a network whose every layer lowered, so a
 //! spatial collapse is reported at the right layer and never as a follow-up of a typo.
 
-use peephole_core::text;
-use peephole_core::ulc::{self, UlcEncoding};
-use peephole_core::{Analysis, Kernel, Layer, LayerKind, Network, Padding, Shape, ShapeError};
+use peephole_ir::text;
+use peephole_ir::ulc::{self, UlcEncoding};
+use peephole_ir::{Analysis, Kernel, Layer, LayerKind, Network, Padding, Shape, ShapeError};
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::{Ident, Lit};

@@ -1,19 +1,19 @@
 //! The model-based check of `peephole_check!`: which predictor a network asks for, loading it
-//! once per process, and turning a poor verdict of `peephole_core::predictor::advice` into a
+//! once per process, and turning a poor verdict of `peephole_predictor::advice` into a
 //! finding.
 //!
 //! Which model: `#[peephole(model = "path")]` on the network, else the `PEEPHOLE_MODEL`
 //! environment variable (or whatever a tool puts in its place, see [`ModelContext`]), else the
-//! default model embedded in peephole-core. Relative paths are relative to the crate's
+//! default model embedded in peephole-predictor. Relative paths are relative to the crate's
 //! manifest directory.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use peephole_core::lint::{Diagnostic, Lint};
-use peephole_core::predictor::advice::{self, Threshold};
-use peephole_core::predictor::{Predictor, PredictorError};
+use peephole_ir::lint::{Diagnostic, Lint};
+use peephole_predictor::advice::{self, Threshold};
+use peephole_predictor::{Predictor, PredictorError};
 use proc_macro2::Span;
 
 use crate::lower::Lowered;
@@ -24,7 +24,7 @@ pub const MODEL_ENV: &str = "PEEPHOLE_MODEL";
 /// Where the model comes from, as the user chose it; also the key of the per-process cache.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ModelSource {
-    /// The default model compiled into peephole-core.
+    /// The default model compiled into peephole-predictor.
     Embedded,
     /// A model file, already resolved against the manifest directory.
     File(PathBuf),

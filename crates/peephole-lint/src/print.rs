@@ -5,7 +5,7 @@
 //! which is always written: the `pool_stride_default` lint asks for it because PyTorch,
 //! tch and candle default it differently.
 
-use peephole_core::{Layer, LayerKind, Network, Padding};
+use peephole_ir::{Layer, LayerKind, Network, Padding};
 
 /// One layer as a declaration writes it: `conv(3x3, 16, stride = 2)`, `maxpool(2x2, stride =
 /// 2)`, `relu`.
@@ -44,7 +44,7 @@ pub fn network(name: &str, network: &Network) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::Kernel;
+    use peephole_ir::Kernel;
 
     #[test]
     fn layers_print_without_defaults_but_with_a_pool_stride() {

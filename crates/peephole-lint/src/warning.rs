@@ -1,6 +1,6 @@
 //! The warning every check produces, before anyone decides how to show it.
 
-use peephole_core::lint::Lint;
+use peephole_ir::lint::Lint;
 use proc_macro2::Span;
 
 /// One warning about a declared network: produced by the rule lints and by the predictor's

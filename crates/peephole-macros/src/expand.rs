@@ -2,9 +2,9 @@
 //! warnings. On error it still writes the type with placeholder values (thiserror's
 //! fallback), so code using `LeNet::ULC` does not bury the real error under follow-ups.
 
-use peephole_core::Layer;
-use peephole_core::lint::LintSource;
-use peephole_core::ulc::UlcCode;
+use peephole_ir::Layer;
+use peephole_ir::lint::LintSource;
+use peephole_ir::ulc::UlcCode;
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::Attribute;

@@ -4,7 +4,7 @@
 //! Why not `tract_onnx::pb`: those are the same messages, but reaching them compiles all of
 //! tract (about 130 crates), and the build-time lint, which runs inside every user's
 //! `cargo build`, only needs to read a predictor's weights and card. So the messages live here
-//! with nothing but `prost` under them; the tract runtime stays behind `peephole-core`'s
+//! with nothing but `prost` under them; the tract runtime stays behind `peephole-predictor`'s
 //! `tract` feature.
 //!
 //! Field numbers and enum values are ONNX's (<https://github.com/onnx/onnx/blob/main/onnx/onnx.proto3>).

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use peephole_core::ShapeError;
+use peephole_ir::ShapeError;
 use thiserror::Error;
 
 /// Everything that can go wrong while building, exporting or writing an ONNX model.

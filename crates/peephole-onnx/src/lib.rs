@@ -1,5 +1,5 @@
 //! Peephole's one ONNX writer: a small graph builder over the ONNX protobuf types of
-//! `peephole-onnx-proto`, and the export of a trained [`peephole_core::Network`].
+//! `peephole-onnx-proto`, and the export of a trained [`peephole_ir::Network`].
 //!
 //! The format lives apart from the algorithms (core) and from libtorch (train): a trained
 //! network reaches this crate as plain named `f32` tensors through [`WeightSource`], and the

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
-use peephole_core::{Kernel, Layer, Network, Padding};
+use peephole_ir::{Kernel, Layer, Network, Padding};
 
 use crate::error::OnnxError;
 use crate::graph::{Dim, ElemType, Node, OnnxGraph};
@@ -127,7 +127,7 @@ fn head_name(tensor: &str) -> String {
     format!("{HEAD_PATH}.{tensor}")
 }
 
-fn shape_error(network: &Network) -> impl FnOnce(peephole_core::ShapeError) -> OnnxError {
+fn shape_error(network: &Network) -> impl FnOnce(peephole_ir::ShapeError) -> OnnxError {
     let network = network.to_string();
     move |source| OnnxError::Network { network, source }
 }
@@ -355,7 +355,7 @@ pub fn export_network(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::Shape;
+    use peephole_ir::Shape;
 
     fn small() -> Network {
         Network {

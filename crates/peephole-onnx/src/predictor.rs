@@ -13,14 +13,12 @@
 //! ONNX's LSTM orders gates i, o, f, c where PyTorch (and [`MemberWeights`]) use i, f, g, o;
 //! its bias input is `concat(b_ih, b_hh)`. The reordering happens here, once.
 
-use peephole_core::layer_features::FEATURE_COUNT;
-use peephole_core::predictor::format::{
+use peephole_ir::layer_features::FEATURE_COUNT;
+use peephole_predictor::format::{
     INPUT_LAYER_FEATURES, META_CARD, META_EPOCHS, META_FORMAT, META_LAYER_FEATURES, META_PROTOCOL,
     META_ULC_VERSION, format_of,
 };
-use peephole_core::predictor::{
-    LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights,
-};
+use peephole_predictor::{LSTM_HIDDEN, Linear, Matrix, MemberWeights, ModelCard, PredictorWeights};
 
 use crate::error::OnnxError;
 use crate::graph::{Dim, ElemType, Node, OnnxGraph};

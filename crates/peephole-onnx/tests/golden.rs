@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use peephole_core::generator::Skeleton;
-use peephole_core::{Network, Shape};
+use peephole_ir::{Network, Shape};
 use peephole_onnx::pb::{self, attribute_proto::AttributeType};
 use peephole_onnx::{
     IR_VERSION, METADATA_KIND, METADATA_NETWORK, NETWORK_KIND, OPSET, PRODUCER_NAME, Weight,
     export_network, network_graph, weight_specs,
 };
+use peephole_zoo::generator::Skeleton;
 use prost::Message;
 use tract_onnx::prelude::*;
 

@@ -3,12 +3,12 @@
 //! reader) to what the native reference computes with the same rows, and refuse a card that
 //! describes another input.
 
-use peephole_core::layer_features::{FEATURE_COUNT, LAYER_FEATURES_V1, layer_features};
-use peephole_core::predictor::format::PREDICTOR_FORMAT_V2;
-use peephole_core::predictor::{EMBEDDED_MODEL, ModelCard, Predictor, PredictorWeights, native};
-use peephole_core::text::parse_network;
-use peephole_core::ulc::encode;
+use peephole_ir::layer_features::{FEATURE_COUNT, LAYER_FEATURES_V1, layer_features};
+use peephole_ir::text::parse_network;
+use peephole_ir::ulc::encode;
 use peephole_onnx::predictor::export_predictor;
+use peephole_predictor::format::PREDICTOR_FORMAT_V2;
+use peephole_predictor::{EMBEDDED_MODEL, ModelCard, Predictor, PredictorWeights, native};
 use tract_onnx::prelude::*;
 
 /// The embedded default: a fitted format-v2 model, with its card.
@@ -143,7 +143,7 @@ fn the_runtime_scores_networks_with_a_v2_model_and_refuses_bare_codes() {
     assert!(
         matches!(
             error,
-            peephole_core::predictor::PredictorError::NeedsNetworks { .. }
+            peephole_predictor::PredictorError::NeedsNetworks { .. }
         ),
         "{error}"
     );

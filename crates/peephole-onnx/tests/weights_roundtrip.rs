@@ -1,12 +1,12 @@
-//! `PredictorWeights::from_onnx_bytes` (in peephole-core) is the exact inverse of this
+//! `PredictorWeights::from_onnx_bytes` (in peephole-predictor) is the exact inverse of this
 //! crate's predictor exporter: reading a committed model (the embedded default, format v2,
 //! and the ULC-only model, format v1), exporting what was read and reading that again gives
 //! bit-identical weights, and the re-export carries every initializer of the original with
 //! the same values.
 
-use peephole_core::predictor::{EMBEDDED_MODEL, Predictor, PredictorWeights, ULC_ONLY_MODEL_PATH};
 use peephole_onnx::pb::ModelProto;
 use peephole_onnx::predictor::export_predictor;
+use peephole_predictor::{EMBEDDED_MODEL, Predictor, PredictorWeights, ULC_ONLY_MODEL_PATH};
 use prost::Message;
 
 /// The committed models: the embedded default and the ULC-only one ([`ULC_ONLY_MODEL_PATH`]).
@@ -22,7 +22,7 @@ fn committed_models() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// A model's weights and card, as read back.
-fn read(name: &str, bytes: &[u8]) -> (PredictorWeights, peephole_core::predictor::ModelCard) {
+fn read(name: &str, bytes: &[u8]) -> (PredictorWeights, peephole_predictor::ModelCard) {
     let weights = PredictorWeights::from_onnx_bytes(bytes, name).expect("weights read");
     let card = Predictor::from_bytes(bytes, name)
         .expect("model loads")

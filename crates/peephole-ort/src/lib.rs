@@ -4,7 +4,7 @@
 //! `ORT_DYLIB_PATH`), never from a download.
 //!
 //! A crate of its own so that nothing else has to know `ort`: the trainer needs it only in its
-//! tests, xtask only in its optimized benchmark build, and `peephole-core` (compiled into
+//! tests, xtask only in its optimized benchmark build, and `peephole-predictor` (compiled into
 //! every user's build through the lint) never.
 //!
 //! `ort` allows one environment per process and keeps only a weak reference to it, so the

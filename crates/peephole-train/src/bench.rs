@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use peephole_core::protocol::Protocol;
-use peephole_core::{Layer, Network, Padding};
+use peephole_ir::protocol::Protocol;
+use peephole_ir::{Layer, Network, Padding};
 use serde::Serialize;
 use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Tensor};
@@ -82,7 +82,7 @@ struct Spec {
     threads: i32,
 }
 
-fn pads(kernel: peephole_core::Kernel, padding: Padding) -> [u32; 4] {
+fn pads(kernel: peephole_ir::Kernel, padding: Padding) -> [u32; 4] {
     let (left, right) = padding.before_after(kernel.width);
     let (top, bottom) = padding.before_after(kernel.height);
     [left, right, top, bottom]

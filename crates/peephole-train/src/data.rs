@@ -1,8 +1,8 @@
 //! Protocol data as tensors: loads a protocol's fixed splits once and keeps them on the
 //! training device.
 
-use peephole_core::protocol::{Dataset, Protocol, SourceFile, Split};
 use peephole_data::{DataError, FashionMnistFile, ImageSplit, SplitSpec, load_fashion_mnist_split};
+use peephole_ir::protocol::{Dataset, Protocol, SourceFile, Split};
 use tch::{Device, Tensor};
 use thiserror::Error;
 

@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn var_store_holds_exactly_the_tensors_the_exporter_reads() {
-        let network: peephole_core::Network =
+        let network: peephole_ir::Network =
             "[2x6x5] conv3x1:4 bn relu avgpool2x2 conv1x1:3/2 tanh -> 3"
                 .parse()
                 .expect("parses");

@@ -2,7 +2,7 @@
 //! say (same padding with PyTorch's rule for even kernels, -inf / zero padding for max /
 //! average pooling, the protocol's initialisation, the global-average-pool + linear head).
 
-use peephole_core::{Layer, Network, Padding, ShapeError};
+use peephole_ir::{Layer, Network, Padding, ShapeError};
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
 
@@ -14,7 +14,7 @@ pub const LAYERS_PATH: &str = "layers";
 pub const HEAD_PATH: &str = "head";
 
 /// Explicit padding `[left, right, top, bottom]` of a windowed layer.
-fn pads(kernel: peephole_core::Kernel, padding: Padding) -> [i64; 4] {
+fn pads(kernel: peephole_ir::Kernel, padding: Padding) -> [i64; 4] {
     let (left, right) = padding.before_after(kernel.width);
     let (top, bottom) = padding.before_after(kernel.height);
     [left.into(), right.into(), top.into(), bottom.into()]

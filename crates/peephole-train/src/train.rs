@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use peephole_core::protocol::Protocol;
-use peephole_core::{Network, ShapeError};
+use peephole_ir::protocol::Protocol;
+use peephole_ir::{Network, ShapeError};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;

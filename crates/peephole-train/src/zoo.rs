@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use peephole_core::generator::free_form::{V2_CLASSES, V2_INPUT};
-use peephole_core::generator::{DrawnId, Family, GeneratorChoice, draw};
-use peephole_core::protocol::Protocol;
-use peephole_core::reference::ListedNetwork;
-use peephole_core::ulc::{ULC_VERSION, encode};
-use peephole_core::zoo::{ZooRecord, ZooWriter, finished_ids};
+use peephole_ir::protocol::Protocol;
+use peephole_ir::ulc::{ULC_VERSION, encode};
+use peephole_zoo::generator::free_form::{V2_CLASSES, V2_INPUT};
+use peephole_zoo::generator::{DrawnId, Family, GeneratorChoice, Skeleton, draw};
+use peephole_zoo::reference::ListedNetwork;
+use peephole_zoo::{ZooRecord, ZooWriter, finished_ids};
 use tch::Device;
 
 use crate::data::{TensorSplit, load_protocol_data};
@@ -186,7 +186,7 @@ pub struct ZooJob {
     pub done_in: Vec<PathBuf>,
 }
 
-pub use peephole_core::generator::record_id;
+pub use peephole_zoo::generator::record_id;
 
 /// A network ready to train, with what its record says of where it came from.
 struct Prepared {
@@ -194,14 +194,14 @@ struct Prepared {
     generator: String,
     skeleton: String,
     design: String,
-    network: peephole_core::Network,
+    network: peephole_ir::Network,
     params: u64,
     macs: u64,
 }
 
 /// Draws or looks up network `index` of the job's source.
 fn prepare(job: &ZooJob, index: u64) -> anyhow::Result<Prepared> {
-    let skeleton = job.protocol.skeleton.ok_or_else(|| {
+    let skeleton = Skeleton::of_protocol(&job.protocol).ok_or_else(|| {
         anyhow::anyhow!(
             "protocol {} has no skeleton to generate networks in",
             job.protocol.name

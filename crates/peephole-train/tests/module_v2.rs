@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use peephole_core::Network;
-use peephole_core::generator::free_form::network_at_v2;
-use peephole_core::reference::read_network_list;
+use peephole_ir::Network;
 use peephole_train::module::TchNetwork;
+use peephole_zoo::generator::free_form::network_at_v2;
+use peephole_zoo::reference::read_network_list;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
@@ -36,7 +36,7 @@ fn generator_v2_networks_build_and_run_with_the_counted_parameters() {
         strided += network
             .layers
             .iter()
-            .filter(|l| matches!(l, peephole_core::Layer::Conv { stride: 2, .. }))
+            .filter(|l| matches!(l, peephole_ir::Layer::Conv { stride: 2, .. }))
             .count();
         seven += network
             .layers

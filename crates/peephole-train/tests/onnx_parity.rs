@@ -6,11 +6,11 @@
 //! onnxruntime is required: when it is missing the onnxruntime test fails and says to run
 //! `cargo xtask setup` (CI installs it) instead of passing silently.
 
-use peephole_core::Network;
-use peephole_core::generator::{Skeleton, network_at};
+use peephole_ir::Network;
 use peephole_ort::OrtRuntime;
 use peephole_train::export::export_onnx;
 use peephole_train::module::TchNetwork;
+use peephole_zoo::generator::{Skeleton, network_at};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 

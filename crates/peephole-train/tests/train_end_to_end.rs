@@ -2,8 +2,8 @@
 //! the CPU: the data, the module, the optimizer schedule and the validation curve together.
 //! Needs Fashion-MNIST (`cargo xtask setup` installs it).
 
-use peephole_core::protocol::FMNIST_BUDGET_V1;
-use peephole_core::text::parse_network;
+use peephole_ir::protocol::FMNIST_BUDGET_V1;
+use peephole_ir::text::parse_network;
 use peephole_train::data::load_protocol_data;
 use peephole_train::train::train_network;
 use tch::Device;

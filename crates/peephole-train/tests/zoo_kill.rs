@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use peephole_core::zoo::{ZooContents, read_zoo};
+use peephole_zoo::{ZooContents, read_zoo};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

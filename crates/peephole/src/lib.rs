@@ -30,7 +30,7 @@ pub use peephole_macros::{network, peephole_check};
 
 // The IR, the encoder, the lints and the text form, so that users (and the macro's
 // expansion) need only this crate.
-pub use peephole_core::{
+pub use peephole_ir::{
     Analysis, Kernel, Layer, LayerKind, Network, Padding, Shape, ShapeError, lint, text, ulc,
 };
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use peephole_core::predictor::ModelCard;
+use peephole_predictor::ModelCard;
 
 use super::{MIB, Target, class};
 
@@ -39,7 +39,7 @@ pub const TARGET: Target = Target {
 /// that matter.
 pub fn default_card() -> ModelCard {
     let mut card: ModelCard = serde_json::from_str(include_str!(
-        "../../../crates/peephole-core/models/default.card.json"
+        "../../../crates/peephole-predictor/models/default.card.json"
     ))
     .expect("the default card parses");
     card.split.test_ids.truncate(2);

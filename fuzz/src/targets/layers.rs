@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use peephole_core::generator::compute_filter;
-use peephole_core::ir::Padding;
-use peephole_core::{Kernel, Layer, Network, Shape, lint, text, ulc};
+use peephole_ir::Padding;
+use peephole_ir::{Kernel, Layer, Network, Shape, lint, text, ulc};
+use peephole_zoo::generator::compute_filter;
 
 use super::{MIB, Target};
 use crate::mutate::ByteReader;

@@ -6,16 +6,16 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use peephole_core::ir::Network;
-use peephole_core::layer_features::FEATURE_COUNT;
-use peephole_core::predictor::format::format_of;
-use peephole_core::predictor::{
+use peephole_ir::Network;
+use peephole_ir::layer_features::FEATURE_COUNT;
+use peephole_ir::text::parse_network;
+use peephole_ir::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
+use peephole_onnx::pb::{self, AttributeProto, ModelProto, NodeProto, TensorProto};
+use peephole_predictor::format::format_of;
+use peephole_predictor::{
     EMBEDDED_MODEL, EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, META_CARD, MLP_WIDTH,
     Matrix, MemberWeights, Predictor, PredictorError, PredictorWeights,
 };
-use peephole_core::text::parse_network;
-use peephole_core::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
-use peephole_onnx::pb::{self, AttributeProto, ModelProto, NodeProto, TensorProto};
 use prost::Message;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

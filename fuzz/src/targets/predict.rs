@@ -7,8 +7,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use peephole_core::predictor::{MAX_SEQUENCE, Predictor, PredictorError, ULC_ONLY_MODEL_PATH};
-use peephole_core::ulc::{self, UlcCode};
+use peephole_ir::ulc::{self, UlcCode};
+use peephole_predictor::{MAX_SEQUENCE, Predictor, PredictorError, ULC_ONLY_MODEL_PATH};
 
 use super::{MIB, Target};
 

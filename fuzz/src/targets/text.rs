@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use peephole_core::generator::Skeleton;
-use peephole_core::text::{TextError, parse_block, parse_network};
+use peephole_ir::text::{TextError, parse_network};
+use peephole_zoo::generator::Skeleton;
+use peephole_zoo::generator::parse_block;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 

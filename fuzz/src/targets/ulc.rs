@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use peephole_core::ulc::{self, ChannelRatioBin, UlcCode, UlcDecodeError};
+use peephole_ir::ulc::{self, ChannelRatioBin, UlcCode, UlcDecodeError};
 
 use super::{MIB, Target};
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use peephole_core::ulc::{self, ULC_VERSION};
-use peephole_core::zoo::{ZooRecord, read_zoo_from};
+use peephole_ir::ulc::{self, ULC_VERSION};
+use peephole_zoo::{ZooRecord, read_zoo_from};
 
 use super::{MIB, Target, class};
 

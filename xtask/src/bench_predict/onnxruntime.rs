@@ -7,10 +7,10 @@
 
 use std::sync::Mutex;
 
-use peephole_core::layer_features::{FEATURE_COUNT, FeatureRow};
-use peephole_core::predictor::{MAX_SEQUENCE, Score, length_batches};
-use peephole_core::ulc::{self, UlcCode, UlcDecodeError};
+use peephole_ir::layer_features::{FEATURE_COUNT, FeatureRow};
+use peephole_ir::ulc::{self, UlcCode, UlcDecodeError};
 use peephole_ort::{OrtRuntime, OrtRuntimeError, ort};
+use peephole_predictor::{MAX_SEQUENCE, Score, length_batches};
 use thiserror::Error;
 
 use super::Item;
@@ -217,11 +217,11 @@ impl OrtPredictor {
 
 #[cfg(test)]
 mod tests {
-    use peephole_core::generator::{Skeleton, network_at};
-    use peephole_core::ir::Network;
-    use peephole_core::layer_features::layer_features;
-    use peephole_core::predictor::{EMBEDDED_MODEL, Predictor, ULC_ONLY_MODEL_PATH};
-    use peephole_core::ulc::encode;
+    use peephole_ir::Network;
+    use peephole_ir::layer_features::layer_features;
+    use peephole_ir::ulc::encode;
+    use peephole_predictor::{EMBEDDED_MODEL, Predictor, ULC_ONLY_MODEL_PATH};
+    use peephole_zoo::generator::{Skeleton, network_at};
 
     use super::*;
 

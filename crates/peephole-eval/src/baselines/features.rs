@@ -2,9 +2,9 @@
 //! architecture statistics, or counts of ULC field values. Kept apart from the learners so the
 //! learners can be tested on synthetic matrices and the features on real records.
 
-use peephole_core::ir::LayerKind;
-use peephole_core::ulc::{self, CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
-use peephole_core::zoo::ZooRecord;
+use peephole_ir::LayerKind;
+use peephole_ir::ulc::{self, CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
+use peephole_zoo::ZooRecord;
 
 use super::BaselineError;
 
@@ -175,7 +175,7 @@ fn field_widths() -> [usize; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_core::ulc::UlcCode;
+    use peephole_ir::ulc::UlcCode;
 
     fn record() -> ZooRecord {
         crate::testing::record_with_curve(

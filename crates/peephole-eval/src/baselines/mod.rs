@@ -25,8 +25,8 @@ pub mod svr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use peephole_core::ulc::UlcDecodeError;
-use peephole_core::zoo::ZooRecord;
+use peephole_ir::ulc::UlcDecodeError;
+use peephole_zoo::ZooRecord;
 
 use crate::gbt::{self, GbtModel, GbtParams, GbtSelection};
 
@@ -442,7 +442,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use peephole_core::metrics::{kendall_tau_b, mse};
+    use crate::metrics::{kendall_tau_b, mse};
 
     /// A synthetic zoo where the final accuracy is a known, nonlinear function of the first
     /// two epochs (plus a little noise), so a good curve baseline must beat the mean.

@@ -4,11 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use peephole_core::generator::GeneratorChoice;
-use peephole_core::predictor::{ModelCard, PredictorWeights};
-use peephole_core::protocol::Protocol;
-use peephole_core::reference::{list_name, read_network_list};
-use peephole_core::zoo::ZooRecord;
+use peephole_ir::protocol::Protocol;
+use peephole_predictor::{ModelCard, PredictorWeights};
 use peephole_train::bench::{BenchTrainOptions, bench_train};
 use peephole_train::data::load_protocol_data;
 use peephole_train::predictor::build::{
@@ -17,6 +14,9 @@ use peephole_train::predictor::build::{
 use peephole_train::predictor::train::{Batching, FitOptions, FitProgress, Supervision};
 use peephole_train::train::{device_name, train_network};
 use peephole_train::zoo::{NetworkSource, Shard, ZooJob, read_drawn_ids, run_zoo};
+use peephole_zoo::ZooRecord;
+use peephole_zoo::generator::GeneratorChoice;
+use peephole_zoo::reference::{list_name, read_network_list};
 use tch::Device;
 
 #[derive(Parser)]
@@ -198,7 +198,7 @@ struct TrainOneArgs {
 
 /// The held-out ids of a model card file.
 fn held_out_ids(path: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    let card = peephole_core::predictor::ModelCard::read(path).context("--hold-out-from")?;
+    let card = peephole_predictor::ModelCard::read(path).context("--hold-out-from")?;
     anyhow::ensure!(
         !card.split.test_ids.is_empty(),
         "--hold-out-from {}: the card holds out no networks",
@@ -240,9 +240,9 @@ impl FitProgress for BarProgress {
 }
 
 /// A network in the text form, with the error drawn under the offending column.
-fn parse_network(text: &str) -> anyhow::Result<peephole_core::Network> {
+fn parse_network(text: &str) -> anyhow::Result<peephole_ir::Network> {
     text.parse()
-        .map_err(|e: peephole_core::text::TextError| anyhow::anyhow!("{}", e.render(text)))
+        .map_err(|e: peephole_ir::text::TextError| anyhow::anyhow!("{}", e.render(text)))
 }
 
 fn parse_device(name: &str) -> anyhow::Result<Device> {
@@ -262,7 +262,7 @@ fn parse_device(name: &str) -> anyhow::Result<Device> {
 
 fn parse_protocol(name: &str) -> anyhow::Result<Protocol> {
     Protocol::by_name(name).with_context(|| {
-        let known: Vec<_> = peephole_core::protocol::PROTOCOLS
+        let known: Vec<_> = peephole_ir::protocol::PROTOCOLS
             .iter()
             .map(|p| p.name)
             .collect();

@@ -4,17 +4,17 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use peephole_core::layer_features::layer_features;
-use peephole_core::metrics::{MetricError, Report, evaluate};
-use peephole_core::predictor::format::format_of;
-use peephole_core::predictor::{
+use peephole_eval::metrics::{MetricError, Report, evaluate};
+use peephole_eval::split::Split;
+use peephole_ir::layer_features::layer_features;
+use peephole_ir::protocol::Protocol;
+use peephole_ir::ulc::ULC_VERSION;
+use peephole_predictor::format::format_of;
+use peephole_predictor::{
     MethodMetrics, ModelCard, PredictorWeights, Ranges, SplitFileRef, SplitInfo, ZooFileInfo,
     native,
 };
-use peephole_core::protocol::Protocol;
-use peephole_core::ulc::ULC_VERSION;
-use peephole_core::zoo::{ZooRecord, read_zoo};
-use peephole_eval::split::Split;
+use peephole_zoo::{ZooRecord, read_zoo};
 use sha2::{Digest, Sha256};
 
 use super::train::{

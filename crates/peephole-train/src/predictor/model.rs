@@ -1,11 +1,11 @@
 //! The Peephole model in tch, as the paper describes it: per-layer embeddings of the ULC
 //! fields, an LSTM over the layers, an epoch embedding, and an MLP regressor.
 
-use peephole_core::layer_features::FEATURE_COUNT;
-use peephole_core::predictor::{
+use peephole_ir::layer_features::FEATURE_COUNT;
+use peephole_ir::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
+use peephole_predictor::{
     EMBEDDING_DIM, LAYER_FEATURES, LSTM_HIDDEN, Linear, MLP_WIDTH, Matrix, MemberWeights,
 };
-use peephole_core::ulc::{CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
 use tch::nn;
 use tch::{Kind, Tensor};
 

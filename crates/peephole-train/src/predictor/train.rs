@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use peephole_core::layer_features::{FEATURE_COUNT, FeatureRow, layer_features};
-use peephole_core::predictor::{MemberWeights, PredictorWeights};
-use peephole_core::ulc::UlcCode;
-use peephole_core::zoo::ZooRecord;
 use peephole_eval::split::{Side, Split, is_evaluation_generator};
+use peephole_ir::layer_features::{FEATURE_COUNT, FeatureRow, layer_features};
+use peephole_ir::ulc::UlcCode;
+use peephole_predictor::{MemberWeights, PredictorWeights};
+use peephole_zoo::ZooRecord;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -606,7 +606,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../data/zoo/fmnist-budget-v1.jsonl"
         );
-        peephole_core::zoo::read_zoo(std::path::Path::new(path))
+        peephole_zoo::read_zoo(std::path::Path::new(path))
             .expect("the committed zoo reads")
             .records
     }
@@ -670,18 +670,14 @@ mod tests {
         };
         let tch = predict_member(&net, &batch, 0.0, 1.0);
         for (network, predicted) in networks.iter().zip(&tch) {
-            let (native, _) = peephole_core::predictor::native::predict(
-                &weights,
-                &network.codes,
-                &network.features,
-                8,
-            );
+            let (native, _) =
+                peephole_predictor::native::predict(&weights, &network.codes, &network.features, 8);
             assert!(
                 (native - predicted).abs() < 1e-4,
                 "native {native} vs tch {predicted}"
             );
             let (codes_only, _) =
-                peephole_core::predictor::native::predict(&weights, &network.codes, &[], 8);
+                peephole_predictor::native::predict(&weights, &network.codes, &[], 8);
             assert!(
                 (codes_only - predicted).abs() > 1e-6,
                 "the features must count, or this test cannot fail"
