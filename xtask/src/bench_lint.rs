@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::ensure;
 use peephole_predictor::Predictor;
-use peephole_predictor::advice::{Threshold, rank_edits, verdict};
+use peephole_predictor::edits::rank_edits;
+use peephole_predictor::verdict::{Threshold, verdict};
 
 use crate::bench::{self, median};
 use crate::bench_compile::networks;

@@ -26,7 +26,7 @@ use peephole_eval::gbt::GbtSelection;
 use peephole_eval::metrics;
 use peephole_eval::slices::Slice;
 use peephole_eval::split::{Side, Split, architecture_text};
-use peephole_predictor::advice::DEFAULT_THRESHOLD_PERCENTILE;
+use peephole_predictor::verdict::DEFAULT_THRESHOLD_PERCENTILE;
 use peephole_predictor::{ModelCard, Predictor};
 use peephole_zoo::{ZooRecord, read_zoo, read_zoo_from};
 use serde::Serialize;

@@ -1,10 +1,11 @@
 //! `cargo peephole explain`: which layers matter, by the predicted effect of every
-//! single-layer edit the lint's local search tries (`peephole_predictor::advice`).
+//! single-layer edit the lint's local search tries (`peephole_predictor::edits`).
 
 use std::fmt::Write as _;
 
 use peephole_ir::Network;
-use peephole_predictor::advice::{DEFAULT_SEARCH_BUDGET, ScoredEdit, percent, search_edits};
+use peephole_predictor::edits::{DEFAULT_SEARCH_BUDGET, ScoredEdit, search_edits};
+use peephole_predictor::verdict::{percent, zoo_percentile};
 use peephole_predictor::{Prediction, Predictor, PredictorError};
 
 /// A network's prediction and every valid edit, best first.
@@ -49,7 +50,7 @@ pub fn explain(predictor: &Predictor, network: &Network) -> Result<Explanation, 
     };
     Ok(Explanation {
         network: network.clone(),
-        zoo_percentile: predictor.zoo_percentile(base.mean),
+        zoo_percentile: zoo_percentile(predictor, base.mean),
         protocol: predictor.card().protocol.clone(),
         epochs: predictor.card().epochs,
         base,

@@ -7,7 +7,7 @@ use peephole_io::shown;
 
 use peephole_ir::Network;
 use peephole_ir::ulc::encode;
-use peephole_predictor::advice::percent;
+use peephole_predictor::verdict::{percent, zoo_percentile};
 use peephole_predictor::{Predictor, PredictorError};
 use serde::Serialize;
 
@@ -71,7 +71,7 @@ pub fn report(predictor: &Predictor, network: &Network) -> Result<Report, Predic
         protocol: card.protocol.clone(),
         supervision: card.supervision.clone(),
         epochs,
-        zoo_percentile: predictor.zoo_percentile(final_mean),
+        zoo_percentile: zoo_percentile(predictor, final_mean),
         clamps: encoding.clamps.iter().map(ToString::to_string).collect(),
         out_of_range,
     })
@@ -162,7 +162,7 @@ mod tests {
             (last.mean - single.mean).abs() < 1e-6,
             "the batch agrees with a single prediction"
         );
-        assert!((report.zoo_percentile - predictor.zoo_percentile(single.mean)).abs() < 1e-3);
+        assert!((report.zoo_percentile - zoo_percentile(&predictor, single.mean)).abs() < 1e-3);
         assert!(
             report
                 .text()

@@ -1,5 +1,5 @@
 //! The model-based check of `peephole_check!`: which predictor a network asks for, loading it
-//! once per process, and turning a poor verdict of `peephole_predictor::advice` into a
+//! once per process, and turning a poor verdict of `peephole_predictor::verdict` into a
 //! finding.
 //!
 //! Which model: `#[peephole(model = "path")]` on the network, else the `PEEPHOLE_MODEL`
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use peephole_ir::lint::{Diagnostic, Lint};
-use peephole_predictor::advice::{self, Threshold};
+use peephole_predictor::verdict::{self, Threshold};
 use peephole_predictor::{Predictor, PredictorError};
 use proc_macro2::Span;
 
@@ -163,7 +163,7 @@ pub(crate) fn findings(network: &Lowered, context: &ModelContext) -> syn::Result
         Some((accuracy, _)) => Threshold::Accuracy(*accuracy),
         None => Threshold::default(),
     };
-    let verdict = advice::verdict(&predictor, &network.network, threshold).map_err(|error| {
+    let verdict = verdict::verdict(&predictor, &network.network, threshold).map_err(|error| {
         syn::Error::new(
             network.name_span,
             format!("peephole: {which} cannot score this network: {error}"),

@@ -52,6 +52,9 @@ pub const META_ULC_VERSION: &str = "peephole.ulc_version";
 pub const META_EPOCHS: &str = "peephole.epochs";
 /// Metadata key of the model card JSON.
 pub const META_CARD: &str = "peephole.card";
+/// Longest ULC sequence accepted; generated networks have at most 46 layers.
+pub const MAX_SEQUENCE: usize = 512;
+
 /// Largest model file accepted; the default model is a few MB, so anything far larger is
 /// not a predictor and is refused before parsing.
 pub const MAX_MODEL_BYTES: usize = 256 << 20;

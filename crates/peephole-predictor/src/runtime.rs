@@ -18,7 +18,7 @@ use tract_onnx::prelude::*;
 use super::card::ModelCard;
 use super::fast::FastScorer;
 use super::format::{
-    MAX_MODEL_BYTES, META_CARD, META_FORMAT, META_LAYER_FEATURES, PREDICTOR_FORMAT,
+    MAX_MODEL_BYTES, MAX_SEQUENCE, META_CARD, META_FORMAT, META_LAYER_FEATURES, PREDICTOR_FORMAT,
     PREDICTOR_FORMAT_V2, format_of, reads_layer_features,
 };
 #[cfg(feature = "tract")]
@@ -31,9 +31,6 @@ use peephole_ir::layer_features::{FeatureRow, LAYER_FEATURES_V1, layer_features_
 use peephole_ir::protocol::Protocol;
 use peephole_ir::ulc::{ULC_VERSION, UlcCode, UlcDecodeError, encode_analyzed, validate};
 use peephole_ir::{Network, Shape, ShapeError};
-
-/// Longest ULC sequence accepted; generated networks have at most 46 layers.
-pub const MAX_SEQUENCE: usize = 512;
 
 /// Why a predictor could not be loaded or could not answer.
 #[derive(Debug, Error)]
@@ -895,10 +892,5 @@ impl Predictor {
             .into_iter()
             .map(|r| r.ok_or(PredictorError::NotFinite))
             .collect()
-    }
-
-    /// Where a predicted accuracy falls among the training zoo's networks (percent).
-    pub fn zoo_percentile(&self, accuracy: f64) -> f64 {
-        self.card.ranges.percentile_of(accuracy)
     }
 }

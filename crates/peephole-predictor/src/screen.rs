@@ -16,7 +16,7 @@ use peephole_onnx_proto as pb;
 use thiserror::Error;
 
 use super::format::INPUT_LAYER_FEATURES;
-use super::runtime::MAX_SEQUENCE;
+use super::format::MAX_SEQUENCE;
 use peephole_ir::layer_features::FEATURE_COUNT;
 
 /// Most elements one tensor of a predictor may hold at batch 1. The default model's largest

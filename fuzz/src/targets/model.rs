@@ -176,7 +176,8 @@ fn run(data: &[u8]) -> String {
                         p.mean.is_finite() && p.spread.is_finite(),
                         "a loaded model answered {p:?}"
                     );
-                    let percentile = predictor.zoo_percentile(p.mean);
+                    let percentile =
+                        peephole_predictor::verdict::zoo_percentile(&predictor, p.mean);
                     assert!(
                         (0.0..=100.0).contains(&percentile),
                         "percentile {percentile}"

@@ -33,8 +33,8 @@ use thiserror::Error;
 pub use kernels::SimdLevel;
 
 use self::kernels::{Packed, gemm, lstm_cell};
+use crate::format::MAX_SEQUENCE;
 use crate::native::mean_and_spread;
-use crate::runtime::MAX_SEQUENCE;
 use crate::weights::{Matrix, MemberWeights, PredictorWeights};
 use peephole_ir::layer_features::{FEATURE_COUNT, FeatureRow};
 use peephole_ir::ulc::{UlcCode, UlcDecodeError, validate};

@@ -1,24 +1,16 @@
-//! What the predictor says about one network, in the terms a person acts on: the prediction
-//! with its spread, where it falls among the zoo's networks, whether it is below a threshold,
-//! and which single-layer edit raises the prediction most.
+//! The edit search behind a verdict's advice: every single-layer change to a network (remove,
+//! replace, insert), scored in batches on the native fast scorer within a budget, best first.
 //!
-//! The `peephole_check!` lint and `cargo peephole explain` both call this module, so the
-//! build-time warning and the command line never disagree about a network. Both score on the
-//! native fast scorer where the model allows ([`Predictor::predict_batch_fast`]): the edit
-//! search meets many sequence lengths, and tract would compile a plan for each.
+//! A search meets many sequence lengths, and tract would compile a plan for each, so it
+//! scores on [`Predictor::predict_batch_fast`] where the model allows.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::runtime::{Prediction, Predictor, PredictorError};
-use peephole_ir::protocol::Protocol;
+use crate::runtime::{Prediction, Predictor, PredictorError};
 use peephole_ir::text::layer_text;
 use peephole_ir::ulc::{UlcCode, encode};
 use peephole_ir::{Kernel, Layer, LayerKind, Network};
-
-/// The zoo percentile used as the default threshold: a network predicted to land in the
-/// bottom quarter of the zoo is worth a second look before training.
-pub const DEFAULT_THRESHOLD_PERCENTILE: f64 = 25.0;
 
 /// One single-layer change to a network, as the local search proposes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -348,7 +340,7 @@ pub fn search_edits(
 /// Whether an edited network still makes sense as advice: it keeps a conv if the original
 /// had one and an activation if the original had one ("remove the only conv" may score
 /// higher, but nobody would act on it).
-fn makes_sense(original: &Network, edited: &Network) -> bool {
+pub(crate) fn makes_sense(original: &Network, edited: &Network) -> bool {
     let has = |network: &Network, kind: fn(&Layer) -> bool| network.layers.iter().any(kind);
     let conv = |layer: &Layer| layer.kind() == LayerKind::Conv;
     let activation = |layer: &Layer| matches!(layer, Layer::Relu | Layer::Sigmoid | Layer::Tanh);
@@ -356,189 +348,12 @@ fn makes_sense(original: &Network, edited: &Network) -> bool {
         && (!has(original, activation) || has(edited, activation))
 }
 
-/// Where the threshold a network is checked against comes from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    /// An accuracy the user gave (`min_accuracy = 0.85`).
-    Accuracy(f64),
-    /// A percentile of the training zoo's final accuracies, read from the model card.
-    ZooPercentile(f64),
-}
-
-impl Default for Threshold {
-    fn default() -> Self {
-        Threshold::ZooPercentile(DEFAULT_THRESHOLD_PERCENTILE)
-    }
-}
-
-impl Threshold {
-    /// The accuracy this threshold stands for under `predictor`'s card.
-    pub fn accuracy(self, predictor: &Predictor) -> f64 {
-        match self {
-            Threshold::Accuracy(accuracy) => accuracy,
-            Threshold::ZooPercentile(percentile) => predictor.card().ranges.accuracy_at(percentile),
-        }
-    }
-}
-
-/// The predictor's verdict on one network.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    /// Predicted final accuracy, with the ensemble's spread and any range notes.
-    pub prediction: Prediction,
-    /// Percent of the training zoo's networks that finished below the prediction.
-    pub zoo_percentile: f64,
-    /// The threshold, as an accuracy.
-    pub threshold: f64,
-    /// How the threshold was chosen.
-    pub threshold_source: Threshold,
-    /// The best single-layer edit, when the prediction is below the threshold and some
-    /// sensible edit raises it by more than the prediction's spread.
-    pub best_edit: Option<ScoredEdit>,
-    /// Why the edit search did not run or did not finish, when it did not: the network is
-    /// outside what the model saw, or the budget ran out.
-    pub search_note: Option<String>,
-    /// The protocol the prediction is for.
-    pub protocol: String,
-    /// Epochs of that protocol.
-    pub epochs: u32,
-}
-
-impl Verdict {
-    /// True when the prediction is below the threshold: the case the lint warns about.
-    pub fn is_poor(&self) -> bool {
-        self.prediction.mean < self.threshold
-    }
-}
-
-/// Predicts `network`'s final accuracy and, when it falls below `threshold`, searches for the
-/// single-layer edit that raises it most (the search only runs for poor networks, so checking
-/// a good network costs one prediction). A network outside what the model saw gets no search:
-/// the model cannot rank edits of a design it cannot vouch for, and a very long one would cost
-/// minutes. Advice is kept only when its gain exceeds the prediction's spread (smaller gains
-/// are noise between the ensemble's members) and the edited network still makes sense.
-pub fn verdict(
-    predictor: &Predictor,
-    network: &Network,
-    threshold: Threshold,
-) -> Result<Verdict, PredictorError> {
-    let prediction = predictor.predict_final_fast(network)?;
-    let threshold_accuracy = threshold.accuracy(predictor);
-    let mut search_note = None;
-    let best_edit = if prediction.mean >= threshold_accuracy {
-        None
-    } else if !prediction.notes.is_empty() {
-        search_note = Some(
-            "no edit search: the model cannot rank edits of a network outside what it saw"
-                .to_string(),
-        );
-        None
-    } else {
-        let search = search_edits(predictor, network, prediction.mean, DEFAULT_SEARCH_BUDGET)?;
-        search_note = search.stopped_note();
-        search
-            .ranked
-            .into_iter()
-            .filter(|best| makes_sense(network, &best.edit.apply(network)))
-            .find(|best| best.gain > prediction.spread)
-    };
-    Ok(Verdict {
-        zoo_percentile: predictor.zoo_percentile(prediction.mean),
-        prediction,
-        threshold: threshold_accuracy,
-        threshold_source: threshold,
-        best_edit,
-        search_note,
-        protocol: predictor.card().protocol.clone(),
-        epochs: predictor.card().epochs,
-    })
-}
-
-/// Accuracy as a percentage with one decimal (`81.3%`).
-pub fn percent(accuracy: f64) -> String {
-    format!("{:.1}%", accuracy * 100.0)
-}
-
-impl fmt::Display for Threshold {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Threshold::Accuracy(a) => write!(f, "min_accuracy {}", percent(*a)),
-            Threshold::ZooPercentile(p) => write!(f, "the zoo's {p:.0}th percentile"),
-        }
-    }
-}
-
-impl Verdict {
-    /// The warning's sentence. It leads with the zoo percentile (where the network would rank
-    /// among the networks the model learned from: the part that does not depend on knowing
-    /// the protocol), then the prediction with its spread and the threshold, then range notes.
-    /// A network above the threshold only warns for its range notes, and says so.
-    pub fn message(&self) -> String {
-        let rank = format!(
-            "would rank above {:.0}% of the zoo's trained networks",
-            self.zoo_percentile
-        );
-        let prediction = format!(
-            "predicted {} ± {} validation accuracy after {} epochs of {}",
-            percent(self.prediction.mean),
-            percent(self.prediction.spread),
-            self.epochs,
-            self.protocol
-        );
-        let comparison = if self.is_poor() {
-            "below"
-        } else {
-            "at or above"
-        };
-        let mut text = format!(
-            "{rank}: {prediction}, {comparison} the threshold {} ({})",
-            percent(self.threshold),
-            self.threshold_source
-        );
-        if !self.prediction.notes.is_empty() {
-            let notes: Vec<String> = self
-                .prediction
-                .notes
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            text.push_str(&format!(
-                "\nnote: outside what the model saw in training, so trust it less: {}",
-                notes.join("; ")
-            ));
-        }
-        if let Some(note) = &self.search_note {
-            text.push_str(&format!("\nnote: {note}"));
-        }
-        text
-    }
-
-    /// What the protocol's name means, in plain words (`None` for a protocol this build does
-    /// not know, whose card still names it). Tools print it once per crate or run, beside the
-    /// first verdict, so that "42%" is not read as "my network gets 42% on my data".
-    pub fn protocol_in_plain_words(&self) -> Option<String> {
-        Protocol::by_name(&self.protocol).map(|protocol| protocol.in_plain_words())
-    }
-
-    /// The warning's help line: the best edit and its predicted gain.
-    pub fn help(&self, network: &Network) -> Option<String> {
-        self.best_edit.as_ref().map(|best| {
-            format!(
-                "{} (predicted {}, {:+.1} points)",
-                best.edit.describe(network),
-                percent(best.prediction.mean),
-                best.gain * 100.0
-            )
-        })
-    }
-}
-
+/// Networks the tests of the edit search and of the verdict share.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use peephole_ir::Shape;
+pub(crate) mod fixtures {
+    use peephole_ir::{Kernel, Layer, Network, Shape};
 
-    fn network() -> Network {
+    pub fn network() -> Network {
         Network {
             input: Shape::new(1, 28, 28),
             layers: vec![
@@ -552,6 +367,20 @@ mod tests {
             classes: 10,
         }
     }
+
+    /// A network the model has seen: 12 layers, every code in its training range.
+    pub fn in_range() -> Network {
+        peephole_ir::text::parse_network(
+            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 bn relu conv3x3:32 sigmoid maxpool2x2/2 conv3x3:64 bn relu -> 10",
+        )
+        .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{in_range, network};
+    use super::*;
 
     #[test]
     fn candidate_edits_cover_each_kind_of_move_and_never_repeat_the_original() {
@@ -601,67 +430,6 @@ mod tests {
         assert_eq!(
             Edit::Remove { index: 4 }.describe(&n),
             "remove layer 4 (bn)"
-        );
-    }
-
-    /// A network the model has seen: 12 layers, every code in its training range.
-    fn in_range() -> Network {
-        peephole_ir::text::parse_network(
-            "[1x28x28] conv3x3:16 sigmoid maxpool2x2/2 conv3x3:32 bn relu conv3x3:32 sigmoid maxpool2x2/2 conv3x3:64 bn relu -> 10",
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn the_verdict_is_consistent_with_its_own_threshold() {
-        let predictor = Predictor::embedded().expect("embedded model");
-        let n = in_range();
-        let high = verdict(&predictor, &n, Threshold::Accuracy(2.0)).unwrap();
-        assert!(high.is_poor());
-        assert!(
-            high.prediction.notes.is_empty(),
-            "{:?}",
-            high.prediction.notes
-        );
-        let ranked = rank_edits(&predictor, &n, high.prediction.mean).unwrap();
-        assert!(ranked.windows(2).all(|w| w[0].gain >= w[1].gain));
-        let sensible = ranked
-            .iter()
-            .find(|e| makes_sense(&n, &e.edit.apply(&n)))
-            .expect("some edit");
-        match &high.best_edit {
-            Some(best) => {
-                assert_eq!(
-                    best.edit, sensible.edit,
-                    "the verdict's edit is the top sensible one of the ranking"
-                );
-                assert!(best.gain > high.prediction.spread);
-            }
-            None => assert!(
-                sensible.gain <= high.prediction.spread,
-                "advice is dropped only inside the spread"
-            ),
-        }
-        let low = verdict(&predictor, &n, Threshold::Accuracy(0.0)).unwrap();
-        assert!(!low.is_poor());
-        assert!(low.best_edit.is_none(), "no search for networks that pass");
-        assert!(high.message().contains("below the threshold 200.0%"));
-    }
-
-    // Issue 19: `explain` on a 510-layer network ran 287 s; out of range, it gets no search.
-    #[test]
-    fn a_network_outside_what_the_model_saw_gets_no_edit_search_and_says_why() {
-        let predictor = Predictor::embedded().expect("embedded model");
-        // Images of another shape than the protocol's: outside what the model saw.
-        let mut other_images = network();
-        other_images.input = Shape::new(3, 32, 32);
-        let poor = verdict(&predictor, &other_images, Threshold::Accuracy(2.0)).unwrap();
-        assert!(!poor.prediction.notes.is_empty());
-        assert!(poor.best_edit.is_none());
-        assert!(
-            poor.message().contains("no edit search"),
-            "{}",
-            poor.message()
         );
     }
 
