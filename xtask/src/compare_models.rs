@@ -10,11 +10,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, ensure};
-use peephole_eval::baselines::features::final_accuracy;
-use peephole_eval::bootstrap::{Bootstrap, Interval, interval, pick};
-use peephole_eval::metrics;
+use peephole_baselines::features::final_accuracy;
 use peephole_eval::slices::{TRAINABLE_THRESHOLD, family};
 use peephole_eval::split::{Side, architecture_text};
+use peephole_metrics as metrics;
+use peephole_metrics::bootstrap::{Bootstrap, Interval, interval, pick};
 use peephole_predictor::Predictor;
 use peephole_zoo::ZooRecord;
 

@@ -1,5 +1,5 @@
 //! `cargo xtask eval`: evaluation protocol v2 (issue 16). Peephole against the baselines of
-//! `peephole_eval::baselines`, per slice (generator v1, generator v2, the reference set, the
+//! `peephole_baselines`, per slice (generator v1, generator v2, the reference set, the
 //! trainable networks), on the test side of the frozen split `data/splits/eval-v2.json`, with
 //! seeded bootstrap intervals.
 //!
@@ -18,14 +18,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use peephole_eval::baselines::{
+use peephole_baselines::gbt::GbtSelection;
+use peephole_baselines::{
     BaselineOptions, FittedBaselines, Method, RidgeSelection, Scale, SvrSelection, features,
 };
-use peephole_eval::bootstrap::{Bootstrap, Interval, interval, pick};
-use peephole_eval::gbt::GbtSelection;
-use peephole_eval::metrics;
 use peephole_eval::slices::Slice;
 use peephole_eval::split::{Side, Split, architecture_text};
+use peephole_metrics as metrics;
+use peephole_metrics::bootstrap::{Bootstrap, Interval, interval, pick};
 use peephole_predictor::verdict::DEFAULT_THRESHOLD_PERCENTILE;
 use peephole_predictor::{ModelCard, Predictor};
 use peephole_zoo::{ZooRecord, read_zoo, read_zoo_from};
@@ -1163,13 +1163,7 @@ mod tests {
         let curve = (0..8)
             .map(|e| first + (last - first) * f64::from(e) / 7.0)
             .collect();
-        peephole_eval::testing::record_with_curve(
-            &format!("s5-{index}"),
-            generator,
-            5,
-            index,
-            curve,
-        )
+        peephole_zoo::testing::record_with_curve(&format!("s5-{index}"), generator, 5, index, curve)
     }
 
     fn card() -> ModelCard {

@@ -232,10 +232,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    /// The workspace's synthetic record (`peephole_eval::testing`), under `id` and timed
+    /// The workspace's synthetic record (`peephole_zoo::testing`), under `id` and timed
     /// `wall_seconds`: what merging looks at.
     fn record(id: &str, wall_seconds: f64) -> ZooRecord {
-        let mut record = peephole_eval::testing::record(id, "generator-v1/fmnist-v1", 0);
+        let mut record = peephole_zoo::testing::record(id, "generator-v1/fmnist-v1", 0);
         record.wall_seconds = wall_seconds;
         record
     }

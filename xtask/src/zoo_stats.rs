@@ -184,7 +184,7 @@ fn noise_ceiling(first: &std::path::Path, second: &std::path::Path) -> anyhow::R
     );
     let x: Vec<f64> = ids.iter().map(|id| a[*id]).collect();
     let y: Vec<f64> = ids.iter().map(|id| b[*id]).collect();
-    let report = peephole_eval::metrics::evaluate(&x, &y)?;
+    let report = peephole_metrics::evaluate(&x, &y)?;
     println!(
         "noise ceiling ({} vs {}, {} shared networks): Kendall tau {:.3}  Spearman {:.3}  R2 {:.3}  MSE {:.5}",
         first.display(),

@@ -400,7 +400,7 @@ fn agrees(frozen: Side, rule: Side) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::record;
+    use peephole_zoo::testing::record;
 
     #[test]
     fn a_generated_twin_of_a_reference_network_checks_without_the_reference_file() {

@@ -132,7 +132,7 @@ pub struct MethodMetrics {
 }
 
 /// All of the paper's Table 3 metrics for one predictor on one set of networks, as a card
-/// records them; `peephole_eval::metrics::evaluate` computes them together, so a report row
+/// records them; `peephole_metrics::evaluate` computes them together, so a report row
 /// cannot mix numbers from different inputs. Defined with the card (the format) rather than
 /// with the metrics, so reading a card needs no evaluation code.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

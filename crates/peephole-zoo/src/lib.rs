@@ -9,5 +9,8 @@
 pub mod generator;
 mod records;
 pub mod reference;
+/// Synthetic zoo records (real generated networks, chosen curves) for the tests of this crate
+/// and of its callers, so that the record layout is written once.
+pub mod testing;
 
 pub use records::*;

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use peephole_eval::metrics::{MetricError, Report, evaluate};
 use peephole_eval::split::Split;
 use peephole_ir::layer_features::layer_features;
 use peephole_ir::protocol::Protocol;
 use peephole_ir::ulc::ULC_VERSION;
+use peephole_metrics::{MetricError, Report, evaluate};
 use peephole_predictor::format::format_of;
 use peephole_predictor::{
     MethodMetrics, ModelCard, PredictorWeights, Ranges, SplitFileRef, SplitInfo, ZooFileInfo,

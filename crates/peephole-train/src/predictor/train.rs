@@ -697,7 +697,7 @@ mod tests {
 
     #[test]
     fn a_frozen_split_keeps_every_copy_of_an_architecture_on_its_side() {
-        use peephole_eval::testing::record_with_curve;
+        use peephole_zoo::testing::record_with_curve;
         // 60 architectures, each drawn twice under different ids (twins).
         let records: Vec<ZooRecord> = (0..120)
             .map(|i| {
@@ -749,7 +749,7 @@ mod tests {
 
     #[test]
     fn a_frozen_split_refuses_unlisted_and_evaluation_only_networks() {
-        use peephole_eval::testing::record_with_curve;
+        use peephole_zoo::testing::record_with_curve;
         let listed = record_with_curve("listed", "generator-v1", 7, 0, vec![0.5]);
         let reference = record_with_curve("lenet", "reference-v1", 7, 1, vec![0.5]);
         let frozen = frozen(&[&listed, &reference]);
@@ -773,7 +773,7 @@ mod tests {
 
     #[test]
     fn a_generated_twin_of_a_reference_network_is_left_out_of_every_side() {
-        use peephole_eval::testing::record_with_curve;
+        use peephole_zoo::testing::record_with_curve;
         let listed = record_with_curve("listed", "generator-v1", 7, 0, vec![0.5]);
         let reference = record_with_curve("lenet", "reference-v1", 7, 1, vec![0.5]);
         // The generator drew the reference network's architecture (same stream and index).

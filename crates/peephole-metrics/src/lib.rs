@@ -10,6 +10,8 @@
 //! range neither overflow nor underflow on the way; a result that truly does not fit in an `f64`
 //! is reported as [`MetricError::Overflow`] instead of coming back as `inf` or `NaN`.
 
+pub mod bootstrap;
+
 use std::cmp::Ordering;
 use std::fmt;
 

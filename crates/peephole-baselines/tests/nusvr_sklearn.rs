@@ -9,11 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use peephole_eval::baselines::features::{
-    PREFIX_FRACTION, final_accuracy, prefix_epochs, svr_features,
-};
-use peephole_eval::baselines::linalg::Standardizer;
-use peephole_eval::baselines::{NuSvr, SolverOptions, SvrParams};
+use peephole_baselines::features::{PREFIX_FRACTION, final_accuracy, prefix_epochs, svr_features};
+use peephole_baselines::linalg::Standardizer;
+use peephole_baselines::{NuSvr, SolverOptions, SvrParams};
 
 /// Largest difference accepted between the two fits' predictions, in accuracy units.
 const AGREEMENT: f64 = 1e-4;

@@ -1,8 +1,8 @@
 //! Records for tests: real generated networks with chosen accuracy curves.
 
+use crate::ZooRecord;
+use crate::generator::{Skeleton, network_at};
 use peephole_ir::ulc;
-use peephole_zoo::ZooRecord;
-use peephole_zoo::generator::{Skeleton, network_at};
 
 /// A record of generator v1's network number `index` (stream 5) under `id` and `generator`,
 /// with a linear 8-epoch curve ending at 0.5 + 0.4 * (index % 10) / 10.

@@ -13,7 +13,7 @@ use peephole_ir::{Layer, LayerKind};
 use peephole_zoo::ZooRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::baselines::BaselineError;
+use crate::BaselineError;
 
 /// Names of [`architecture_features`], in column order.
 pub fn feature_names() -> Vec<String> {
@@ -367,7 +367,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use crate::testing::record;
+    use peephole_zoo::testing::record;
 
     /// y = step(x0) + x1 * x2 / 4 + noise: a function a constant cannot follow and a linear
     /// model only partly.

@@ -3,7 +3,7 @@
 //! factorisation itself nalgebra's. This crate is evaluation only, so the dependency never
 //! reaches the lint path.
 
-use super::BaselineError;
+use crate::BaselineError;
 
 /// Per-column centring and scaling learned from training rows only, so that held-out rows
 /// (and cross-validation folds) never leak into the fit.

@@ -9,7 +9,7 @@
 //! - [`Method::UlcRidge`]: ridge regression on ULC field counts, a before-training predictor
 //!   that ignores the order of the layers.
 //! - [`Method::Gbt`]: gradient-boosted trees on per-network architecture features
-//!   ([`crate::gbt`]), settings chosen on the validation networks.
+//!   ([`gbt`]), settings chosen on the validation networks.
 //! - [`Method::LogMacs`] and [`Method::LogParams`]: the usual proxies "bigger is better",
 //!   meaningful as rankers only ([`Scale::RankOnly`]).
 //!
@@ -18,6 +18,7 @@
 
 mod cv;
 pub mod features;
+pub mod gbt;
 pub mod linalg;
 pub mod ridge;
 pub mod svr;
@@ -28,7 +29,7 @@ use thiserror::Error;
 use peephole_ir::ulc::UlcDecodeError;
 use peephole_zoo::ZooRecord;
 
-use crate::gbt::{self, GbtModel, GbtParams, GbtSelection};
+use gbt::{GbtModel, GbtParams, GbtSelection};
 
 pub use features::PREFIX_FRACTION;
 pub use ridge::{DEFAULT_LAMBDAS, RidgeModel, RidgeSelection, fit_ridge_cv};
@@ -442,7 +443,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use crate::metrics::{kendall_tau_b, mse};
+    use peephole_metrics::{kendall_tau_b, mse};
 
     /// A synthetic zoo where the final accuracy is a known, nonlinear function of the first
     /// two epochs (plus a little noise), so a good curve baseline must beat the mean.
@@ -457,7 +458,7 @@ mod tests {
                     + rng.random_range(-0.005..0.005);
                 let mut curve = vec![first, second];
                 curve.extend((3..=8).map(|e| second + (last - second) * f64::from(e - 2) / 6.0));
-                crate::testing::record_with_curve(
+                peephole_zoo::testing::record_with_curve(
                     &format!("s{seed}-{index}"),
                     "generator-v1/fmnist-v1",
                     seed,

@@ -6,7 +6,7 @@ use peephole_ir::LayerKind;
 use peephole_ir::ulc::{self, CHANNEL_VOCAB, KERNEL_VOCAB, TYPE_VOCAB};
 use peephole_zoo::ZooRecord;
 
-use super::BaselineError;
+use crate::BaselineError;
 
 /// Fraction of the learning curve the curve-based baselines may look at; the Peephole paper
 /// gives Baker et al.'s nu-SVR the first 25% of training.
@@ -178,7 +178,7 @@ mod tests {
     use peephole_ir::ulc::UlcCode;
 
     fn record() -> ZooRecord {
-        crate::testing::record_with_curve(
+        peephole_zoo::testing::record_with_curve(
             "s11-0",
             "generator-v1/fmnist-v1",
             11,

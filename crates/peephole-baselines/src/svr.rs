@@ -19,9 +19,9 @@
 //! Features and targets are standardized inside `fit`, so `C` and `gamma` mean the same on
 //! any zoo, and cross-validation folds standardize on their own training part only.
 
-use super::BaselineError;
-use super::cv::cross_validated_mse;
-use super::linalg::{Standardizer, check_rows};
+use crate::BaselineError;
+use crate::cv::cross_validated_mse;
+use crate::linalg::{Standardizer, check_rows};
 
 /// Hyper-parameters of one nu-SVR fit (in standardized units).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

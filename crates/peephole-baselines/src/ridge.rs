@@ -2,9 +2,9 @@
 //! learned baseline that reads the architecture alone (as the ULC counts), so the table shows
 //! what an LSTM over the sequence adds beyond "which layers, how many".
 
-use super::BaselineError;
-use super::cv::cross_validated_mse;
-use super::linalg::{Standardizer, check_rows, cholesky_solve};
+use crate::BaselineError;
+use crate::cv::cross_validated_mse;
+use crate::linalg::{Standardizer, check_rows, cholesky_solve};
 
 /// Penalties searched by default, log-spaced: with standardized features the useful range is
 /// from "almost least squares" to "almost the mean".

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::BaselineError;
+use crate::BaselineError;
 
 /// Splits `0..n` into `folds` disjoint held-out index sets of near-equal size, after a seeded
 /// shuffle (zoo files are in generation order, which need not be random with respect to
