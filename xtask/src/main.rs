@@ -10,6 +10,7 @@ mod cargo;
 mod compare_models;
 mod eval;
 mod fuzz;
+mod lint_table;
 mod sample;
 mod search;
 mod setup;
@@ -81,6 +82,8 @@ enum Command {
     /// `bench train` (tch against PyTorch), `bench compile` (what `peephole_check!` adds to a
     /// build), `bench lint` (where the lint's time goes, per network).
     Bench(bench::Args),
+    /// Write README's lint table from the lint registry (`--check`: fail when it is stale).
+    LintTable(lint_table::Args),
     /// Predictor-guided search: sample networks, score them all, print the best (and
     /// `--verify K`: train the best and worst K to compare).
     Search(search::Args),
@@ -109,5 +112,6 @@ fn main() -> anyhow::Result<()> {
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Search(args) => search::run(&args),
+        Command::LintTable(args) => lint_table::run(&args),
     }
 }

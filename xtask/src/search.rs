@@ -17,9 +17,9 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use peephole_ir::Network;
 use peephole_ir::layer_features::{FeatureRow, layer_features};
-use peephole_ir::lint::{self, Lint};
 use peephole_ir::protocol::Protocol;
 use peephole_ir::ulc::{UlcCode, encode};
+use peephole_lint::lints::{self, Lint};
 use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
 use peephole_zoo::generator::{Generated, Skeleton, network_at};
 
@@ -305,7 +305,7 @@ fn declaration(
     let mut out = String::from("peephole::network! {\n");
     for (i, (name, generated, candidate)) in picks.iter().enumerate() {
         let network: &Network = &generated.network;
-        let findings = lint::check(network)
+        let findings = lints::check(network)
             .with_context(|| format!("candidate {} ({network}) is invalid", candidate.index))?;
         let clamped: Vec<usize> = findings
             .iter()

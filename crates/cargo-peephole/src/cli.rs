@@ -6,6 +6,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use peephole_lint::lints::Lint;
 
 use crate::error::CliError;
 use crate::render::Style;
@@ -75,11 +76,15 @@ pub enum Command {
         #[arg(long)]
         deny: bool,
     },
-    /// Show which layers matter: the predicted change of every single-layer edit, best first.
+    /// Show which layers matter: the predicted change of every single-layer edit, best first;
+    /// or, with `--lint NAME`, what a lint looks for, why, and a declaration that fires it.
     Explain {
         /// A network in the text form.
-        #[arg(value_name = "NETWORK")]
-        network: String,
+        #[arg(value_name = "NETWORK", required_unless_present = "lint")]
+        network: Option<String>,
+        /// Explain this lint instead (its name as in `allow(...)`, e.g. `saturating_chain`).
+        #[arg(long, value_name = "NAME", conflicts_with = "network")]
+        lint: Option<String>,
     },
 }
 
@@ -140,7 +145,19 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
             }
             Ok(ok)
         }
-        Command::Explain { network } => {
+        Command::Explain {
+            lint: Some(name), ..
+        } => {
+            let lint = Lint::from_name(name).ok_or_else(|| CliError::UnknownLint {
+                name: peephole_io::escape(name),
+            })?;
+            write!(stdout, "{}", explain::lint_text(lint))?;
+            Ok(true)
+        }
+        Command::Explain {
+            network: Some(network),
+            ..
+        } => {
             let network = input::network(network)?;
             let (predictor, source) = model::load(&context)?;
             let explanation =
@@ -152,6 +169,8 @@ pub fn run(cli: &Cli, io: Io<'_>) -> Result<bool, CliError> {
             write!(stdout, "{}", explanation.text())?;
             Ok(true)
         }
+        // clap requires one of the two; a `Cli` built in code may have neither.
+        Command::Explain { .. } => Err(CliError::NothingToExplain),
         Command::Check { path, deny } => {
             let outcome = check::run(
                 path,
@@ -290,5 +309,36 @@ mod tests {
         assert!(coloured.contains("\u{1b}["), "{coloured}");
         assert_eq!(ColorChoice::Never.style(true), Style::Plain);
         assert_eq!(ColorChoice::Auto.style(false), Style::Plain);
+    }
+
+    #[test]
+    fn explain_lint_prints_the_lints_own_declaration_and_an_unknown_name_lists_the_known() {
+        let (result, stdout, _) = run_args(
+            &["cargo-peephole", "explain", "--lint", "saturating_chain"],
+            "",
+        );
+        assert_eq!(result, Ok(true));
+        let doc = Lint::SaturatingChain.doc();
+        assert!(
+            stdout.starts_with(&format!("saturating_chain: {}", doc.summary)),
+            "{stdout}"
+        );
+        for part in [
+            doc.explanation,
+            doc.bad,
+            doc.good,
+            "allow(saturating_chain)",
+        ] {
+            assert!(stdout.contains(part), "{stdout}");
+        }
+        let (result, _, _) = run_args(
+            &["cargo-peephole", "explain", "--lint", "sigmoid_chain"],
+            "",
+        );
+        let error = result.expect_err("an unknown lint");
+        assert!(
+            error.starts_with("unknown lint `sigmoid_chain`; the lints are stacked_activations, "),
+            "{error}"
+        );
     }
 }

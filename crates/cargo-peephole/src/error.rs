@@ -51,6 +51,15 @@ pub enum CliError {
         /// Why (boxed, as in [`CliError::Model`]).
         source: Box<PredictorError>,
     },
+    /// `explain --lint` named no lint (names as in `allow(...)`).
+    #[error("unknown lint `{name}`; the lints are {}", peephole_lint::lints::Lint::ALL.map(|lint| lint.name()).join(", "))]
+    UnknownLint {
+        /// The name as given, escaped for the terminal.
+        name: String,
+    },
+    /// `explain` was given neither a network nor `--lint NAME`.
+    #[error("explain needs a network in the text form, or --lint NAME")]
+    NothingToExplain,
     /// Writing the results failed (a closed pipe, a full disk).
     #[error("cannot write the output: {0}")]
     Write(#[from] std::io::Error),

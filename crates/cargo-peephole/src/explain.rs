@@ -4,9 +4,43 @@
 use std::fmt::Write as _;
 
 use peephole_ir::Network;
+use peephole_lint::lints::{Lint, LintScope, LintSource};
 use peephole_predictor::edits::{DEFAULT_SEARCH_BUDGET, ScoredEdit, search_edits};
 use peephole_predictor::verdict::{percent, zoo_percentile};
 use peephole_predictor::{Prediction, Predictor, PredictorError};
+
+/// What `explain --lint NAME` prints: the lint's declaration from its module, as a user reads
+/// it (what it looks for, why, where it is reported, and a declaration that fires it beside one
+/// that does not).
+pub fn lint_text(lint: Lint) -> String {
+    let doc = lint.doc();
+    let scope = match doc.scope {
+        LintScope::Layer => "points at a layer",
+        LintScope::Network => "is about the whole network",
+    };
+    let reported_by = match doc.source {
+        LintSource::Rule => "network!, peephole_check! and cargo peephole check",
+        LintSource::Declaration => {
+            "the declaration syntax: network!, peephole_check! and cargo peephole check"
+        }
+        LintSource::Predictor => "peephole_check! and cargo peephole check (the predictor)",
+    };
+    format!(
+        "{name}: {summary}\n\n{explanation}\n\nReported by {reported_by}; a finding {scope}.\n\
+         Opt out with #[peephole(allow({name}))] on the network{on_layer}.\n\n\
+         Fires on:\n    {bad}\n\nDoes not fire on:\n    {good}\n",
+        name = doc.name,
+        summary = doc.summary,
+        explanation = doc.explanation,
+        on_layer = if doc.scope == LintScope::Layer {
+            " or on the layer"
+        } else {
+            ""
+        },
+        bad = doc.bad,
+        good = doc.good,
+    )
+}
 
 /// A network's prediction and every valid edit, best first.
 #[derive(Debug, Clone, PartialEq)]

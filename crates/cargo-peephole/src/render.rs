@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use annotate_snippets::{AnnotationKind, Group, Level as Severity, Renderer, Snippet};
 use peephole_io::escape;
-use peephole_ir::lint::LintScope;
 use peephole_lint::Warning;
+use peephole_lint::lints::LintScope;
 use proc_macro2::Span;
 
 /// How wide a diagnostic may be; a longer source line is cut around its span (with `...`),

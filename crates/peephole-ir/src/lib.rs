@@ -6,13 +6,11 @@
 //! - [`ulc`]: the Unified Layer Code, the predictor's input encoding.
 //! - [`layer_features`]: the raw per-layer numbers a feature-reading predictor sees beside ULC.
 //! - [`protocol`]: the named training protocols a predicted accuracy refers to.
-//! - [`lint`]: the registry of every lint and the rule lints that need no trained model.
 //!
 //! Pure Rust with serde and thiserror only: every user's build compiles it under the lint.
 
 mod layer;
 pub mod layer_features;
-pub mod lint;
 mod network;
 pub mod protocol;
 pub mod text;

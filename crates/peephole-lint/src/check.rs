@@ -1,13 +1,13 @@
 //! What a declared network is warned about: runs every check on a lowered network, applies
-//! the user's opt-outs, and attaches spans. The rules themselves live in `peephole_ir::lint`;
+//! the user's opt-outs, and attaches spans. The lints themselves live in [`crate::lints`], one module each;
 //! this module only decides which apply and where each finding points. The macros and
 //! `cargo peephole check` both call [`diagnose`].
 //!
 //! Model-based checks (the accuracy predictor) and declaration lints plug in at [`diagnose`]:
-//! they produce `peephole_ir::lint::Diagnostic`s, and get the same opt-outs, spans and
+//! they produce [`Diagnostic`]s, and get the same opt-outs, spans and
 //! emission as the rule lints.
 
-use peephole_ir::lint::{self, Diagnostic, Lint};
+use crate::lints::{self, Diagnostic, Lint};
 use proc_macro2::Span;
 
 use crate::ast::{Declaration, NetworkDecl};
@@ -89,7 +89,7 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
     if mode == Mode::Check && !predictor_allowed {
         findings.extend(predict::findings(network, models)?);
     }
-    findings.extend(pool_stride_default(network));
+    findings.extend(lints::pool_stride_default(network));
     findings.retain(|finding| !allowed(network, finding));
     Ok(findings
         .into_iter()
@@ -105,51 +105,11 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
         .collect())
 }
 
-/// The rule lints of `peephole_ir::lint`.
+/// The rule lints of [`crate::lints`].
 fn rule_lints(network: &Lowered) -> Vec<Diagnostic> {
     // `lint::check` only fails on a network that does not analyse, and lowering has already
     // turned that into a compile error, so there is nothing to warn about in that case.
-    lint::check(&network.network).unwrap_or_default()
-}
-
-/// `pool_stride_default`: a `maxpool(K)` or `avgpool(K)` written without `stride = ...`.
-/// Here the stride defaults to 1 (the feature map keeps its size); PyTorch, tch and candle
-/// default it to the kernel (the map shrinks K times). A network ported from or to one of
-/// them silently changes, so the declaration should say which one it means.
-fn pool_stride_default(network: &Lowered) -> Vec<Diagnostic> {
-    network
-        .unwritten_pool_strides
-        .iter()
-        .filter_map(|&index| {
-            let layer = network.network.layers.get(index)?;
-            let (kernel, _, _) = layer.window()?;
-            let word = layer.kind().word();
-            let k = if kernel.is_square() {
-                kernel.width.to_string()
-            } else {
-                kernel.to_string()
-            };
-            Some(Diagnostic {
-                lint: Lint::PoolStrideDefault,
-                layer: Some(index),
-                message: format!(
-                    "layer {index} (`{word}({k})`) has no stride, so it is 1 and keeps the feature map's size; \
-                     PyTorch, tch and candle default a pool's stride to its kernel ({k}) and would shrink the map"
-                ),
-                // A stride is one number here: PyTorch's (width, height) stride of an
-                // asymmetric pool has no spelling, so only the square case gets one.
-                help: Some(if kernel.width == kernel.height {
-                    format!(
-                        "write `{word}({k}, stride = {k})` for PyTorch's pool, or `{word}({k}, stride = 1)` to keep this one"
-                    )
-                } else {
-                    format!(
-                        "write `{word}({k}, stride = 1)` to keep this one; PyTorch's {k} stride has no spelling here (a stride is one number)"
-                    )
-                }),
-            })
-        })
-        .collect()
+    lints::check(&network.network).unwrap_or_default()
 }
 
 fn allowed(network: &Lowered, finding: &Diagnostic) -> bool {
@@ -249,7 +209,7 @@ mod tests {
         );
         assert_eq!(
             Lint::PoolStrideDefault.scope(),
-            peephole_ir::lint::LintScope::Layer
+            crate::lints::LintScope::Layer
         );
     }
 
@@ -276,7 +236,7 @@ mod tests {
         );
         assert_eq!(
             Lint::ConvArgumentOrder.scope(),
-            peephole_ir::lint::LintScope::Layer
+            crate::lints::LintScope::Layer
         );
         let allowed = warnings(
             "struct N: [1, 28, 28] -> 10 { #[peephole(allow(conv_argument_order))] conv(16, 3), relu }",

@@ -4,7 +4,8 @@
 //!
 //! The pipeline is parse -> lower -> diagnose: [`ast`] keeps what was written with its spans,
 //! [`lower`] builds peephole-ir's IR and collects every error, [`check`] decides the
-//! warnings (the rule lints and, when asked, the predictor's verdict from [`predict`]). How a
+//! warnings (the lints of [`lints`], one module each, and, when asked, the predictor's verdict
+//! from [`predict`]). How a
 //! warning reaches the user (a rustc lint from the macro, a printed diagnostic from the
 //! command line) is the caller's business. [`print`] goes the other way, from IR to
 //! declaration syntax.
@@ -12,6 +13,7 @@
 pub mod ast;
 pub mod check;
 mod errors;
+pub mod lints;
 pub mod lower;
 pub mod options;
 pub mod predict;

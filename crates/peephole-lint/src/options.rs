@@ -1,6 +1,6 @@
 //! `#[peephole(...)]` attributes: the opt-outs a user writes on a network or on one layer.
 
-use peephole_ir::lint::{Lint, LintScope};
+use crate::lints::{Lint, LintScope};
 use syn::{Attribute, Ident};
 
 use crate::errors::{Errors, closest};

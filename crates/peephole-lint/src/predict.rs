@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use peephole_ir::lint::{Diagnostic, Lint};
+use crate::lints::{Diagnostic, Lint};
 use peephole_predictor::verdict::{self, Threshold};
 use peephole_predictor::{Predictor, PredictorError};
 use proc_macro2::Span;

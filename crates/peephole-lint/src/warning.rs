@@ -1,6 +1,6 @@
 //! The warning every check produces, before anyone decides how to show it.
 
-use peephole_ir::lint::Lint;
+use crate::lints::Lint;
 use proc_macro2::Span;
 
 /// One warning about a declared network: produced by the rule lints and by the predictor's

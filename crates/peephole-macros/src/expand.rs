@@ -3,8 +3,8 @@
 //! fallback), so code using `LeNet::ULC` does not bury the real error under follow-ups.
 
 use peephole_ir::Layer;
-use peephole_ir::lint::LintSource;
 use peephole_ir::ulc::UlcCode;
+use peephole_lint::lints::LintSource;
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::Attribute;

@@ -45,7 +45,7 @@ use peephole_lint::ast;
 /// (`#[cfg]` onto everything generated).
 ///
 /// Problems are reported at the offending token: malformed declarations and networks whose
-/// feature map shrinks to nothing are errors; the rule lints of `peephole_ir::lint` are
+/// feature map shrinks to nothing are errors; the rule lints of `peephole_lint::lints` are
 /// warnings (`warning: use of deprecated function `…::peephole::NAME`: MESSAGE`). Opt out
 /// with `#[peephole(allow(NAME, ...))]` on a network or on a layer.
 #[proc_macro]

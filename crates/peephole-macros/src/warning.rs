@@ -57,7 +57,7 @@ fn emit_one(warning: &Warning, attrs: &[&Attribute]) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peephole_ir::lint::Lint;
+    use peephole_lint::lints::Lint;
 
     fn warning(lint: Lint) -> Warning {
         Warning {

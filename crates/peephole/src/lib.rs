@@ -28,10 +28,11 @@
 #[doc(inline)]
 pub use peephole_macros::{network, peephole_check};
 
-// The IR, the encoder, the lints and the text form, so that users (and the macro's
-// expansion) need only this crate.
+// The IR, the encoder and the text form, so that users (and the macro's expansion) need only
+// this crate. The lints run inside the macros; their documentation is `cargo peephole explain
+// --lint NAME`.
 pub use peephole_ir::{
-    Analysis, Kernel, Layer, LayerKind, Network, Padding, Shape, ShapeError, lint, text, ulc,
+    Analysis, Kernel, Layer, LayerKind, Network, Padding, Shape, ShapeError, text, ulc,
 };
 
 /// A network declared with [`network!`]: what every generated type provides, so generic code

@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use peephole_ir::Padding;
-use peephole_ir::{Kernel, Layer, Network, Shape, lint, text, ulc};
+use peephole_ir::{Kernel, Layer, Network, Shape, text, ulc};
+use peephole_lint::lints as lint;
 use peephole_zoo::generator::compute_filter;
 
 use super::{MIB, Target};
