@@ -1,4 +1,4 @@
-//! `cargo xtask eval`: evaluation protocol v2 (issue 16). Peephole against the baselines of
+//! `cargo xtask eval`: evaluation protocol v2. Peephole against the baselines of
 //! `peephole_baselines`, per slice (generator v1, generator v2, the reference set, the
 //! trainable networks), on the test side of the frozen split `data/splits/eval-v2.json`, with
 //! seeded bootstrap intervals.

@@ -213,6 +213,31 @@ fn setup_dataset() -> anyhow::Result<()> {
     }
 }
 
+/// The cargo-machete release the test command runs: it finds dependencies a crate declares
+/// but never names (each one is compile time for every build, and for the lint's, every
+/// user's).
+pub const CARGO_MACHETE_VERSION: &str = "0.9.2";
+
+/// Installs cargo-machete at [`CARGO_MACHETE_VERSION`] unless that version is on the PATH
+/// (`cargo install --locked`: about three minutes, once).
+pub fn ensure_cargo_machete() -> anyhow::Result<()> {
+    let installed = Command::new("cargo-machete")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_MACHETE_VERSION));
+    if installed {
+        return Ok(());
+    }
+    run_command(Command::new("cargo").args([
+        "install",
+        "--locked",
+        "--version",
+        CARGO_MACHETE_VERSION,
+        "cargo-machete",
+    ]))
+    .context("installing cargo-machete")
+}
+
 /// Runs every set-up step.
 pub fn run_setup(args: &Args) -> anyhow::Result<()> {
     setup_venv(args)?;

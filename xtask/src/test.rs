@@ -1,5 +1,5 @@
 //! `cargo xtask test`: README's test command. Checks the formatting, sets up a fresh machine,
-//! runs clippy, then runs every test.
+//! fails on unused dependencies (cargo-machete), runs clippy, then runs every test.
 
 use crate::cargo::{cargo, run as run_command};
 use crate::setup;
@@ -17,6 +17,10 @@ pub struct Args {
     /// Skip `cargo fmt --all --check` (run first: seconds, and a diff is the cheapest failure).
     #[arg(long)]
     no_fmt: bool,
+    /// Skip `cargo machete` (installed by the set-up), which fails on a dependency a crate
+    /// declares and never uses.
+    #[arg(long)]
+    no_machete: bool,
     /// Skip `cargo clippy --workspace --all-targets -- -D warnings` (run after the set-up,
     /// with the tests' features and build folder: a check pass, not a second build).
     #[arg(long)]
@@ -33,6 +37,18 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     }
     if !args.no_setup {
         setup::run_setup(&setup::Args::default_python())?;
+        if !args.no_machete {
+            setup::ensure_cargo_machete()?;
+        }
+    }
+    if !args.no_machete {
+        // The binary itself: under `cargo run` (how xtask runs) `cargo machete` reads the
+        // subcommand's own name as a path.
+        run_command(
+            std::process::Command::new("cargo-machete")
+                .arg("--skip-target-dir")
+                .arg(crate::cargo::root()),
+        )?;
     }
     // The facade's `tch` feature is off for users of the lint (it must never need libtorch);
     // turning it on here lets its training test run in the same build, with the same

@@ -106,7 +106,7 @@ mod tests {
         assert!(lines[2].ends_with("unknown layer `dropout`: expected conv, maxpool, avgpool, relu, sigmoid, tanh or bn"), "{shown}");
     }
 
-    // Issue 19: echoed input showed NUL as blank and bidi overrides raw, and a 10 MB line
+    // Echoed input showed NUL as blank and bidi overrides raw, and a 10 MB line
     // was echoed whole to stderr.
     #[test]
     fn echoed_text_is_escaped_and_a_huge_line_is_cut_around_the_caret() {

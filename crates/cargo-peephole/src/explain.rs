@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(lines.len(), 5 + explanation.edits.len(), "{text}");
     }
 
-    // Issue 19: `explain` on a 510-layer network ran 287 s (1,530 edits).
+    // `explain` on a 510-layer network ran 287 s (1,530 edits).
     #[test]
     fn a_510_layer_network_gets_no_edit_search_and_answers_at_once() {
         let predictor =

@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(json["network"], written.as_str());
     }
 
-    // Issue 19: a card `name` with ANSI escapes and a newline printed a fake
+    // A card `name` with ANSI escapes and a newline printed a fake
     // `warning: all good, ship it` line.
     #[test]
     fn a_hostile_card_name_cannot_forge_a_line_or_send_escapes() {

@@ -1,4 +1,4 @@
-//! `cargo peephole check` pointed at a tree an attacker wrote (issue 19): it never leaves the
+//! `cargo peephole check` pointed at a tree an attacker wrote: it never leaves the
 //! checked directory through a symbolic link, never hangs on a FIFO or reads a device without
 //! end, reports what it cannot read and goes on, and echoes nothing raw to the terminal.
 

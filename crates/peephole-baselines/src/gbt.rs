@@ -1,5 +1,5 @@
 //! Gradient-boosted trees on per-network architecture features: the strongest "architecture
-//! only" baseline issue 16 asks Peephole to beat. It sees the same information Peephole sees
+//! only" baseline Peephole has to beat. It sees the same information Peephole sees
 //! (the network, no training), summarised per network instead of per layer, so beating it
 //! shows that reading the layer sequence adds something.
 //!

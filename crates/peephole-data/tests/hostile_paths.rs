@@ -1,5 +1,5 @@
 //! Dataset files given by path go through the bounded reader: a device or a FIFO is a typed
-//! error naming the path at once, never an endless read or a hang (issue 19).
+//! error naming the path at once, never an endless read or a hang.
 
 #![cfg(unix)]
 

@@ -1,4 +1,4 @@
-//! The slices every metric is reported on (issue 16): generated networks of each generator on
+//! The slices every metric is reported on: generated networks of each generator on
 //! the test side, the hand-written reference set, and the generated test networks that train.
 
 use serde::{Deserialize, Serialize};

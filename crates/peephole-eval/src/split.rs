@@ -1,4 +1,4 @@
-//! The frozen evaluation split (issue 16, protocol v2): every network goes to a side by its
+//! The frozen evaluation split (protocol v2): every network goes to a side by its
 //! architecture, so two records of the same architecture (the generators draw some twice, and a
 //! second seed retrains the same network) never sit on both sides of the comparison.
 //!

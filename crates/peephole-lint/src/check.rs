@@ -180,7 +180,7 @@ mod tests {
         );
     }
 
-    // Issue 19: `maxpool(2)` keeps the stride at 1 where PyTorch, tch and candle default it to
+    // `maxpool(2)` keeps the stride at 1 where PyTorch, tch and candle default it to
     // the kernel; written strides and 1-pixel pools are not flagged.
     #[test]
     fn a_pool_without_a_stride_says_what_pytorch_would_do() {
@@ -213,7 +213,7 @@ mod tests {
         );
     }
 
-    // Issue 19: `conv(16, 3)`, PyTorch's order, reads as a 16x16 kernel with 3 channels.
+    // `conv(16, 3)`, PyTorch's order, reads as a 16x16 kernel with 3 channels.
     #[test]
     fn a_conv_with_a_huge_kernel_and_few_channels_asks_about_the_argument_order() {
         let found = warnings(
@@ -249,7 +249,7 @@ mod tests {
         );
     }
 
-    // Issue 19: `conv(16, 3x3)` (channels first, then the kernel) says what was meant.
+    // `conv(16, 3x3)` (channels first, then the kernel) says what was meant.
     #[test]
     fn a_kernel_written_second_is_an_error_that_suggests_the_order() {
         assert_eq!(
@@ -271,7 +271,7 @@ mod tests {
         }
     }
 
-    // Issue 19: an empty body `{ }` was accepted.
+    // An empty body `{ }` was accepted.
     #[test]
     fn an_empty_body_is_an_error_at_the_name() {
         assert_eq!(
@@ -282,7 +282,7 @@ mod tests {
         );
     }
 
-    // Issue 19: a repeated option silently kept the last value.
+    // A repeated option silently kept the last value.
     #[test]
     fn a_repeated_option_is_an_error_not_the_last_value() {
         assert_eq!(

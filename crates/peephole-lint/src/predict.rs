@@ -272,7 +272,7 @@ mod tests {
         assert!(error.starts_with("peephole: cannot load predictor /no/such/model.onnx (chosen by the environment variable PEEPHOLE_MODEL): "), "{error}");
     }
 
-    // Issue 19: `predicted_accuracy` fired for every network the model could not vouch for,
+    // `predicted_accuracy` fired for every network the model could not vouch for,
     // even with `min_accuracy = 0.0`, so silencing it hid real verdicts too.
     #[test]
     fn a_passing_network_outside_training_gets_only_outside_training() {

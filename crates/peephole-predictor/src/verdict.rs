@@ -243,7 +243,7 @@ mod tests {
         assert!(high.message().contains("below the threshold 200.0%"));
     }
 
-    // Issue 19: `explain` on a 510-layer network ran 287 s; out of range, it gets no search.
+    // `explain` on a 510-layer network ran 287 s; out of range, it gets no search.
     #[test]
     fn a_network_outside_what_the_model_saw_gets_no_edit_search_and_says_why() {
         let predictor = Predictor::embedded().expect("embedded model");

@@ -245,7 +245,7 @@ fn with_card(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     proto.encode_to_vec()
 }
 
-// Issue 19: `epochs = 100000` made `predict` panic inside tract (a gather past the epoch
+// `epochs = 100000` made `predict` panic inside tract (a gather past the epoch
 // table), `epochs = 4294967295` made it allocate 103 GB walking every epoch.
 #[test]
 fn a_card_claiming_more_epochs_than_its_graph_embeds_is_refused_at_load() {
@@ -280,7 +280,7 @@ fn a_card_claiming_more_epochs_than_its_graph_embeds_is_refused_at_load() {
     assert_eq!(fewer.card().epochs, 4);
 }
 
-// Issue 19: a graph whose output bias was shifted printed "final 997.6%" as a verdict.
+// A graph whose output bias was shifted printed "final 997.6%" as a verdict.
 #[test]
 fn a_graph_answering_outside_0_to_1_is_an_error_not_a_verdict() {
     let mut proto =
@@ -318,7 +318,7 @@ fn a_graph_answering_outside_0_to_1_is_an_error_not_a_verdict() {
     }
 }
 
-// Issue 19: `--model /dev/zero` grew to 7 GB in 6 s, its size read as 0.
+// `--model /dev/zero` grew to 7 GB in 6 s, its size read as 0.
 #[cfg(unix)]
 #[test]
 fn a_device_as_model_or_card_file_is_refused_without_reading_it() {

@@ -354,13 +354,23 @@ pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
     {
         // Ctrl-C waits for a write in progress (the lock), then exits: never a half record.
         let writer = Arc::clone(&writer);
-        let _ = ctrlc::set_handler(move || {
+        let installed = ctrlc::set_handler(move || {
             let _held = writer.lock();
             eprintln!(
                 "\ninterrupted: finished records are saved; rerun the same command to resume"
             );
             std::process::exit(130);
         });
+        // A process has one handler: a second zoo run in the same process (a test, a
+        // library caller) keeps the first one's, whose writer is another file. Say so
+        // rather than pretend the guarantee holds.
+        if let Err(error) = installed {
+            eprintln!(
+                "warning: Ctrl-C will not wait for a record being written to {} ({error}); \
+                 a record cut by an interrupt is skipped, with its line number, on reading",
+                job.out.display()
+            );
+        }
     }
     let bar = ProgressBar::new(todo.len() as u64);
     bar.set_style(

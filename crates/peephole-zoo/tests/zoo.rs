@@ -508,7 +508,7 @@ proptest! {
     }
 }
 
-// Issue 19: every outside file goes through the bounded reader; a device would never end.
+// Every outside file goes through the bounded reader; a device would never end.
 #[cfg(unix)]
 #[test]
 fn a_device_as_zoo_file_is_an_io_error_naming_it_not_an_endless_read() {

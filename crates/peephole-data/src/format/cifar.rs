@@ -188,8 +188,23 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parse_cifar10_never_panics_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..8000)) {
-            let _ = parse_cifar10(&bytes);
+        fn random_bytes_parse_exactly_when_they_are_whole_records_with_valid_labels(
+            bytes in proptest::collection::vec(any::<u8>(), 0..8000),
+        ) {
+            let whole = bytes.len() % CIFAR10_RECORD_LEN == 0;
+            let labels_valid = bytes
+                .chunks(CIFAR10_RECORD_LEN)
+                .all(|record| record[0] < CIFAR10_CLASSES);
+            match parse_cifar10(&bytes) {
+                Ok(batch) => {
+                    prop_assert!(whole && labels_valid);
+                    prop_assert_eq!(batch.count(), bytes.len() / CIFAR10_RECORD_LEN);
+                    prop_assert_eq!(batch.pixels.len(), batch.count() * CIFAR10_IMAGE_LEN);
+                    let labels: Vec<u8> = bytes.chunks(CIFAR10_RECORD_LEN).map(|r| r[0]).collect();
+                    prop_assert_eq!(batch.labels, labels);
+                }
+                Err(_) => prop_assert!(!(whole && labels_valid)),
+            }
         }
 
         #[test]

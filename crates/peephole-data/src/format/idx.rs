@@ -608,7 +608,18 @@ mod tests {
         #[test]
         fn parse_idx_never_panics_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256),
                                                   limit in proptest::option::of(0usize..8)) {
-            let _ = parse_idx_limited(&bytes, limit);
+            // Whatever the bytes, an answer is a consistent array no larger than its input
+            // allows (plain bytes: one byte per item) and within the item limit.
+            if let Ok(array) = parse_idx_limited(&bytes, limit) {
+                prop_assert!(!array.dims.is_empty());
+                prop_assert_eq!(array.data.len(), array.dims.iter().product::<usize>());
+                if !bytes.starts_with(&GZIP_MAGIC) {
+                    prop_assert!(array.data.len() <= bytes.len());
+                }
+                if let Some(limit) = limit {
+                    prop_assert!(array.dims[0] <= limit);
+                }
+            }
         }
 
         #[test]
@@ -619,7 +630,20 @@ mod tests {
         ) {
             let raw = idx_bytes(&dims, &body);
             let bytes = if gzipped { gzip(&raw) } else { raw };
-            let _ = parse_idx(&bytes);
+            // A valid header with a body that holds its items parses to exactly those bytes;
+            // anything else (too short a body, an empty later dimension) is an error.
+            let needed = dims.iter().try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)));
+            let fits = needed.is_some_and(|n| n <= body.len() as u64)
+                && dims.iter().skip(1).all(|&d| d > 0);
+            match parse_idx(&bytes) {
+                Ok(array) => {
+                    prop_assert!(fits, "{:?} with {} body bytes parsed", dims, body.len());
+                    prop_assert_eq!(array.dims, dims.iter().map(|&d| d as usize).collect::<Vec<_>>());
+                    let n = array.data.len();
+                    prop_assert_eq!(&array.data[..], &body[..n]);
+                }
+                Err(_) => prop_assert!(!fits, "{:?} with {} body bytes refused", dims, body.len()),
+            }
         }
 
         #[test]
