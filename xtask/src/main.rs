@@ -12,6 +12,7 @@ mod eval;
 mod fuzz;
 mod lint_table;
 mod sample;
+mod schema;
 mod search;
 mod setup;
 mod slurm;
@@ -82,6 +83,9 @@ enum Command {
     /// `bench train` (tch against PyTorch), `bench compile` (what `peephole_check!` adds to a
     /// build), `bench lint` (where the lint's time goes, per network).
     Bench(bench::Args),
+    /// Write the JSON Schemas of zoo records and model cards to docs/schema (`--check`: fail
+    /// when a committed one is stale).
+    Schema(schema::Args),
     /// Write README's lint table from the lint registry (`--check`: fail when it is stale).
     LintTable(lint_table::Args),
     /// Predictor-guided search: sample networks, score them all, print the best (and
@@ -113,5 +117,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Search(args) => search::run(&args),
         Command::LintTable(args) => lint_table::run(&args),
+        Command::Schema(args) => schema::run(&args),
     }
 }

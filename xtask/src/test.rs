@@ -41,6 +41,8 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
             setup::ensure_cargo_machete()?;
         }
     }
+    // Seconds: the documented formats are the parsers' (builds xtask only).
+    crate::schema::run(&crate::schema::Args { check: true })?;
     if !args.no_machete {
         // The binary itself: under `cargo run` (how xtask runs) `cargo machete` reads the
         // subcommand's own name as a path.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A rectangular kernel; kept as two numbers because users may declare asymmetric kernels and
 /// ULC codes width and height separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Kernel {
     /// Extent along the image width (ULC's KW).
     pub width: u32,
@@ -37,6 +38,7 @@ impl std::fmt::Display for Kernel {
 /// How a windowed layer pads its input, because the output size and the trained numbers
 /// depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Padding {
     /// Total padding `k - 1` per axis, left/top `(k - 1) / 2` rounded down, right/bottom the
@@ -165,6 +167,7 @@ impl LayerKind {
 
 /// One layer of a sequential CNN with every hyper-parameter needed to build and train it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Layer {
     /// Convolution (always with a bias, as the protocol says).

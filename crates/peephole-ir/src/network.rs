@@ -7,6 +7,7 @@ use super::layer::{Layer, Padding};
 
 /// Channels, height and width of a feature map (per image; the batch is never part of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Shape {
     /// Number of channels.
     pub channels: u32,
@@ -37,6 +38,7 @@ impl std::fmt::Display for Shape {
 /// then a linear layer to `classes`). The head is implied, not listed, because ULC leaves it
 /// out and every network shares it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Network {
     /// Shape of one input image.
     pub input: Shape,

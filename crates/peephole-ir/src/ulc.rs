@@ -97,6 +97,7 @@ pub fn kind_of_type_code(code: u8) -> Option<LayerKind> {
 
 /// One layer's code `(TY, KW, KH, CH)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UlcCode {
     /// Layer type, 1..=7.
     pub ty: u8,
@@ -117,6 +118,7 @@ impl UlcCode {
 
 /// Which field of a code a clamp changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UlcField {
     /// Kernel width.
@@ -130,6 +132,7 @@ pub enum UlcField {
 /// A value that did not fit the table and was clamped for the code (the network keeps its
 /// real value); reported because the spec forbids hiding a clamp.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Clamp {
     /// Index of the layer in the network.
     pub layer: usize,

@@ -15,6 +15,8 @@ pub const MAX_CARD_BYTES: u64 = 16 << 20;
 
 /// A zoo file a model was trained on, with what identifies its exact content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ZooFileInfo {
     /// Path as given on the command line.
     pub path: String,
@@ -28,6 +30,8 @@ pub struct ZooFileInfo {
 
 /// How the zoo was split, by network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct SplitInfo {
     /// Seed of the split.
     pub seed: u64,
@@ -57,6 +61,8 @@ pub struct SplitInfo {
 /// respected, and that the file has not changed since (an extended split keeps every entry, so
 /// a later file with a different hash still holds the same sides for these networks).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct SplitFileRef {
     /// Path as given on the command line.
     pub path: String,
@@ -66,6 +72,8 @@ pub struct SplitFileRef {
 
 /// What the model saw in training; inputs outside it get a note or a refusal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Ranges {
     /// Shortest and longest ULC sequence.
     pub sequence_length: (usize, usize),
@@ -124,6 +132,8 @@ impl Ranges {
 
 /// Metrics of one method on the held-out networks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct MethodMetrics {
     /// Method name.
     pub method: String,
@@ -136,6 +146,8 @@ pub struct MethodMetrics {
 /// cannot mix numbers from different inputs. Defined with the card (the format) rather than
 /// with the metrics, so reading a card needs no evaluation code.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Report {
     /// Mean squared error.
     pub mse: f64,
@@ -151,6 +163,8 @@ pub struct Report {
 
 /// The model card.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ModelCard {
     /// Always [`PREDICTOR_FORMAT`].
     pub format: String,

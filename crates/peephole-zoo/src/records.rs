@@ -14,6 +14,8 @@ use peephole_ir::ulc::{Clamp, UlcCode};
 
 /// One trained network: everything needed to learn from it and to reproduce it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ZooRecord {
     /// Stable identifier: generator stream and index (`s{seed}-{index}`), unique in a zoo.
     pub id: String,
