@@ -143,3 +143,41 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use peephole_ir::{LayerKind, VOCABULARY};
+
+    /// The PyTorch side of `bench train` rebuilds each layer from its kind's name (the IR's
+    /// serde name, `max_pool`) with the vocabulary's PyTorch module: a renamed kind or a
+    /// changed module would otherwise only fail at benchmark time, on another machine.
+    #[test]
+    fn the_pytorch_script_builds_every_kind_with_the_vocabularys_module() {
+        let path = crate::cargo::root().join("xtask/scripts/bench_train_torch.py");
+        let script = std::fs::read_to_string(&path).expect("the PyTorch script reads");
+        for row in VOCABULARY {
+            let name = serde_json::to_value(row.kind).expect("a kind serializes");
+            let name = name.as_str().expect("a kind serializes as a string");
+            let branch = format!("kind == \"{name}\":");
+            let start = script
+                .find(&branch)
+                .unwrap_or_else(|| panic!("{} has no branch `{branch}`", path.display()));
+            let body: String = script[start + branch.len()..]
+                .lines()
+                .skip(1)
+                .take_while(|line| line.starts_with("            "))
+                .collect();
+            assert!(
+                body.contains(&format!("{}(", row.pytorch)),
+                "the `{name}` branch does not build {}: {body}",
+                row.pytorch
+            );
+        }
+        assert_eq!(
+            script.matches("elif kind == ").count() + script.matches("if kind == ").count()
+                - script.matches("elif kind == ").count(),
+            LayerKind::ALL.len(),
+            "one branch per kind"
+        );
+    }
+}

@@ -139,22 +139,30 @@ impl LayerKind {
         )
     }
 
+    /// This kind's row of [`VOCABULARY`]: every name it goes by.
+    pub const fn names(self) -> &'static KindNames {
+        // `ALL` and `VOCABULARY` are in declaration order (a test checks both).
+        &VOCABULARY[self as usize]
+    }
+
     /// The word the text form, declarations and messages use for this kind.
     pub const fn word(self) -> &'static str {
-        match self {
-            LayerKind::Conv => "conv",
-            LayerKind::MaxPool => "maxpool",
-            LayerKind::AvgPool => "avgpool",
-            LayerKind::Relu => "relu",
-            LayerKind::Sigmoid => "sigmoid",
-            LayerKind::Tanh => "tanh",
-            LayerKind::BatchNorm => "bn",
-        }
+        self.names().word
     }
 
     /// The kind a word names; the inverse of [`LayerKind::word`].
     pub fn from_word(word: &str) -> Option<LayerKind> {
         LayerKind::ALL.into_iter().find(|kind| kind.word() == word)
+    }
+
+    /// The kind another framework's name (or our word in another case, with underscores)
+    /// stands for, for "did you mean" suggestions: `Conv2d`, `batch_norm`, `MaxPool2D`.
+    pub fn from_alias(name: &str) -> Option<LayerKind> {
+        let name = name.to_lowercase().replace('_', "");
+        VOCABULARY
+            .iter()
+            .find(|row| row.word == name || row.aliases.contains(&name.as_str()))
+            .map(|row| row.kind)
     }
 
     /// Every word in [`LayerKind::ALL`]'s order joined for a message, as in `conv, maxpool,
@@ -164,6 +172,86 @@ impl LayerKind {
         format!("{} {last} {final_word}", rest.join(", "))
     }
 }
+
+/// Every name one layer kind goes by: the one vocabulary table that the text form, the
+/// declaration syntax's suggestions, ULC's type codes, the ONNX exporter and the PyTorch
+/// benchmark read (the fuzz dictionary and the PyTorch script are checked against it by tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindNames {
+    /// The kind.
+    pub kind: LayerKind,
+    /// The word of the text form, declarations and messages (`maxpool`).
+    pub word: &'static str,
+    /// Other frameworks' names, lower case without underscores (`maxpool2d`): a declaration
+    /// that writes one gets "did you mean" the word.
+    pub aliases: &'static [&'static str],
+    /// ULC v1's type code (the TY field, 1-based).
+    pub ulc_type: u8,
+    /// The ONNX operator an exported network uses for it.
+    pub onnx_op: &'static str,
+    /// PyTorch's module for it, as ported code and the PyTorch benchmark write it.
+    pub pytorch: &'static str,
+}
+
+/// The layer vocabulary, one row per kind in [`LayerKind::ALL`]'s order.
+pub const VOCABULARY: [KindNames; 7] = [
+    KindNames {
+        kind: LayerKind::Conv,
+        word: "conv",
+        aliases: &["conv2d", "convolution"],
+        ulc_type: 1,
+        onnx_op: "Conv",
+        pytorch: "nn.Conv2d",
+    },
+    KindNames {
+        kind: LayerKind::MaxPool,
+        word: "maxpool",
+        aliases: &["maxpool2d", "pool"],
+        ulc_type: 2,
+        onnx_op: "MaxPool",
+        pytorch: "nn.MaxPool2d",
+    },
+    KindNames {
+        kind: LayerKind::AvgPool,
+        word: "avgpool",
+        aliases: &["avgpool2d", "averagepool", "averagepool2d"],
+        ulc_type: 3,
+        onnx_op: "AveragePool",
+        pytorch: "nn.AvgPool2d",
+    },
+    KindNames {
+        kind: LayerKind::Relu,
+        word: "relu",
+        aliases: &[],
+        ulc_type: 4,
+        onnx_op: "Relu",
+        pytorch: "nn.ReLU",
+    },
+    KindNames {
+        kind: LayerKind::Sigmoid,
+        word: "sigmoid",
+        aliases: &[],
+        ulc_type: 5,
+        onnx_op: "Sigmoid",
+        pytorch: "nn.Sigmoid",
+    },
+    KindNames {
+        kind: LayerKind::Tanh,
+        word: "tanh",
+        aliases: &[],
+        ulc_type: 6,
+        onnx_op: "Tanh",
+        pytorch: "nn.Tanh",
+    },
+    KindNames {
+        kind: LayerKind::BatchNorm,
+        word: "bn",
+        aliases: &["batchnorm", "batchnorm2d", "batchnormalization", "bn2d"],
+        ulc_type: 7,
+        onnx_op: "BatchNormalization",
+        pytorch: "nn.BatchNorm2d",
+    },
+];
 
 /// One layer of a sequential CNN with every hyper-parameter needed to build and train it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -346,6 +434,58 @@ mod tests {
             LayerKind::word_list("or"),
             "conv, maxpool, avgpool, relu, sigmoid, tanh or bn"
         );
+    }
+
+    #[test]
+    fn the_vocabulary_has_one_row_per_kind_in_order_and_no_name_twice() {
+        assert_eq!(VOCABULARY.map(|row| row.kind), LayerKind::ALL);
+        for (index, kind) in LayerKind::ALL.into_iter().enumerate() {
+            assert_eq!(
+                kind as usize, index,
+                "names() indexes VOCABULARY by discriminant"
+            );
+            assert_eq!(kind.names().kind, kind);
+            assert_eq!(
+                usize::from(kind.names().ulc_type),
+                index + 1,
+                "TY is 1-based"
+            );
+        }
+        let mut names: Vec<&str> = VOCABULARY
+            .iter()
+            .flat_map(|row| std::iter::once(row.word).chain(row.aliases.iter().copied()))
+            .collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a name stands for one kind");
+        for row in VOCABULARY {
+            for alias in row.aliases {
+                assert_eq!(
+                    alias.to_lowercase().replace('_', ""),
+                    *alias,
+                    "stored normalised"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn other_frameworks_names_and_other_cases_read_as_aliases() {
+        for (name, kind) in [
+            ("Conv2d", LayerKind::Conv),
+            ("batch_norm", LayerKind::BatchNorm),
+            ("BatchNorm2d", LayerKind::BatchNorm),
+            ("MaxPool2D", LayerKind::MaxPool),
+            ("AveragePool", LayerKind::AvgPool),
+            ("ReLU", LayerKind::Relu),
+            ("max_pool", LayerKind::MaxPool),
+        ] {
+            assert_eq!(LayerKind::from_alias(name), Some(kind), "{name}");
+        }
+        for name in ["dropout", "linear", "Conv1d", ""] {
+            assert_eq!(LayerKind::from_alias(name), None, "{name}");
+        }
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub mod protocol;
 pub mod text;
 pub mod ulc;
 
-pub use layer::{Kernel, Layer, LayerKind, Padding};
+pub use layer::{Kernel, KindNames, Layer, LayerKind, Padding, VOCABULARY};
 pub use network::{Analysis, LayerShape, Network, Shape, ShapeError};

@@ -75,17 +75,10 @@ impl ChannelRatioBin {
     }
 }
 
-/// The TY value of a layer kind (1..=7), from the spec's table.
+/// The TY value of a layer kind (1..=7), from the spec's table as the vocabulary
+/// ([`crate::VOCABULARY`]) holds it.
 pub const fn type_code(kind: LayerKind) -> u8 {
-    match kind {
-        LayerKind::Conv => 1,
-        LayerKind::MaxPool => 2,
-        LayerKind::AvgPool => 3,
-        LayerKind::Relu => 4,
-        LayerKind::Sigmoid => 5,
-        LayerKind::Tanh => 6,
-        LayerKind::BatchNorm => 7,
-    }
+    kind.names().ulc_type
 }
 
 /// The layer kind of a TY value, `None` for 0 (padding) and unknown values.

@@ -202,14 +202,8 @@ fn unknown_layer(name: &Ident) -> String {
     let lower = word.to_lowercase().replace('_', "");
     let words = LayerKind::ALL.map(LayerKind::word);
     let known = words.join(", ");
-    // Other frameworks' names for our layers, then our own words in another case.
-    let alias = match lower.as_str() {
-        "batchnorm" | "batchnorm2d" | "batchnormalization" | "bn2d" => Some(LayerKind::BatchNorm),
-        "conv2d" | "convolution" => Some(LayerKind::Conv),
-        "maxpool2d" | "pool" => Some(LayerKind::MaxPool),
-        "avgpool2d" | "averagepool" => Some(LayerKind::AvgPool),
-        _ => LayerKind::from_word(&lower),
-    };
+    // Other frameworks' names for our layers, or our own words in another case.
+    let alias = LayerKind::from_alias(&word);
     if matches!(
         lower.as_str(),
         "linear" | "fc" | "dense" | "flatten" | "globalavgpool"

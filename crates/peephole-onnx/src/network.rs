@@ -258,17 +258,9 @@ pub fn network_graph(
     let mut current = INPUT_NAME.to_owned();
     for (index, layer) in network.layers.iter().enumerate() {
         let output = format!("{LAYERS_PATH}.{index}");
-        let node = Node::new(match layer {
-            Layer::Conv { .. } => "Conv",
-            Layer::MaxPool { .. } => "MaxPool",
-            Layer::AvgPool { .. } => "AveragePool",
-            Layer::Relu => "Relu",
-            Layer::Sigmoid => "Sigmoid",
-            Layer::Tanh => "Tanh",
-            Layer::BatchNorm => "BatchNormalization",
-        })
-        .named(&output)
-        .input(&current);
+        let node = Node::new(layer.kind().names().onnx_op)
+            .named(&output)
+            .input(&current);
         let node = match *layer {
             Layer::Conv {
                 kernel,

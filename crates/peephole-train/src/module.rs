@@ -20,34 +20,29 @@ fn pads(kernel: peephole_ir::Kernel, padding: Padding) -> [i64; 4] {
     [left.into(), right.into(), top.into(), bottom.into()]
 }
 
-/// One compiled body layer.
+/// The trained parameters of one body layer; what the layer does is its [`Layer`], so the IR
+/// stays the one description of a layer and this holds only what libtorch adds to it.
 #[derive(Debug)]
-enum Compiled {
-    Conv {
-        conv: nn::Conv2D,
-        pads: [i64; 4],
-    },
-    MaxPool {
-        kernel: [i64; 2],
-        stride: i64,
-        pads: [i64; 4],
-    },
-    AvgPool {
-        kernel: [i64; 2],
-        stride: i64,
-        pads: [i64; 4],
-    },
-    Relu,
-    Sigmoid,
-    Tanh,
+enum Parameters {
+    /// Pools and activations have none.
+    None,
+    /// A conv's weight and bias.
+    Conv(nn::Conv2D),
+    /// A BatchNorm's scale, shift and running statistics.
     BatchNorm(nn::BatchNorm),
+}
+
+/// `[height, width]` of a kernel, as tch's ops take it.
+fn extent(kernel: peephole_ir::Kernel) -> [i64; 2] {
+    [kernel.height.into(), kernel.width.into()]
 }
 
 /// A network compiled to tch, ready to train with any tch optimizer.
 #[derive(Debug)]
 pub struct TchNetwork {
     network: Network,
-    layers: Vec<Compiled>,
+    /// Body layer `i`'s parameters, beside `network.layers[i]`.
+    parameters: Vec<Parameters>,
     head: nn::Linear,
 }
 
@@ -67,7 +62,7 @@ impl TchNetwork {
             fan: nn::init::FanInOut::FanOut,
             non_linearity: nn::init::NonLinearity::ReLU,
         };
-        let layers = network
+        let parameters = network
             .layers
             .iter()
             .zip(&analysis.layers)
@@ -81,10 +76,9 @@ impl TchNetwork {
                         stride,
                         padding,
                     } => {
-                        let pads = pads(kernel, padding);
                         let config = nn::ConvConfigND::<[i64; 2]> {
                             stride: [stride.into(), stride.into()],
-                            padding: symmetric(pads).unwrap_or([0, 0]),
+                            padding: symmetric(pads(kernel, padding)).unwrap_or([0, 0]),
                             dilation: [1, 1],
                             groups: 1,
                             bias: true,
@@ -92,37 +86,15 @@ impl TchNetwork {
                             bs_init: nn::Init::Const(0.0),
                             padding_mode: nn::PaddingMode::Zeros,
                         };
-                        let conv = nn::conv(
+                        Parameters::Conv(nn::conv(
                             path,
                             shape.input.channels.into(),
                             out_channels.into(),
-                            [kernel.height.into(), kernel.width.into()],
+                            extent(kernel),
                             config,
-                        );
-                        Compiled::Conv { conv, pads }
+                        ))
                     }
-                    Layer::MaxPool {
-                        kernel,
-                        stride,
-                        padding,
-                    } => Compiled::MaxPool {
-                        kernel: [kernel.height.into(), kernel.width.into()],
-                        stride: stride.into(),
-                        pads: pads(kernel, padding),
-                    },
-                    Layer::AvgPool {
-                        kernel,
-                        stride,
-                        padding,
-                    } => Compiled::AvgPool {
-                        kernel: [kernel.height.into(), kernel.width.into()],
-                        stride: stride.into(),
-                        pads: pads(kernel, padding),
-                    },
-                    Layer::Relu => Compiled::Relu,
-                    Layer::Sigmoid => Compiled::Sigmoid,
-                    Layer::Tanh => Compiled::Tanh,
-                    Layer::BatchNorm => Compiled::BatchNorm(nn::batch_norm2d(
+                    Layer::BatchNorm => Parameters::BatchNorm(nn::batch_norm2d(
                         path,
                         shape.input.channels.into(),
                         nn::BatchNormConfig {
@@ -133,6 +105,11 @@ impl TchNetwork {
                             ..Default::default()
                         },
                     )),
+                    Layer::MaxPool { .. }
+                    | Layer::AvgPool { .. }
+                    | Layer::Relu
+                    | Layer::Sigmoid
+                    | Layer::Tanh => Parameters::None,
                 }
             })
             .collect();
@@ -156,7 +133,7 @@ impl TchNetwork {
         );
         Ok(TchNetwork {
             network: network.clone(),
-            layers,
+            parameters,
             head,
         })
     }
@@ -170,50 +147,70 @@ impl TchNetwork {
 impl ModuleT for TchNetwork {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let mut x = xs.shallow_clone();
-        for layer in &self.layers {
-            x = match layer {
-                Compiled::Conv { conv, pads } => {
-                    if symmetric(*pads).is_some() {
+        for (layer, parameters) in self.network.layers.iter().zip(&self.parameters) {
+            x = match (*layer, parameters) {
+                (
+                    Layer::Conv {
+                        kernel, padding, ..
+                    },
+                    Parameters::Conv(conv),
+                ) => {
+                    let pads = pads(kernel, padding);
+                    if symmetric(pads).is_some() {
                         x.apply(conv)
                     } else {
                         x.constant_pad_nd(pads.as_slice()).apply(conv)
                     }
                 }
-                Compiled::MaxPool {
-                    kernel,
-                    stride,
-                    pads,
-                } => match symmetric(*pads) {
-                    // PyTorch's own max-pool padding is -inf and allows at most half the kernel,
-                    // which same padding of an odd kernel never exceeds.
-                    Some(p) => {
-                        x.max_pool2d(kernel.as_slice(), [*stride, *stride], p, [1, 1], false)
+                (
+                    Layer::MaxPool {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    _,
+                ) => {
+                    let (kernel, stride, pads) =
+                        (extent(kernel), i64::from(stride), pads(kernel, padding));
+                    match symmetric(pads) {
+                        // PyTorch's own max-pool padding is -inf and allows at most half the
+                        // kernel, which same padding of an odd kernel never exceeds.
+                        Some(p) => x.max_pool2d(kernel, [stride, stride], p, [1, 1], false),
+                        None => x
+                            .pad(pads.as_slice(), "constant", f64::NEG_INFINITY)
+                            .max_pool2d(kernel, [stride, stride], [0, 0], [1, 1], false),
                     }
-                    None => x
-                        .pad(pads.as_slice(), "constant", f64::NEG_INFINITY)
-                        .max_pool2d(kernel.as_slice(), [*stride, *stride], [0, 0], [1, 1], false),
-                },
-                Compiled::AvgPool {
-                    kernel,
-                    stride,
-                    pads,
-                } => match symmetric(*pads) {
-                    Some(p) => {
-                        x.avg_pool2d(kernel.as_slice(), [*stride, *stride], p, false, true, None)
+                }
+                (
+                    Layer::AvgPool {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    _,
+                ) => {
+                    let (kernel, stride, pads) =
+                        (extent(kernel), i64::from(stride), pads(kernel, padding));
+                    match symmetric(pads) {
+                        Some(p) => x.avg_pool2d(kernel, [stride, stride], p, false, true, None),
+                        None => x.constant_pad_nd(pads.as_slice()).avg_pool2d(
+                            kernel,
+                            [stride, stride],
+                            [0, 0],
+                            false,
+                            true,
+                            None,
+                        ),
                     }
-                    None => x.constant_pad_nd(pads.as_slice()).avg_pool2d(
-                        kernel.as_slice(),
-                        [*stride, *stride],
-                        [0, 0],
-                        false,
-                        true,
-                        None,
-                    ),
-                },
-                Compiled::Relu => x.relu(),
-                Compiled::Sigmoid => x.sigmoid(),
-                Compiled::Tanh => x.tanh(),
-                Compiled::BatchNorm(bn) => x.apply_t(bn, train),
+                }
+                (Layer::Relu, _) => x.relu(),
+                (Layer::Sigmoid, _) => x.sigmoid(),
+                (Layer::Tanh, _) => x.tanh(),
+                (Layer::BatchNorm, Parameters::BatchNorm(bn)) => x.apply_t(bn, train),
+                // `new` gives a conv and a BatchNorm their parameters and nothing else any.
+                (Layer::Conv { .. } | Layer::BatchNorm, _) => {
+                    unreachable!("layer {layer:?} was compiled without its parameters")
+                }
             };
         }
         x.mean_dim([2i64, 3].as_slice(), false, tch::Kind::Float)

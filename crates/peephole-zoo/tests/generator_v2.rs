@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use common::assert_frequency;
 use peephole_ir::text::parse_network;
 use peephole_ir::ulc::{UlcField, encode};
-use peephole_ir::{Kernel, Layer, Network, Padding, Shape};
+use peephole_ir::{Kernel, Layer, LayerKind, Network, Padding, Shape};
 use peephole_zoo::generator::free_form::{
-    self, ActivationStyle, ActivationWord, Design, Downsampling, GeneratedV2, Growth, Normalization,
+    self, ActivationStyle, Design, Downsampling, GeneratedV2, Growth, Normalization,
 };
 use peephole_zoo::generator::{
     self, Family, GeneratorChoice, MAX_CHANNELS, MAX_MACS, Skeleton, record_id,
@@ -221,7 +221,7 @@ fn bottleneck_and_stride_one_pool_rates_match_the_spec() {
 
 #[test]
 fn mixed_style_draws_each_activation_per_conv_uniformly_and_other_styles_never_mix() {
-    let mut mixed: HashMap<ActivationWord, u64> = HashMap::new();
+    let mut mixed: HashMap<LayerKind, u64> = HashMap::new();
     let mut total = 0;
     for design in designs() {
         let convs = design
@@ -230,9 +230,9 @@ fn mixed_style_draws_each_activation_per_conv_uniformly_and_other_styles_never_m
             .flat_map(|s| s.convs.iter().chain(s.bottleneck.iter()));
         for conv in convs {
             let expected = match design.style.activation {
-                ActivationStyle::Relu => Some(ActivationWord::Relu),
-                ActivationStyle::Tanh => Some(ActivationWord::Tanh),
-                ActivationStyle::Sigmoid => Some(ActivationWord::Sigmoid),
+                ActivationStyle::Relu => Some(LayerKind::Relu),
+                ActivationStyle::Tanh => Some(LayerKind::Tanh),
+                ActivationStyle::Sigmoid => Some(LayerKind::Sigmoid),
                 ActivationStyle::None => None,
                 ActivationStyle::Mixed => {
                     let drawn = conv.activation.expect("mixed convs have an activation");
@@ -244,11 +244,7 @@ fn mixed_style_draws_each_activation_per_conv_uniformly_and_other_styles_never_m
             assert_eq!(conv.activation, expected, "{design}");
         }
     }
-    for word in [
-        ActivationWord::Relu,
-        ActivationWord::Tanh,
-        ActivationWord::Sigmoid,
-    ] {
+    for word in [LayerKind::Relu, LayerKind::Tanh, LayerKind::Sigmoid] {
         assert_frequency(&format!("mixed {word:?}"), mixed[&word], total, 1.0 / 3.0);
     }
 }
@@ -292,11 +288,12 @@ fn spec_width(base: u32, growth: Growth, stage: u32) -> u32 {
     width.min(SPEC_MAX_WIDTH)
 }
 
-fn activation_layer(word: Option<ActivationWord>) -> Option<Layer> {
+fn activation_layer(word: Option<LayerKind>) -> Option<Layer> {
     word.map(|w| match w {
-        ActivationWord::Relu => Layer::Relu,
-        ActivationWord::Tanh => Layer::Tanh,
-        ActivationWord::Sigmoid => Layer::Sigmoid,
+        LayerKind::Relu => Layer::Relu,
+        LayerKind::Tanh => Layer::Tanh,
+        LayerKind::Sigmoid => Layer::Sigmoid,
+        other => panic!("generator v2 drew {other:?} as an activation"),
     })
 }
 

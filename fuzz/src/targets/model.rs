@@ -103,7 +103,7 @@ fn seeds() -> Vec<Vec<u8>> {
         tiny_model_v1().to_vec(),
         EMBEDDED_MODEL.to_vec(),
     ];
-    // Issue 19: a card that disagrees with its graph about the epochs made `predict` panic
+    // A card that disagrees with its graph about the epochs made `predict` panic
     // inside tract (100000) or allocate 103 GB (u32::MAX); one past the graph's epoch
     // embedding is the smallest such lie. The card and the model are fuzzed together from
     // these, so every run starts where those bugs were.

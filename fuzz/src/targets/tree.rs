@@ -1,4 +1,4 @@
-//! `cargo peephole check` over a directory tree an attacker wrote (issue 19): the input is a
+//! `cargo peephole check` over a directory tree an attacker wrote: the input is a
 //! recipe for a tree of Rust files, subdirectories, FIFOs, symbolic links out of the tree (to
 //! a secret file, a directory of secrets, `/dev/zero`), link loops, dangling links and
 //! non-UTF-8 files, with hostile names (control, escape and bidi characters). The check must

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::compute_filter;
-use peephole_ir::{Kernel, Layer, Network, Shape};
+use peephole_ir::{Kernel, Layer, LayerKind, Network, Shape};
 
 /// Name of this generator in zoo records.
 pub const GENERATOR_V2: &str = "generator-v2";
@@ -126,11 +126,8 @@ pub const ACTIVATIONS: [(ActivationStyle, f64); 5] = [
 ];
 
 /// Activations a conv of the mixed style draws from, uniformly.
-pub const MIXED_ACTIVATIONS: [ActivationWord; 3] = [
-    ActivationWord::Relu,
-    ActivationWord::Tanh,
-    ActivationWord::Sigmoid,
-];
+pub const MIXED_ACTIVATIONS: [LayerKind; 3] =
+    [LayerKind::Relu, LayerKind::Tanh, LayerKind::Sigmoid];
 
 /// Where BatchNorm goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -218,31 +215,8 @@ pub struct Style {
 pub struct ConvDraw {
     /// Square kernel extent.
     pub kernel: u32,
-    /// The activation after it (`None` under the "none" style).
-    pub activation: Option<ActivationWord>,
-}
-
-/// An activation as drawn, serialisable without the whole layer vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivationWord {
-    /// ReLU.
-    Relu,
-    /// Tanh.
-    Tanh,
-    /// Sigmoid.
-    Sigmoid,
-}
-
-impl ActivationWord {
-    /// The layer it stands for.
-    pub const fn layer(self) -> Layer {
-        match self {
-            ActivationWord::Relu => Layer::Relu,
-            ActivationWord::Tanh => Layer::Tanh,
-            ActivationWord::Sigmoid => Layer::Sigmoid,
-        }
-    }
+    /// The activation after it (`None` under the "none" style): relu, tanh or sigmoid.
+    pub activation: Option<LayerKind>,
 }
 
 /// A stride-1 pool added inside a stage.
@@ -289,11 +263,11 @@ fn pick<T: Copy, R: Rng + ?Sized>(rng: &mut R, table: &[(T, f64)]) -> T {
     table[table.len() - 1].0
 }
 
-fn draw_activation<R: Rng + ?Sized>(rng: &mut R, style: ActivationStyle) -> Option<ActivationWord> {
+fn draw_activation<R: Rng + ?Sized>(rng: &mut R, style: ActivationStyle) -> Option<LayerKind> {
     match style {
-        ActivationStyle::Relu => Some(ActivationWord::Relu),
-        ActivationStyle::Tanh => Some(ActivationWord::Tanh),
-        ActivationStyle::Sigmoid => Some(ActivationWord::Sigmoid),
+        ActivationStyle::Relu => Some(LayerKind::Relu),
+        ActivationStyle::Tanh => Some(LayerKind::Tanh),
+        ActivationStyle::Sigmoid => Some(LayerKind::Sigmoid),
         ActivationStyle::None => None,
         ActivationStyle::Mixed => {
             Some(MIXED_ACTIVATIONS[rng.random_range(0..MIXED_ACTIVATIONS.len())])
@@ -388,7 +362,7 @@ impl Design {
                     side = out;
                 }
                 layers.push(Layer::conv(Kernel::square(conv.kernel), *channels, stride));
-                let activation = conv.activation.map(ActivationWord::layer);
+                let activation = conv.activation.and_then(Layer::pointwise);
                 match style.normalization {
                     Normalization::None => layers.extend(activation),
                     Normalization::BeforeActivation => {
