@@ -115,7 +115,7 @@ fn run(data: &[u8]) -> String {
                     p.mean.is_finite() && p.spread.is_finite() && p.spread >= 0.0,
                     "prediction {p:?}"
                 );
-                let percentile = peephole_predictor::verdict::zoo_percentile(&predictor, p.mean);
+                let percentile = peephole_predictor::verdict::zoo_percentile(predictor, p.mean);
                 assert!(
                     (0.0..=100.0).contains(&percentile),
                     "percentile {percentile} of {}",
