@@ -6,6 +6,7 @@ mod bench_compile;
 mod bench_lint;
 mod bench_predict;
 mod bench_train;
+mod book;
 mod cargo;
 mod compare_models;
 mod eval;
@@ -81,6 +82,9 @@ enum Command {
     /// `bench train` (tch against PyTorch), `bench compile` (what `peephole_check!` adds to a
     /// build), `bench lint` (where the lint's time goes, per network).
     Bench(bench::Args),
+    /// Render the tables of README.md and the book (docs/book/) that come from committed files
+    /// (evaluation reports, the zoo-size table) between their markers; `--check` only compares.
+    Book(book::Args),
     /// Predictor-guided search: sample networks, score them all, print the best (and
     /// `--verify K`: train the best and worst K to compare).
     Search(search::Args),
@@ -109,5 +113,6 @@ fn main() -> anyhow::Result<()> {
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Search(args) => search::run(&args),
+        Command::Book(args) => book::run(&args),
     }
 }

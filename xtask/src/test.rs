@@ -1,5 +1,5 @@
-//! `cargo xtask test`: README's test command. Checks the formatting, sets up a fresh machine,
-//! runs clippy, then runs every test.
+//! `cargo xtask test`: README's test command. Checks the formatting and the generated tables of
+//! README and the book, sets up a fresh machine, runs clippy, then runs every test.
 
 use crate::cargo::{cargo, run as run_command};
 use crate::setup;
@@ -17,6 +17,9 @@ pub struct Args {
     /// Skip `cargo fmt --all --check` (run first: seconds, and a diff is the cheapest failure).
     #[arg(long)]
     no_fmt: bool,
+    /// Skip `cargo xtask book --check` (run second: it reads committed files, no build).
+    #[arg(long)]
+    no_book: bool,
     /// Skip `cargo clippy --workspace --all-targets -- -D warnings` (run after the set-up,
     /// with the tests' features and build folder: a check pass, not a second build).
     #[arg(long)]
@@ -30,6 +33,9 @@ pub struct Args {
 pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     if !args.no_fmt {
         run_command(cargo().args(["fmt", "--all", "--check"]))?;
+    }
+    if !args.no_book {
+        crate::book::check()?;
     }
     if !args.no_setup {
         setup::run_setup(&setup::Args::default_python())?;
