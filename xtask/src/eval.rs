@@ -29,7 +29,7 @@ use peephole_metrics::bootstrap::{Bootstrap, Interval, interval, pick};
 use peephole_predictor::verdict::DEFAULT_THRESHOLD_PERCENTILE;
 use peephole_predictor::{ModelCard, Predictor};
 use peephole_zoo::{ZooRecord, read_zoo, read_zoo_from};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cargo;
@@ -374,7 +374,7 @@ pub struct Inputs<'a> {
 }
 
 /// A number and its bootstrap interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// On the slice's networks.
     pub value: f64,
@@ -383,7 +383,7 @@ pub struct Estimate {
 }
 
 /// One method's numbers on one slice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MethodResult {
     /// Stable id: `peephole` or a [`Method::id`].
     pub id: String,
@@ -411,7 +411,7 @@ pub struct MethodResult {
 }
 
 /// Peephole's tau minus a baseline's, on the same resamples.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Difference {
     /// The baseline (the best by tau on the slice among those compared).
     pub baseline: String,
@@ -422,7 +422,7 @@ pub struct Difference {
 }
 
 /// Agreement of two training runs of the same networks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedAgreement {
     /// Networks with both runs.
     pub n: usize,
@@ -431,7 +431,7 @@ pub struct SeedAgreement {
 }
 
 /// One slice's table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SliceReport {
     /// [`Slice::id`].
     pub id: String,
@@ -458,7 +458,7 @@ pub struct SliceReport {
 /// accuracy is below the accuracy at the card's [`DEFAULT_THRESHOLD_PERCENTILE`]th zoo
 /// percentile, and truly poor when its real final accuracy is. What a user meets is a warning
 /// or none, so this is the number that says how often the lint is right.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdReport {
     /// The zoo percentile the lint warns below by default.
     pub percentile: f64,
@@ -520,7 +520,7 @@ fn threshold_report(
 }
 
 /// One scored network.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetworkResult {
     /// Zoo id.
     pub id: String,
@@ -541,7 +541,7 @@ pub struct NetworkResult {
 }
 
 /// What the baselines chose when fitted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineFit {
     /// Networks they were fitted on (the split's train side).
     pub train: usize,
@@ -566,7 +566,7 @@ pub struct BaselineFit {
 }
 
 /// The whole evaluation, as `eval.json` holds it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Model file, when one was given.
     pub model: Option<String>,
@@ -596,6 +596,16 @@ pub struct Report {
     pub slices: Vec<SliceReport>,
     /// Every scored network.
     pub networks: Vec<NetworkResult>,
+}
+
+impl Report {
+    /// A committed `eval.json`, as [`run`] wrote it.
+    pub fn read(path: &Path) -> anyhow::Result<Report> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an evaluation report (eval.json)", path.display()))
+    }
 }
 
 /// What the scatter plot needs of each method.
@@ -649,6 +659,9 @@ pub struct Evaluation {
     /// The points.
     pub series: Vec<Series>,
 }
+
+/// Method id of the Peephole row.
+const PEEPHOLE_ID: &str = "peephole";
 
 /// Label of the Peephole row.
 const PEEPHOLE_LABEL: &str = "Peephole (architecture only)";
@@ -716,7 +729,7 @@ pub fn evaluate(
             scored_records.len()
         );
         columns.push((
-            "peephole".into(),
+            PEEPHOLE_ID.into(),
             PEEPHOLE_LABEL.into(),
             Scale::Accuracy,
             false,
@@ -926,10 +939,10 @@ fn score_slice(
         by_id.insert(id.as_str(), predicted);
     }
     let difference = |allow_curve: bool| -> Option<Difference> {
-        let ours = by_id.get("peephole")?;
+        let ours = by_id.get(PEEPHOLE_ID)?;
         let best = methods
             .iter()
-            .filter(|m| m.id != "peephole" && (allow_curve || !m.uses_curve))
+            .filter(|m| m.id != PEEPHOLE_ID && (allow_curve || !m.uses_curve))
             .filter_map(|m| m.kendall_tau.map(|t| (m, t.value)))
             .max_by(|a, b| a.1.total_cmp(&b.1))?
             .0;
@@ -956,7 +969,7 @@ fn score_slice(
             kendall_tau: metrics::kendall_tau_b(&first, &second).ok(),
         }),
         threshold: threshold
-            .zip(by_id.get("peephole"))
+            .zip(by_id.get(PEEPHOLE_ID))
             .filter(|_| !real.is_empty())
             .map(|(accuracy, ours)| threshold_report(ours, &real, accuracy, &draws)),
     }
@@ -1061,23 +1074,120 @@ fn slice_markdown(out: &mut String, slice: &SliceReport) {
         ("best baseline of all", &slice.peephole_minus_best_any),
     ] {
         if let Some(d) = d {
-            let verdict = match d.interval {
-                Some(i) if i.low > 0.0 => "Peephole ahead",
-                Some(i) if i.high < 0.0 => "Peephole behind",
-                _ => "a tie (the interval contains 0)",
-            };
             let _ = writeln!(
                 out,
-                "Peephole's tau minus the {what} ({}): {:+.3} {}: {verdict}.",
+                "Peephole's tau minus the {what} ({}): {}: {}.",
                 d.baseline,
-                d.value,
-                d.interval.map_or("(no interval)".into(), |i| format!(
-                    "[{:+.3}, {:+.3}]",
-                    i.low, i.high
-                ))
+                difference_cell(d),
+                Standing::of(d).sentence()
             );
         }
     }
+}
+
+/// A difference of taus with its interval, signed: `+0.058 [-0.012, +0.125]`.
+fn difference_cell(d: &Difference) -> String {
+    format!(
+        "{:+.3} {}",
+        d.value,
+        d.interval.map_or("(no interval)".into(), |i| format!(
+            "[{:+.3}, {:+.3}]",
+            i.low, i.high
+        ))
+    )
+}
+
+/// Where Peephole stands against a baseline: only an interval that excludes 0 says one side is
+/// ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Ahead,
+    Behind,
+    Tie,
+}
+
+impl Standing {
+    /// The standing a difference of taus (Peephole minus a baseline) gives.
+    fn of(d: &Difference) -> Standing {
+        match d.interval {
+            Some(i) if i.low > 0.0 => Standing::Ahead,
+            Some(i) if i.high < 0.0 => Standing::Behind,
+            _ => Standing::Tie,
+        }
+    }
+
+    /// As a sentence's end.
+    fn sentence(self) -> &'static str {
+        match self {
+            Standing::Ahead => "Peephole ahead",
+            Standing::Behind => "Peephole behind",
+            Standing::Tie => "a tie (the interval contains 0)",
+        }
+    }
+
+    /// In a table cell.
+    fn short(self) -> &'static str {
+        match self {
+            Standing::Ahead => "ahead",
+            Standing::Behind => "behind",
+            Standing::Tie => "a tie",
+        }
+    }
+}
+
+/// Peephole's row of every slice in one table, for a page that has room for one table (README,
+/// the book's summary): its tau, Spearman and R^2 with intervals, its tau against the best
+/// architecture-only baseline and the best of all, and the lint's threshold as a classifier.
+pub fn summary_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Model `{}` ({}, accuracy after epoch {}) on the test side of `{}` and the reference set; 95% bootstrap intervals over networks ({} resamples, seed {}).",
+        report.card_name,
+        report.protocol,
+        report.epochs,
+        report.split_file,
+        report.bootstrap.resamples,
+        report.bootstrap.seed
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| slice | n | Kendall tau | Spearman | R^2 | tau minus the best architecture-only baseline | tau minus the best baseline of all | the lint's warning: recall, false alarms |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---|---|");
+    let against = |d: &Option<Difference>| {
+        d.as_ref().map_or("-".into(), |d| {
+            format!(
+                "{} ({}): {}",
+                difference_cell(d),
+                d.baseline,
+                Standing::of(d).short()
+            )
+        })
+    };
+    for slice in &report.slices {
+        let Some(m) = slice.methods.iter().find(|m| m.id == PEEPHOLE_ID) else {
+            continue;
+        };
+        let warning = slice.threshold.as_ref().map_or("-".into(), |t| {
+            let share =
+                |e: Option<Estimate>| e.map_or("undefined".into(), |e| format!("{:.2}", e.value));
+            format!("{}, {}", share(t.recall), share(t.false_alarm_rate))
+        });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {warning} |",
+            slice.label,
+            slice.n,
+            estimate_cell(m.kendall_tau, 3, Scale::Accuracy),
+            estimate_cell(m.spearman, 3, Scale::Accuracy),
+            estimate_cell(m.r2, 3, m.scale),
+            against(&slice.peephole_minus_best_architecture_only),
+            against(&slice.peephole_minus_best_any),
+        );
+    }
+    out
 }
 
 /// The lint's default threshold as a classifier on a slice of `n` networks.
@@ -1366,6 +1476,29 @@ mod tests {
             table.contains("best architecture-only baseline (gbt): +0.020 [-0.050, +0.090]: a tie (the interval contains 0)."),
             "{table}"
         );
+        let summary = summary_markdown(&evaluation.report);
+        assert!(
+            summary.contains("| +0.020 [-0.050, +0.090] (gbt): a tie |"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_report_reads_back_from_its_json_unchanged() {
+        let records = zoo();
+        let (_, evaluation) = run_on(&records, &Seen::default(), &HashMap::new());
+        let dir = std::env::temp_dir().join(format!("peephole-eval-json-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("eval.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&evaluation.report).unwrap(),
+        )
+        .unwrap();
+        let read = Report::read(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read, evaluation.report);
+        assert_eq!(markdown(&read), markdown(&evaluation.report));
     }
 
     #[test]

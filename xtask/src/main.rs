@@ -6,6 +6,7 @@ mod bench_compile;
 mod bench_lint;
 mod bench_predict;
 mod bench_train;
+mod book;
 mod cargo;
 mod compare_models;
 mod eval;
@@ -88,6 +89,9 @@ enum Command {
     Schema(schema::Args),
     /// Write README's lint table from the lint registry (`--check`: fail when it is stale).
     LintTable(lint_table::Args),
+    /// Render the tables of README.md and the book (docs/book/) that come from committed files
+    /// (evaluation reports, the zoo-size table) between their markers; `--check` only compares.
+    Book(book::Args),
     /// Predictor-guided search: sample networks, score them all, print the best (and
     /// `--verify K`: train the best and worst K to compare).
     Search(search::Args),
@@ -118,5 +122,6 @@ fn main() -> anyhow::Result<()> {
         Command::Search(args) => search::run(&args),
         Command::LintTable(args) => lint_table::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Book(args) => book::run(&args),
     }
 }

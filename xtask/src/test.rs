@@ -1,5 +1,6 @@
-//! `cargo xtask test`: README's test command. Checks the formatting, sets up a fresh machine,
-//! fails on unused dependencies (cargo-machete), runs clippy, then runs every test.
+//! `cargo xtask test`: README's test command. Checks the formatting and the generated tables of
+//! README and the book, sets up a fresh machine, fails on unused dependencies (cargo-machete),
+//! runs clippy, then runs every test.
 
 use crate::cargo::{cargo, run as run_command};
 use crate::setup;
@@ -21,6 +22,9 @@ pub struct Args {
     /// declares and never uses.
     #[arg(long)]
     no_machete: bool,
+    /// Skip `cargo xtask book --check` (run second: it reads committed files, no build).
+    #[arg(long)]
+    no_book: bool,
     /// Skip `cargo clippy --workspace --all-targets -- -D warnings` (run after the set-up,
     /// with the tests' features and build folder: a check pass, not a second build).
     #[arg(long)]
@@ -34,6 +38,9 @@ pub struct Args {
 pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     if !args.no_fmt {
         run_command(cargo().args(["fmt", "--all", "--check"]))?;
+    }
+    if !args.no_book {
+        crate::book::check()?;
     }
     if !args.no_setup {
         setup::run_setup(&setup::Args::default_python())?;
