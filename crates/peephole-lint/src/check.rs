@@ -89,7 +89,10 @@ pub fn diagnose(network: &Lowered, mode: Mode, models: &ModelContext) -> syn::Re
     if mode == Mode::Check && !predictor_allowed {
         findings.extend(predict::findings(network, models)?);
     }
-    findings.extend(lints::pool_stride_default(network));
+    findings.extend(lints::pool_stride_default(
+        &network.network,
+        &network.unwritten_pool_strides,
+    ));
     findings.retain(|finding| !allowed(network, finding));
     Ok(findings
         .into_iter()

@@ -1,7 +1,7 @@
 //! `pool_stride_default`: a pool written without a stride (1 here, the kernel in PyTorch, tch and candle).
 
 use super::{Diagnostic, Lint, LintDoc, LintScope, LintSource};
-use crate::lower::Lowered;
+use peephole_ir::Network;
 
 /// What `pool_stride_default` is, for the registry, `cargo peephole explain --lint` and README.
 pub(super) const DOC: LintDoc = LintDoc {
@@ -18,12 +18,14 @@ pub(super) const DOC: LintDoc = LintDoc {
 /// Here the stride defaults to 1 (the feature map keeps its size); PyTorch, tch and candle
 /// default it to the kernel (the map shrinks K times). A network ported from or to one of
 /// them silently changes, so the declaration should say which one it means.
-pub(crate) fn check(network: &Lowered) -> Vec<Diagnostic> {
-    network
-        .unwritten_pool_strides
+///
+/// `unwritten_strides` are the indices of the pools written without `stride = ...`, which only
+/// lowering sees (the IR holds the stride, not whether it was written).
+pub(crate) fn check(network: &Network, unwritten_strides: &[usize]) -> Vec<Diagnostic> {
+    unwritten_strides
         .iter()
         .filter_map(|&index| {
-            let layer = network.network.layers.get(index)?;
+            let layer = network.layers.get(index)?;
             let (kernel, _, _) = layer.window()?;
             let word = layer.kind().word();
             let k = if kernel.is_square() {
