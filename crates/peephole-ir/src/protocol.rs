@@ -267,11 +267,33 @@ impl Protocol {
         )
     }
 
+    /// The accuracy of guessing: one over the number of classes.
+    pub fn chance_accuracy(&self) -> f64 {
+        let (_, classes) = self.dataset.image_and_classes();
+        1.0 / f64::from(classes)
+    }
+
+    /// Whether a run with this final validation accuracy never trained: it ended within
+    /// [`CHANCE_MARGIN`] of [`Protocol::chance_accuracy`]. The one definition of "stays at
+    /// chance" that labels, reports and lints share; each seed's run is its own label.
+    pub fn stays_at_chance(&self, final_accuracy: f64) -> bool {
+        final_accuracy < self.chance_accuracy() + CHANCE_MARGIN
+    }
+
     /// Finds a protocol by name.
     pub fn by_name(name: &str) -> Option<Protocol> {
         PROTOCOLS.into_iter().find(|p| p.name == name)
     }
 }
+
+/// How far above chance a final accuracy may end and still count as a run that never trained
+/// ([`Protocol::stays_at_chance`]): three points. A network that outputs one class scores that
+/// class's share of the validation images (9.9% to 10.2% for the ten classes of
+/// fmnist-budget-v1's 4,000), and one that barely moves adds noise; the committed zoo of
+/// fmnist-budget-v1 (1,270 runs, 2026-12-04) has 65 runs between 9.88% and 10.85% and none
+/// between 10.85% and 14.97%, so any margin from 1 to 4.9 points draws the same line, and 3
+/// sits in the middle of that gap.
+pub const CHANCE_MARGIN: f64 = 0.03;
 
 /// `6000` as `6,000`.
 fn thousands(n: usize) -> String {
@@ -289,6 +311,30 @@ fn thousands(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_stays_at_chance_within_three_points_of_one_over_the_classes() {
+        assert_eq!(FMNIST_BUDGET_V1.chance_accuracy(), 0.1);
+        for (accuracy, never_trained) in [
+            (0.0988, true),
+            (0.1, true),
+            (0.1085, true),
+            (0.1299, true),
+            (0.13, false),
+            (0.1497, false),
+            (0.87, false),
+        ] {
+            assert_eq!(
+                FMNIST_BUDGET_V1.stays_at_chance(accuracy),
+                never_trained,
+                "{accuracy}"
+            );
+        }
+        // The protocol records a diverged run at chance, so divergence counts as never trained.
+        for protocol in PROTOCOLS {
+            assert!(protocol.stays_at_chance(protocol.divergence_accuracy));
+        }
+    }
 
     #[test]
     fn the_budget_protocol_in_plain_words_names_images_epochs_and_optimizer() {
