@@ -11,6 +11,7 @@
 //! is reported as [`MetricError::Overflow`] instead of coming back as `inf` or `NaN`.
 
 pub mod bootstrap;
+pub mod classification;
 
 use std::cmp::Ordering;
 use std::fmt;
