@@ -20,6 +20,7 @@ mod cv;
 pub mod features;
 pub mod gbt;
 pub mod linalg;
+pub mod logistic;
 pub mod ridge;
 pub mod svr;
 
@@ -119,6 +120,16 @@ pub enum BaselineError {
         tolerance: f64,
         /// Violation left.
         violation: f64,
+    },
+    /// Newton's method for the logistic regression did not settle.
+    #[error(
+        "the logistic regression's Newton steps did not settle in {steps} steps (last step {last_step})"
+    )]
+    LogisticDidNotConverge {
+        /// Steps run.
+        steps: usize,
+        /// Largest weight change of the last step.
+        last_step: f64,
     },
     /// Every setting of a hyper-parameter grid failed.
     #[error("none of the {tried} hyper-parameter settings could be fitted; the last error: {last}")]
