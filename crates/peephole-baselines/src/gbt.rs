@@ -258,31 +258,7 @@ impl GbtModel {
         params: GbtParams,
         seed: u64,
     ) -> Result<GbtModel, BaselineError> {
-        if rows.len() < 4 {
-            return Err(BaselineError::TooFewSamples {
-                found: rows.len(),
-                needed: 4,
-            });
-        }
-        let columns = check_rows(rows, Some(targets))?;
-        let data = column_major(rows, columns);
-        let matrix = Matrix::new(&data, rows.len(), columns);
-        let mut booster = GradientBooster::default()
-            .set_objective_type(ObjectiveType::SquaredLoss)
-            .set_iterations(params.iterations)
-            .set_learning_rate(params.learning_rate)
-            .set_max_depth(params.max_depth)
-            .set_min_leaf_weight(params.min_leaf_weight)
-            .set_initialize_base_score(true)
-            // One thread: deterministic, and the evaluation is small.
-            .set_parallel(false)
-            .set_seed(seed);
-        booster
-            .fit(&matrix, targets, &vec![1.0; targets.len()], None)
-            .map_err(|e| BaselineError::NoUsableSetting {
-                tried: 1,
-                last: e.to_string(),
-            })?;
+        let (booster, columns) = boost(rows, targets, params, seed, ObjectiveType::SquaredLoss)?;
         Ok(GbtModel { booster, columns })
     }
 
@@ -292,22 +268,65 @@ impl GbtModel {
     ///
     /// [`BaselineError::FeatureCount`] for a row of another width, [`BaselineError::NotFinite`].
     pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<f64>, BaselineError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let columns = check_rows(rows, None)?;
-        if columns != self.columns {
-            return Err(BaselineError::FeatureCount {
-                row: 0,
-                found: columns,
-                expected: self.columns,
-            });
-        }
-        let data = column_major(rows, columns);
-        Ok(self
-            .booster
-            .predict(&Matrix::new(&data, rows.len(), columns), false))
+        raw_predictions(&self.booster, self.columns, rows)
     }
+}
+
+/// One boosted fit of `targets` under `objective`: the learner both tree baselines share.
+fn boost(
+    rows: &[Vec<f64>],
+    targets: &[f64],
+    params: GbtParams,
+    seed: u64,
+    objective: ObjectiveType,
+) -> Result<(GradientBooster, usize), BaselineError> {
+    if rows.len() < 4 {
+        return Err(BaselineError::TooFewSamples {
+            found: rows.len(),
+            needed: 4,
+        });
+    }
+    let columns = check_rows(rows, Some(targets))?;
+    let data = column_major(rows, columns);
+    let matrix = Matrix::new(&data, rows.len(), columns);
+    let mut booster = GradientBooster::default()
+        .set_objective_type(objective)
+        .set_iterations(params.iterations)
+        .set_learning_rate(params.learning_rate)
+        .set_max_depth(params.max_depth)
+        .set_min_leaf_weight(params.min_leaf_weight)
+        .set_initialize_base_score(true)
+        // One thread: deterministic, and the evaluation is small.
+        .set_parallel(false)
+        .set_seed(seed);
+    booster
+        .fit(&matrix, targets, &vec![1.0; targets.len()], None)
+        .map_err(|e| BaselineError::NoUsableSetting {
+            tried: 1,
+            last: e.to_string(),
+        })?;
+    Ok((booster, columns))
+}
+
+/// The trees' raw answers for `rows` (values, or log-odds under log loss).
+fn raw_predictions(
+    booster: &GradientBooster,
+    columns: usize,
+    rows: &[Vec<f64>],
+) -> Result<Vec<f64>, BaselineError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = check_rows(rows, None)?;
+    if found != columns {
+        return Err(BaselineError::FeatureCount {
+            row: 0,
+            found,
+            expected: columns,
+        });
+    }
+    let data = column_major(rows, columns);
+    Ok(booster.predict(&Matrix::new(&data, rows.len(), columns), false))
 }
 
 /// Fits every setting of `grid` on the training rows, keeps the one with the lowest MSE on
@@ -349,6 +368,114 @@ pub fn fit_gbt(
                 GbtSelection {
                     params,
                     validation_mse,
+                    validation: validation.0.len(),
+                    tried: grid.len(),
+                },
+            ));
+        }
+    }
+    best.ok_or(BaselineError::NoUsableSetting {
+        tried: 0,
+        last: "the grid is empty".into(),
+    })
+}
+
+/// Gradient-boosted trees for a yes/no outcome (log loss), the strong baseline for "will this
+/// network stay at chance?": the same features, settings and learner as the regression trees,
+/// answering a probability.
+pub struct GbtClassifier {
+    booster: GradientBooster,
+    columns: usize,
+}
+
+impl std::fmt::Debug for GbtClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GbtClassifier")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What validation chose for the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GbtClassifierSelection {
+    /// The chosen setting.
+    pub params: GbtParams,
+    /// Its Brier score on the validation networks.
+    pub validation_brier: f64,
+    /// Validation networks.
+    pub validation: usize,
+    /// Settings tried.
+    pub tried: usize,
+}
+
+impl GbtClassifier {
+    /// Fits one setting on `rows` and their outcomes (`true`: the run stayed at chance).
+    ///
+    /// # Errors
+    ///
+    /// As [`GbtModel::fit`].
+    pub fn fit(
+        rows: &[Vec<f64>],
+        outcomes: &[bool],
+        params: GbtParams,
+        seed: u64,
+    ) -> Result<GbtClassifier, BaselineError> {
+        let targets: Vec<f64> = outcomes.iter().map(|&o| f64::from(u8::from(o))).collect();
+        let (booster, columns) = boost(rows, &targets, params, seed, ObjectiveType::LogLoss)?;
+        Ok(GbtClassifier { booster, columns })
+    }
+
+    /// The probability of the outcome for each row (the trees answer log-odds).
+    ///
+    /// # Errors
+    ///
+    /// As [`GbtModel::predict`].
+    pub fn probabilities(&self, rows: &[Vec<f64>]) -> Result<Vec<f64>, BaselineError> {
+        Ok(raw_predictions(&self.booster, self.columns, rows)?
+            .into_iter()
+            .map(|log_odds| 1.0 / (1.0 + (-log_odds).exp()))
+            .collect())
+    }
+}
+
+/// Fits every setting of `grid` on the training rows and keeps the one with the lowest Brier
+/// score on the validation rows (ties: the earlier, simpler setting).
+///
+/// # Errors
+///
+/// As [`fit_gbt`].
+pub fn fit_gbt_classifier(
+    train: (&[Vec<f64>], &[bool]),
+    validation: (&[Vec<f64>], &[bool]),
+    grid: &[GbtParams],
+    seed: u64,
+) -> Result<(GbtClassifier, GbtClassifierSelection), BaselineError> {
+    if validation.0.len() < 2 || validation.0.len() != validation.1.len() {
+        return Err(BaselineError::TooFewSamples {
+            found: validation.0.len().min(validation.1.len()),
+            needed: 2,
+        });
+    }
+    let mut best: Option<(GbtClassifier, GbtClassifierSelection)> = None;
+    for &params in grid {
+        let model = GbtClassifier::fit(train.0, train.1, params, seed)?;
+        let probabilities = model.probabilities(validation.0)?;
+        let validation_brier = probabilities
+            .iter()
+            .zip(validation.1)
+            .map(|(p, &o)| (p - f64::from(u8::from(o))).powi(2))
+            .sum::<f64>()
+            / probabilities.len() as f64;
+        if best
+            .as_ref()
+            .is_none_or(|(_, s)| validation_brier < s.validation_brier)
+        {
+            best = Some((
+                model,
+                GbtClassifierSelection {
+                    params,
+                    validation_brier,
                     validation: validation.0.len(),
                     tried: grid.len(),
                 },
@@ -404,6 +531,28 @@ mod tests {
         );
         assert_eq!(selection.tried, default_grid().len());
         assert!(selection.validation_mse < 0.2 * constant);
+    }
+
+    #[test]
+    fn the_classifier_chosen_on_validation_ranks_and_beats_the_base_rate_brier() {
+        let (train_x, train_y) = problem(400, 5);
+        let (val_x, val_y) = problem(150, 6);
+        let (test_x, test_y) = problem(300, 7);
+        // The outcome: the step of x0 (with its noise, y > 0.55).
+        let outcome = |y: &[f64]| y.iter().map(|&v| v > 0.55).collect::<Vec<bool>>();
+        let (train_o, val_o, test_o) = (outcome(&train_y), outcome(&val_y), outcome(&test_y));
+        let (model, selection) =
+            fit_gbt_classifier((&train_x, &train_o), (&val_x, &val_o), &default_grid(), 0).unwrap();
+        let p = model.probabilities(&test_x).unwrap();
+        assert!(p.iter().all(|p| (0.0..=1.0).contains(p)));
+        let brier = p
+            .iter()
+            .zip(&test_o)
+            .map(|(p, &o)| (p - f64::from(u8::from(o))).powi(2))
+            .sum::<f64>()
+            / p.len() as f64;
+        let rate = train_o.iter().filter(|&&o| o).count() as f64 / train_o.len() as f64;
+        assert!(brier < 0.3 * rate * (1.0 - rate), "{brier} ({selection:?})");
     }
 
     #[test]
