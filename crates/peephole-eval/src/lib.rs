@@ -4,9 +4,12 @@
 //! - [`split`]: the frozen split by architecture (train / validation / test, and the
 //!   evaluation-only reference set), with its deterministic rule and committed file.
 //! - [`slices`]: which networks each reported slice holds.
+//! - [`chance`]: "will it train at all?": the runs that stay at chance against the baselines
+//!   and a predictor's ranking, as AUC, Brier score and reliability.
 //!
 //! The metrics and bootstrap intervals are `peephole-metrics`'s, the baselines
 //! `peephole-baselines`'s.
 
+pub mod chance;
 pub mod slices;
 pub mod split;
