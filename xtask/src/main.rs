@@ -2,10 +2,6 @@
 //! runs in other binaries that this one builds and calls, so `cargo xtask --help` stays fast.
 
 mod bench;
-mod bench_compile;
-mod bench_lint;
-mod bench_predict;
-mod bench_train;
 mod book;
 mod cargo;
 mod compare_models;

@@ -23,7 +23,7 @@ use peephole_lint::lints::{self, Lint};
 use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
 use peephole_zoo::generator::{Generated, Skeleton, network_at};
 
-use crate::bench;
+use crate::bench::timing;
 use crate::cargo::root;
 
 /// Options of `search`.
@@ -90,8 +90,8 @@ struct Candidate {
 
 /// Entry point of `cargo xtask search`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if !bench::optimized() {
-        return bench::rerun_optimized();
+    if !timing::optimized() {
+        return timing::rerun_optimized();
     }
     let protocol = Protocol::by_name(&args.protocol)
         .with_context(|| format!("unknown protocol {}", args.protocol))?;

@@ -21,7 +21,7 @@ use anyhow::{Context, ensure};
 use peephole_ir::Network;
 use peephole_zoo::generator::{Skeleton, network_at};
 
-use crate::bench::median;
+use super::timing::median;
 use crate::cargo::root;
 
 /// Options of `bench compile`.

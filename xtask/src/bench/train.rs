@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, ensure};
 use serde::Deserialize;
 
-use crate::bench::median;
+use super::timing::median;
 use crate::cargo::{cargo, root, run as run_command};
 
 /// Options of `bench train`.

@@ -23,7 +23,7 @@ use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights
 use peephole_zoo::generator::{Skeleton, network_at};
 use serde::Deserialize;
 
-use crate::bench::{self, median};
+use super::timing::{self, median};
 use crate::cargo::root;
 
 /// Options of `bench predict`.
@@ -66,7 +66,7 @@ struct Row {
 
 /// One input of the benchmark: a network's ULC codes, its layer-feature rows (one per layer
 /// for a model that reads them, none otherwise) and the epoch asked for.
-pub(crate) type Item<'a> = (&'a [UlcCode], &'a [FeatureRow], u32);
+type Item<'a> = (&'a [UlcCode], &'a [FeatureRow], u32);
 
 type Backend<'a> = Box<dyn Fn(&[Item]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
 
@@ -112,7 +112,7 @@ fn onnxruntime_backend<'a>(
     )))
 }
 
-/// Without xtask's `ort` feature there is no onnxruntime row (`bench::rerun_optimized`
+/// Without xtask's `ort` feature there is no onnxruntime row (`timing::rerun_optimized`
 /// builds with it).
 #[cfg(not(feature = "ort"))]
 fn onnxruntime_backend<'a>(
@@ -126,8 +126,8 @@ fn onnxruntime_backend<'a>(
 
 /// Entry point of `cargo xtask bench predict`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if !bench::optimized() {
-        return bench::rerun_optimized();
+    if !timing::optimized() {
+        return timing::rerun_optimized();
     }
     ensure!(
         args.batch > 0 && args.repeats > 0 && args.latency_calls > 0,
