@@ -8,6 +8,7 @@ mod compare_models;
 mod eval;
 mod fuzz;
 mod lint_table;
+mod process;
 mod sample;
 mod schema;
 mod search;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use peephole_ir::Network;
 use peephole_ir::layer_features::{FeatureRow, layer_features};
 use peephole_ir::protocol::Protocol;
@@ -25,6 +25,7 @@ use peephole_zoo::generator::{Generated, Skeleton, network_at};
 
 use crate::bench::timing;
 use crate::cargo::root;
+use crate::process;
 
 /// Options of `search`.
 #[derive(clap::Args)]
@@ -378,7 +379,7 @@ fn trainer() -> anyhow::Result<PathBuf> {
             "--bin",
             "peephole-train",
         ]);
-        crate::cargo::run(&mut command)?;
+        process::run(&mut command)?;
     }
     Ok(binary)
 }
@@ -386,30 +387,24 @@ fn trainer() -> anyhow::Result<PathBuf> {
 /// Trains one network with `train-one` and returns its final validation accuracy.
 fn train(binary: &PathBuf, network: &Network, args: &Args) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
-    let output = Command::new(binary)
-        .current_dir(root())
-        .args([
-            "train-one",
-            &network.to_string(),
-            "--protocol",
-            &args.protocol,
-        ])
-        .args([
-            "--seed",
-            &args.train_seed.to_string(),
-            "--device",
-            &args.device,
-        ])
-        .output()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "training {network} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
+    let stdout = process::read(
+        Command::new(binary)
+            .current_dir(root())
+            .args([
+                "train-one",
+                &network.to_string(),
+                "--protocol",
+                &args.protocol,
+            ])
+            .args([
+                "--seed",
+                &args.train_seed.to_string(),
+                "--device",
+                &args.device,
+            ]),
+    )
+    .with_context(|| format!("training {network} failed"))?
+    .stdout;
     // The curve lines read `epoch  8: val acc 0.8512  train loss 0.4321`; the last is final.
     let accuracy = stdout
         .lines()

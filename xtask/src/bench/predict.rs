@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use peephole_ir::layer_features::{FeatureRow, layer_features};
 use peephole_ir::ulc::{UlcCode, encode};
 use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use super::timing::{self, median};
 use crate::cargo::root;
+use crate::process;
 
 /// Options of `bench predict`.
 #[derive(clap::Args)]
@@ -320,13 +321,12 @@ fn torch_row(args: &Args, weights: &PredictorWeights, items: &[Item]) -> anyhow:
         "{} is missing: run `cargo xtask setup`, or pass --no-torch",
         python.display()
     );
-    let dir = std::env::temp_dir().join(format!("peephole-bench-predict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = run_torch(args, &python, &dir, weights, items);
-    // The directory holds only what this run wrote; a failure to remove it is not worth
-    // failing a finished benchmark over.
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    // Removed when dropped; the folder holds only what this run wrote.
+    let dir = tempfile::Builder::new()
+        .prefix("peephole-bench-predict-")
+        .tempdir()
+        .context("cannot create a temporary folder for the PyTorch run")?;
+    run_torch(args, &python, dir.path(), weights, items)
 }
 
 fn run_torch(
@@ -355,7 +355,6 @@ fn run_torch(
     )?;
     let out = dir.join("torch.json");
     let script = root().join("xtask/scripts/bench_predict_torch.py");
-    eprintln!("running PyTorch ({})...", script.display());
     let mut command = Command::new(python);
     command
         .arg(&script)
@@ -371,15 +370,8 @@ fn run_torch(
             "--out",
         ])
         .arg(&out);
-    let status = command
-        .status()
-        .with_context(|| format!("cannot start {}", python.display()))?;
-    if !status.success() {
-        bail!(
-            "the PyTorch benchmark ({}) failed with {status}",
-            script.display()
-        );
-    }
+    process::run(&mut command)
+        .with_context(|| format!("the PyTorch benchmark ({}) failed", script.display()))?;
     let text =
         std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
     let output: TorchOutput =

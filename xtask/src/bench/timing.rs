@@ -9,7 +9,8 @@
 
 use std::ffi::OsString;
 
-use crate::cargo::{cargo, run as run_command};
+use crate::cargo::cargo;
+use crate::process;
 
 /// The median of repeated timings (the mean of the middle two for an even count; NaN for
 /// none), what every benchmark table reports.
@@ -50,5 +51,6 @@ pub fn rerun_optimized() -> anyhow::Result<()> {
             "--",
         ])
         .args(arguments);
-    run_command(&mut command)
+    process::run(&mut command)?;
+    Ok(())
 }
