@@ -126,30 +126,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let sampling = start.elapsed();
     let mut candidates = distinct(sampled);
     let scoring_start = Instant::now();
-    let (scores, stats) = if features {
-        let items: Vec<(&[UlcCode], &[FeatureRow], u32)> = candidates
-            .iter()
-            .map(|c| {
-                (
-                    c.input.codes.as_slice(),
-                    c.input.rows.as_slice(),
-                    card.epochs,
-                )
-            })
-            .collect();
-        scorer.score_with_features_and_stats(&items)?
-    } else {
-        let items: Vec<(&[UlcCode], u32)> = candidates
-            .iter()
-            .map(|c| (c.input.codes.as_slice(), card.epochs))
-            .collect();
-        scorer.score_with_stats(&items)?
-    };
+    let stats = score_all(&scorer, &mut candidates, card.epochs)?;
     let scoring = scoring_start.elapsed();
-    for (candidate, score) in candidates.iter_mut().zip(scores) {
-        candidate.mean = score.mean;
-        candidate.spread = score.spread;
-    }
     candidates.sort_by(|a, b| b.mean.total_cmp(&a.mean).then(a.index.cmp(&b.index)));
     let total = start.elapsed();
 
@@ -165,6 +143,47 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ),
         scorer.simd().name(),
     );
+    print_picks(args, skeleton, &candidates, protocol.name)?;
+    if let Some(k) = args.verify {
+        verify(args, skeleton, &candidates, k)?;
+    }
+    Ok(())
+}
+
+/// Scores every candidate at `epochs` (with its feature rows when the model reads them),
+/// filling in its mean and spread.
+fn score_all(
+    scorer: &FastScorer,
+    candidates: &mut [Candidate],
+    epochs: u32,
+) -> anyhow::Result<ScoreStats> {
+    let (scores, stats) = if scorer.reads_layer_features() {
+        let items: Vec<(&[UlcCode], &[FeatureRow], u32)> = candidates
+            .iter()
+            .map(|c| (c.input.codes.as_slice(), c.input.rows.as_slice(), epochs))
+            .collect();
+        scorer.score_with_features_and_stats(&items)?
+    } else {
+        let items: Vec<(&[UlcCode], u32)> = candidates
+            .iter()
+            .map(|c| (c.input.codes.as_slice(), epochs))
+            .collect();
+        scorer.score_with_stats(&items)?
+    };
+    for (candidate, score) in candidates.iter_mut().zip(scores) {
+        candidate.mean = score.mean;
+        candidate.spread = score.spread;
+    }
+    Ok(stats)
+}
+
+/// Prints the `--top` best candidates (best first) and their declaration.
+fn print_picks(
+    args: &Args,
+    skeleton: Skeleton,
+    candidates: &[Candidate],
+    protocol: &str,
+) -> anyhow::Result<()> {
     let top: Vec<&Candidate> = candidates.iter().take(args.top).collect();
     let picks: Vec<(String, Generated, &Candidate)> = top
         .iter()
@@ -193,11 +212,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("     network: {}", generated.network);
     }
     println!();
-    println!("{}", declaration(&picks, args, protocol.name)?);
-
-    if let Some(k) = args.verify {
-        verify(args, skeleton, &candidates, k)?;
-    }
+    println!("{}", declaration(&picks, args, protocol)?);
     Ok(())
 }
 
