@@ -6,8 +6,8 @@
 //! A block is the text between `<!-- generated:NAME:start -->` and `<!-- generated:NAME:end -->`
 //! on one page; [`BLOCKS`] lists every block, its page, and what it is rendered from. A marker
 //! that [`BLOCKS`] does not list is an error, so a block is never left behind unchecked.
-//! Renderers of evaluation reports are `eval`'s own ([`eval::markdown`],
-//! [`eval::summary_markdown`]), the ones `cargo xtask eval` prints with.
+//! Renderers of evaluation reports are `peephole_eval`'s ([`markdown`], [`summary_markdown`]),
+//! the ones `cargo xtask eval` prints with.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -17,8 +17,11 @@ use anyhow::{Context, bail, ensure};
 use peephole_baselines::Scale;
 use serde::Deserialize;
 
+use peephole_eval::markdown::{markdown, summary_markdown};
+use peephole_eval::report::Report;
+
 use crate::cargo;
-use crate::eval::{self, Report, plot::ZooSizeCurve};
+use crate::eval::plot::ZooSizeCurve;
 
 /// Options of `book`.
 #[derive(clap::Args)]
@@ -35,10 +38,10 @@ const BOOK_DIR: &str = "docs/book";
 /// What a block is rendered from.
 #[derive(Debug, Clone, Copy)]
 enum Source {
-    /// Peephole's row of every slice of an evaluation report ([`eval::summary_markdown`]).
+    /// Peephole's row of every slice of an evaluation report ([`summary_markdown`]).
     Summary(&'static str),
     /// Every slice of an evaluation report in full, as `cargo xtask eval` prints it
-    /// ([`eval::markdown`]).
+    /// ([`markdown`]).
     Evaluation(&'static str),
     /// A zoo-size table (`cargo xtask zoo-size-figure` draws the same file).
     ZooSize(&'static str),
@@ -299,8 +302,8 @@ fn splice(text: &str, name: &str, body: &str) -> anyhow::Result<String> {
 /// relative to the block's page.
 fn render(root: &Path, block: &Block) -> anyhow::Result<String> {
     let body = match block.source {
-        Source::Summary(report) => eval::summary_markdown(&Report::read(&root.join(report))?),
-        Source::Evaluation(report) => eval::markdown(&Report::read(&root.join(report))?),
+        Source::Summary(report) => summary_markdown(&Report::read(&root.join(report))?),
+        Source::Evaluation(report) => markdown(&Report::read(&root.join(report))?),
         Source::ZooSize(table) => zoo_size_markdown(&ZooSizeCurve::read(&root.join(table))?),
         Source::OldProtocolTable3 => old_protocol_table3(root)?,
         Source::Index => index_markdown(BOOK_DIR),

@@ -1,9 +1,8 @@
-//! Running other programs from xtask: the workspace root and a checked `Command` runner.
+//! The workspace xtask works on: its root, cargo's target folder, and a `cargo` command there
+//! (run through [`crate::process`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-use anyhow::{Context, bail};
 
 /// The workspace root, so every command works from any directory.
 pub fn root() -> PathBuf {
@@ -21,19 +20,6 @@ pub fn target_dir() -> PathBuf {
         Some(dir) => root().join(dir),
         None => root().join("target"),
     }
-}
-
-/// Runs a command to completion, failing with the command line when it fails.
-pub fn run(command: &mut Command) -> anyhow::Result<()> {
-    let line = format!("{command:?}");
-    eprintln!("$ {}", line.replace('"', ""));
-    let status = command
-        .status()
-        .with_context(|| format!("cannot start {line}"))?;
-    if !status.success() {
-        bail!("{line} failed with {status}");
-    }
-    Ok(())
 }
 
 /// A `cargo` command in the workspace root, with the cargo that runs xtask.

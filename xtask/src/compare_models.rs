@@ -11,15 +11,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, ensure};
 use peephole_baselines::features::final_accuracy;
+use peephole_eval::inputs::{check_records, read_split, seen_by_card};
+use peephole_eval::report::FinalPredictor;
 use peephole_eval::slices::{TRAINABLE_THRESHOLD, family};
-use peephole_eval::split::{Side, architecture_text};
+use peephole_eval::split::{Side, Split, architecture_text};
 use peephole_metrics as metrics;
 use peephole_metrics::bootstrap::{Bootstrap, Interval, interval, pick};
-use peephole_predictor::Predictor;
+use peephole_predictor::{ModelCard, Predictor};
 use peephole_zoo::ZooRecord;
 
 use crate::cargo;
-use crate::eval::{FinalPredictor, check_records, read_files, read_split, seen_by_card};
+use crate::eval::{read_files, split_path};
 
 /// Options of `compare-models`.
 #[derive(clap::Args)]
@@ -161,33 +163,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
     let sources = read_files(&args.zoo)?;
     let records = check_records(cards[0], &sources)?;
-    let (split, split_path) = read_split(args.split.as_deref(), &records)?;
-    // A model fitted under a frozen split fitted on its train side only (validation stopped
-    // the fit early, which is what a validation side is for). A model fitted on a seeded
-    // random split may have fitted on any network it did not hold out: those are left out for
-    // both models.
-    let mut seen: HashSet<String> = HashSet::new();
-    for card in cards.iter().filter(|card| card.split.file.is_none()) {
-        seen.extend(seen_by_card(card, &cargo::root())?.architectures);
-    }
-    let epochs = cards[0].epochs as usize;
-    let mut scored: Vec<&ZooRecord> = Vec::new();
-    let mut left_out = 0usize;
-    for &record in &records {
-        if split.side_of(record) != Some(Side::Validation) {
-            continue;
-        }
-        if seen.contains(&architecture_text(record)) {
-            left_out += 1;
-        } else {
-            scored.push(record);
-        }
-    }
+    let split_path = split_path(args.split.as_ref());
+    let split = read_split(&split_path, &records)?;
+    let (scored, left_out) = unseen_validation_networks(&cards, &split, &records)?;
     ensure!(
         !scored.is_empty(),
         "no validation-side network of {} is unseen by both models",
         split_path.display()
     );
+    let epochs = cards[0].epochs as usize;
     let actual: Vec<f64> = scored
         .iter()
         .map(|r| final_accuracy(r, epochs))
@@ -218,6 +202,46 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bootstrap.seed
     );
     println!();
+    print_table(&scored, &actual, &predicted, bootstrap);
+    Ok(())
+}
+
+/// The split's validation-side networks that neither model fitted on, and how many were left
+/// out. A model fitted under a frozen split fitted on its train side only (validation stopped
+/// the fit early, which is what a validation side is for). A model fitted on a seeded random
+/// split may have fitted on any network it did not hold out: those are left out for both
+/// models.
+fn unseen_validation_networks<'a>(
+    cards: &[&ModelCard; 2],
+    split: &Split,
+    records: &[&'a ZooRecord],
+) -> anyhow::Result<(Vec<&'a ZooRecord>, usize)> {
+    let mut seen: HashSet<String> = HashSet::new();
+    for card in cards.iter().filter(|card| card.split.file.is_none()) {
+        seen.extend(seen_by_card(card, &cargo::root())?.architectures);
+    }
+    let mut scored: Vec<&ZooRecord> = Vec::new();
+    let mut left_out = 0usize;
+    for &record in records {
+        if split.side_of(record) != Some(Side::Validation) {
+            continue;
+        }
+        if seen.contains(&architecture_text(record)) {
+            left_out += 1;
+        } else {
+            scored.push(record);
+        }
+    }
+    Ok((scored, left_out))
+}
+
+/// One row per validation slice: both models' tau and MSE and the paired differences.
+fn print_table(
+    scored: &[&ZooRecord],
+    actual: &[f64],
+    predicted: &[Vec<f64>],
+    bootstrap: Bootstrap,
+) {
     println!(
         "| validation slice | n | tau, incumbent [95%] | tau, candidate [95%] | candidate - incumbent [95%] | MSE, incumbent | MSE, candidate | MSE difference [95%] |"
     );
@@ -230,7 +254,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("| {} | {} | | | | | | |", slice.label(), members.len());
             continue;
         }
-        let slice_actual = pick(&actual, &members);
+        let slice_actual = pick(actual, &members);
         let slice_predicted = [pick(&predicted[0], &members), pick(&predicted[1], &members)];
         let c = compare_slice(
             [&slice_predicted[0], &slice_predicted[1]],
@@ -254,7 +278,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             verdict(c.mse_difference, false)
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]

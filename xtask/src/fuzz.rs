@@ -10,7 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::cargo::{cargo, root, run as run_command, target_dir};
+use crate::cargo::{cargo, root, target_dir};
+use crate::process;
 
 /// Options of `fuzz`.
 #[derive(clap::Args)]
@@ -36,7 +37,7 @@ fn peephole_fuzz_binary() -> PathBuf {
 /// Builds `peephole-fuzz` (stable: it lists the targets and writes their starting corpora)
 /// and returns the targets' names and descriptions.
 fn list_targets() -> anyhow::Result<Vec<(String, String)>> {
-    run_command(cargo().args([
+    process::run(cargo().args([
         "build",
         "--quiet",
         "--package",
@@ -44,12 +45,9 @@ fn list_targets() -> anyhow::Result<Vec<(String, String)>> {
         "--bin",
         "peephole-fuzz",
     ]))?;
-    let binary = peephole_fuzz_binary();
-    let listing = Command::new(&binary)
-        .arg("list")
-        .output()
-        .with_context(|| format!("running {}", binary.display()))?;
-    Ok(String::from_utf8_lossy(&listing.stdout)
+    let listing = process::read(Command::new(peephole_fuzz_binary()).arg("list"))?;
+    Ok(listing
+        .stdout
         .lines()
         .filter_map(|l| l.split_once('\t'))
         .map(|(name, about)| (name.to_string(), about.to_string()))
@@ -175,25 +173,20 @@ fn nightly_cargo() -> Command {
 
 /// Builds every harness and returns the folder that holds the binaries.
 fn build() -> anyhow::Result<PathBuf> {
-    let probe = nightly_cargo().args(["fuzz", "--version"]).output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+    if !process::succeeds(nightly_cargo().args(["fuzz", "--version"])) {
         bail!(
             "--engine libfuzzer needs the {NIGHTLY} toolchain and cargo-fuzz: \
              `rustup toolchain install {NIGHTLY}` and `cargo install cargo-fuzz --locked`"
         );
     }
-    let host = String::from_utf8(
-        Command::new("rustup")
-            .args(["run", NIGHTLY, "rustc", "-vV"])
-            .output()
-            .context("running rustc -vV on the nightly toolchain")?
-            .stdout,
-    )?
-    .lines()
-    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-    .context("rustc -vV printed no host triple")?;
+    let host = process::read(Command::new("rustup").args(["run", NIGHTLY, "rustc", "-vV"]))
+        .context("running rustc -vV on the nightly toolchain")?
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV printed no host triple")?;
     let build_dir = target_dir().join("libfuzzer");
-    run_command(
+    process::run(
         nightly_cargo()
             .args([
                 "fuzz",
@@ -211,18 +204,12 @@ fn build() -> anyhow::Result<PathBuf> {
 
 /// Writes the target's starting corpus (committed inputs and built-in seeds) into `dir`.
 fn write_seeds(name: &str, dir: &Path) -> anyhow::Result<Limits> {
-    let output = Command::new(peephole_fuzz_binary())
-        .args(["seeds", name])
-        .arg(dir)
-        .output()
-        .with_context(|| format!("running peephole-fuzz seeds {name}"))?;
-    if !output.status.success() {
-        bail!(
-            "peephole-fuzz seeds {name} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = process::read(
+        Command::new(peephole_fuzz_binary())
+            .args(["seeds", name])
+            .arg(dir),
+    )?
+    .stdout;
     serde_json::from_str(stdout.trim()).with_context(|| format!("reading seeds summary {stdout}"))
 }
 
@@ -313,19 +300,19 @@ fn fuzz_once(
     std::fs::create_dir_all(corpus)?;
     std::fs::create_dir_all(artifacts)?;
     let started = std::time::Instant::now();
-    let output = Command::new(binary)
-        .arg(corpus)
-        .arg(seeds)
-        .arg(format!("-max_total_time={}", seconds.ceil().max(1.0)))
-        // libFuzzer's seed is an unsigned int, and 0 asks for a random one.
-        .arg(format!("-seed={}", (seed % u64::from(u32::MAX)).max(1)))
-        .arg(format!("-artifact_prefix={}/", artifacts.display()))
-        .arg("-print_final_stats=1")
-        .args(limit_flags(limits))
-        .current_dir(root())
-        .output()
-        .with_context(|| format!("running {}", binary.display()))?;
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    let output = process::output(
+        Command::new(binary)
+            .arg(corpus)
+            .arg(seeds)
+            .arg(format!("-max_total_time={}", seconds.ceil().max(1.0)))
+            // libFuzzer's seed is an unsigned int, and 0 asks for a random one.
+            .arg(format!("-seed={}", (seed % u64::from(u32::MAX)).max(1)))
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .arg("-print_final_stats=1")
+            .args(limit_flags(limits))
+            .current_dir(root()),
+    )?;
+    let log = output.stderr;
     std::fs::write(log_path, &log).with_context(|| format!("writing {}", log_path.display()))?;
     let findings: Vec<PathBuf> = files_in(artifacts)
         .into_iter()

@@ -2,16 +2,13 @@
 //! runs in other binaries that this one builds and calls, so `cargo xtask --help` stays fast.
 
 mod bench;
-mod bench_compile;
-mod bench_lint;
-mod bench_predict;
-mod bench_train;
 mod book;
 mod cargo;
 mod compare_models;
 mod eval;
 mod fuzz;
 mod lint_table;
+mod process;
 mod sample;
 mod schema;
 mod search;

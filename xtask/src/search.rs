@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use peephole_ir::Network;
 use peephole_ir::layer_features::{FeatureRow, layer_features};
 use peephole_ir::protocol::Protocol;
@@ -23,8 +23,9 @@ use peephole_lint::lints::{self, Lint};
 use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
 use peephole_zoo::generator::{Generated, Skeleton, network_at};
 
-use crate::bench;
+use crate::bench::timing;
 use crate::cargo::root;
+use crate::process;
 
 /// Options of `search`.
 #[derive(clap::Args)]
@@ -90,8 +91,8 @@ struct Candidate {
 
 /// Entry point of `cargo xtask search`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if !bench::optimized() {
-        return bench::rerun_optimized();
+    if !timing::optimized() {
+        return timing::rerun_optimized();
     }
     let protocol = Protocol::by_name(&args.protocol)
         .with_context(|| format!("unknown protocol {}", args.protocol))?;
@@ -125,30 +126,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let sampling = start.elapsed();
     let mut candidates = distinct(sampled);
     let scoring_start = Instant::now();
-    let (scores, stats) = if features {
-        let items: Vec<(&[UlcCode], &[FeatureRow], u32)> = candidates
-            .iter()
-            .map(|c| {
-                (
-                    c.input.codes.as_slice(),
-                    c.input.rows.as_slice(),
-                    card.epochs,
-                )
-            })
-            .collect();
-        scorer.score_with_features_and_stats(&items)?
-    } else {
-        let items: Vec<(&[UlcCode], u32)> = candidates
-            .iter()
-            .map(|c| (c.input.codes.as_slice(), card.epochs))
-            .collect();
-        scorer.score_with_stats(&items)?
-    };
+    let stats = score_all(&scorer, &mut candidates, card.epochs)?;
     let scoring = scoring_start.elapsed();
-    for (candidate, score) in candidates.iter_mut().zip(scores) {
-        candidate.mean = score.mean;
-        candidate.spread = score.spread;
-    }
     candidates.sort_by(|a, b| b.mean.total_cmp(&a.mean).then(a.index.cmp(&b.index)));
     let total = start.elapsed();
 
@@ -164,6 +143,47 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ),
         scorer.simd().name(),
     );
+    print_picks(args, skeleton, &candidates, protocol.name)?;
+    if let Some(k) = args.verify {
+        verify(args, skeleton, &candidates, k)?;
+    }
+    Ok(())
+}
+
+/// Scores every candidate at `epochs` (with its feature rows when the model reads them),
+/// filling in its mean and spread.
+fn score_all(
+    scorer: &FastScorer,
+    candidates: &mut [Candidate],
+    epochs: u32,
+) -> anyhow::Result<ScoreStats> {
+    let (scores, stats) = if scorer.reads_layer_features() {
+        let items: Vec<(&[UlcCode], &[FeatureRow], u32)> = candidates
+            .iter()
+            .map(|c| (c.input.codes.as_slice(), c.input.rows.as_slice(), epochs))
+            .collect();
+        scorer.score_with_features_and_stats(&items)?
+    } else {
+        let items: Vec<(&[UlcCode], u32)> = candidates
+            .iter()
+            .map(|c| (c.input.codes.as_slice(), epochs))
+            .collect();
+        scorer.score_with_stats(&items)?
+    };
+    for (candidate, score) in candidates.iter_mut().zip(scores) {
+        candidate.mean = score.mean;
+        candidate.spread = score.spread;
+    }
+    Ok(stats)
+}
+
+/// Prints the `--top` best candidates (best first) and their declaration.
+fn print_picks(
+    args: &Args,
+    skeleton: Skeleton,
+    candidates: &[Candidate],
+    protocol: &str,
+) -> anyhow::Result<()> {
     let top: Vec<&Candidate> = candidates.iter().take(args.top).collect();
     let picks: Vec<(String, Generated, &Candidate)> = top
         .iter()
@@ -192,11 +212,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("     network: {}", generated.network);
     }
     println!();
-    println!("{}", declaration(&picks, args, protocol.name)?);
-
-    if let Some(k) = args.verify {
-        verify(args, skeleton, &candidates, k)?;
-    }
+    println!("{}", declaration(&picks, args, protocol)?);
     Ok(())
 }
 
@@ -378,7 +394,7 @@ fn trainer() -> anyhow::Result<PathBuf> {
             "--bin",
             "peephole-train",
         ]);
-        crate::cargo::run(&mut command)?;
+        process::run(&mut command)?;
     }
     Ok(binary)
 }
@@ -386,30 +402,24 @@ fn trainer() -> anyhow::Result<PathBuf> {
 /// Trains one network with `train-one` and returns its final validation accuracy.
 fn train(binary: &PathBuf, network: &Network, args: &Args) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
-    let output = Command::new(binary)
-        .current_dir(root())
-        .args([
-            "train-one",
-            &network.to_string(),
-            "--protocol",
-            &args.protocol,
-        ])
-        .args([
-            "--seed",
-            &args.train_seed.to_string(),
-            "--device",
-            &args.device,
-        ])
-        .output()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "training {network} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
+    let stdout = process::read(
+        Command::new(binary)
+            .current_dir(root())
+            .args([
+                "train-one",
+                &network.to_string(),
+                "--protocol",
+                &args.protocol,
+            ])
+            .args([
+                "--seed",
+                &args.train_seed.to_string(),
+                "--device",
+                &args.device,
+            ]),
+    )
+    .with_context(|| format!("training {network} failed"))?
+    .stdout;
     // The curve lines read `epoch  8: val acc 0.8512  train loss 0.4321`; the last is final.
     let accuracy = stdout
         .lines()

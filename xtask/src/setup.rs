@@ -6,7 +6,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::cargo::{root, run as run_command};
+use crate::cargo::root;
+use crate::process;
 
 /// The PyTorch release whose libtorch tch 0.24.0 binds.
 pub const TORCH_VERSION: &str = "2.11.0";
@@ -73,17 +74,14 @@ pub fn onnxruntime_library() -> Option<PathBuf> {
 }
 
 fn python_has(python: &Path, module: &str, version: &str) -> bool {
-    Command::new(python)
-        .args(["-c", &format!("import {module}, sys; sys.exit(0 if {module}.__version__.split('+')[0] == '{version}' else 1)")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    process::succeeds(Command::new(python).args(["-c", &format!("import {module}, sys; sys.exit(0 if {module}.__version__.split('+')[0] == '{version}' else 1)")]))
 }
 
 fn setup_venv(args: &Args) -> anyhow::Result<()> {
     let venv = venv();
     let python = venv.join("bin/python");
     if !python.exists() {
-        run_command(Command::new(&args.python).args(["-m", "venv"]).arg(&venv))
+        process::run(Command::new(&args.python).args(["-m", "venv"]).arg(&venv))
             .context("creating the Python venv (is python3 with the venv module installed?)")?;
     }
     let mut wanted = Vec::new();
@@ -102,7 +100,7 @@ fn setup_venv(args: &Args) -> anyhow::Result<()> {
             wanted.join(" "),
             venv.display()
         );
-        run_command(
+        process::run(
             Command::new(&python)
                 .args([
                     "-m",
@@ -114,20 +112,12 @@ fn setup_venv(args: &Args) -> anyhow::Result<()> {
                 .args(&wanted),
         )?;
     }
-    let output = Command::new(&python)
-        .args([
-            "-c",
-            "import torch, os; print(os.path.dirname(torch.__file__))",
-        ])
-        .output()
-        .context("asking the venv's torch where it lives")?;
-    if !output.status.success() {
-        bail!(
-            "the venv's torch does not import: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let torch_dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let output = process::read(Command::new(&python).args([
+        "-c",
+        "import torch, os; print(os.path.dirname(torch.__file__))",
+    ]))
+    .context("the venv's torch does not import")?;
+    let torch_dir = PathBuf::from(output.stdout.trim());
     link(&torch_dir, &venv.join("libtorch"))?;
     let ort = onnxruntime_library()
         .context("onnxruntime is installed but its shared library is missing")?;
@@ -154,10 +144,7 @@ fn has_dataset(dir: &Path) -> bool {
 
 /// Whether xtask runs as root (and may install Debian packages).
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    process::output(Command::new("id").arg("-u")).is_ok_and(|o| o.stdout.trim() == "0")
 }
 
 fn setup_dataset() -> anyhow::Result<()> {
@@ -176,8 +163,8 @@ fn setup_dataset() -> anyhow::Result<()> {
         }
     }
     if is_root() {
-        run_command(Command::new("apt-get").args(["update", "-qq"]))?;
-        run_command(
+        process::run(Command::new("apt-get").args(["update", "-qq"]))?;
+        process::run(
             Command::new("apt-get")
                 .args(["install", "-y", "-qq", DATASET_PACKAGE])
                 .env("DEBIAN_FRONTEND", "noninteractive"),
@@ -186,7 +173,7 @@ fn setup_dataset() -> anyhow::Result<()> {
         // Without root: fetch the .deb and unpack it into the venv.
         let work = venv().join("datasets/deb");
         std::fs::create_dir_all(&work)?;
-        run_command(
+        process::run(
             Command::new("apt-get")
                 .args(["download", DATASET_PACKAGE])
                 .current_dir(&work),
@@ -197,7 +184,7 @@ fn setup_dataset() -> anyhow::Result<()> {
             .find(|p| p.extension().is_some_and(|e| e == "deb"))
             .context("apt-get download left no .deb")?;
         let unpacked = work.join("root");
-        run_command(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked))?;
+        process::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked))?;
         let source = unpacked.join(SYSTEM_DATASET_DIR.trim_start_matches('/'));
         std::fs::create_dir_all(&local)?;
         for file in DATASET_FILES {
@@ -221,14 +208,12 @@ pub const CARGO_MACHETE_VERSION: &str = "0.9.2";
 /// Installs cargo-machete at [`CARGO_MACHETE_VERSION`] unless that version is on the PATH
 /// (`cargo install --locked`: about three minutes, once).
 pub fn ensure_cargo_machete() -> anyhow::Result<()> {
-    let installed = Command::new("cargo-machete")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_MACHETE_VERSION));
+    let installed = process::output(Command::new("cargo-machete").arg("--version"))
+        .is_ok_and(|o| o.stdout.contains(CARGO_MACHETE_VERSION));
     if installed {
         return Ok(());
     }
-    run_command(Command::new("cargo").args([
+    process::run(Command::new("cargo").args([
         "install",
         "--locked",
         "--version",

@@ -2,8 +2,9 @@
 //! Slurm job array whose task `i` runs the trainer's zoo command with `--shard i/N` into a shard
 //! file of its own; `cargo xtask zoo-merge OUT` then folds the shards into the zoo file.
 //!
-//! Every zoo argument this module does not know goes to the trainer verbatim, so options the
-//! trainer gains need no change here; only `--out` is taken: it names the merged zoo file, and
+//! The Slurm options are a clap struct ([`SlurmOptions`]); every zoo argument it does not
+//! name goes to the trainer verbatim, wherever it stands on the command line, so options the
+//! trainer gains need no change here. Only `--out` is taken: it names the merged zoo file, and
 //! the shards, logs and pinned trainer go beside it in `OUT.shards/`.
 
 use std::ffi::OsStr;
@@ -11,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
+use clap::{CommandFactory, Parser};
 use peephole_ir::protocol::{FMNIST_BUDGET_V1, PROTOCOLS, Protocol};
 
 use crate::cargo::cargo;
+use crate::process;
 use crate::setup;
 use crate::zoo_merge::{shard_file, shards_dir};
 
@@ -23,60 +26,64 @@ pub const SLURM_FLAG: &str = "--slurm";
 /// Default array size: at most this many tasks, and never more than networks.
 pub const DEFAULT_MAX_ARRAY_SIZE: u64 = 100;
 
-/// The slurm options of `cargo xtask zoo --slurm`, shown by `cargo xtask zoo --slurm --help`.
-pub const HELP: &str = "\
-cargo xtask zoo [ZOO OPTIONS] --out OUT --slurm [SLURM OPTIONS]
-
+/// What `cargo xtask zoo --slurm --help` says before the options.
+const ABOUT: &str = "\
 Writes OUT.shards/zoo-array.sbatch: a Slurm job array whose task i runs
 `peephole-train zoo [ZOO OPTIONS] --shard i/N --out OUT.shards/shard-III-of-NNN.jsonl`
 (plus `--done-in OUT` once OUT exists). Rerunning the same command after a failure trains
-only the ids still missing. Merge with `cargo xtask zoo-merge OUT`.
+only the ids still missing. Merge with `cargo xtask zoo-merge OUT`.";
 
-Slurm options:
-  --array-size N       tasks in the array (default: --count, at most 100)
-  --partition P        partition to run in
-  --gres G             generic resources per task, e.g. gpu:1 (then --device auto)
-  --time HH:MM:SS      time limit per task
-  --cpus-per-task N    CPUs per task, also the trainer's --threads (default 1)
-  --sbatch ARG         one more #SBATCH line, e.g. --sbatch --account=myproject (repeatable)
-  --trainer PATH       a peephole-train built for the cluster's nodes (default: build it here)
-  --data-dir DIR       Fashion-MNIST on the nodes (default: where it is found here)
-  --libtorch DIR       libtorch's lib folder on the nodes (default: .venv/libtorch/lib)
-  --script PATH        where to write the script (default: OUT.shards/zoo-array.sbatch)
-  --submit             submit it with sbatch and print the job id
-";
-
-/// What `--slurm` adds to a zoo run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What `--slurm` adds to a zoo run (`cargo xtask zoo --slurm --help` lists them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Parser)]
+#[command(
+    name = "cargo xtask zoo",
+    override_usage = "cargo xtask zoo [ZOO OPTIONS] --out OUT --slurm [SLURM OPTIONS]",
+    about = ABOUT
+)]
 pub struct SlurmOptions {
-    /// Tasks in the array.
+    /// The zoo file the shards are merged into (required); shards, logs and the pinned
+    /// trainer go beside it in OUT.shards/.
+    #[arg(long, value_name = "OUT")]
+    pub out: Option<PathBuf>,
+    /// Tasks in the array [default: --count, at most 100].
+    #[arg(long, value_name = "N")]
     pub array_size: Option<u64>,
-    /// `--partition`.
+    /// Partition to run in.
+    #[arg(long, value_name = "P")]
     pub partition: Option<String>,
-    /// `--gres`, e.g. `gpu:1`.
+    /// Generic resources per task, e.g. gpu:1 (then --device auto).
+    #[arg(long, value_name = "G")]
     pub gres: Option<String>,
-    /// `--time`.
+    /// Time limit per task.
+    #[arg(long, value_name = "HH:MM:SS")]
     pub time: Option<String>,
-    /// `--cpus-per-task`.
+    /// CPUs per task, also the trainer's --threads [default: 1].
+    #[arg(long, value_name = "N")]
     pub cpus_per_task: Option<u32>,
-    /// Extra `#SBATCH` lines.
+    /// One more #SBATCH line, e.g. --sbatch --account=myproject (repeatable).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub sbatch: Vec<String>,
-    /// Submit with sbatch.
-    pub submit: bool,
-    /// A prebuilt trainer.
+    /// A peephole-train built for the cluster's nodes [default: build it here].
+    #[arg(long, value_name = "PATH")]
     pub trainer: Option<PathBuf>,
-    /// Dataset folder on the nodes.
+    /// Fashion-MNIST on the nodes [default: where it is found here].
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// libtorch lib folder on the nodes.
+    /// libtorch's lib folder on the nodes [default: .venv/libtorch/lib].
+    #[arg(long, value_name = "DIR")]
     pub libtorch: Option<PathBuf>,
-    /// Where to write the script.
+    /// Where to write the script [default: OUT.shards/zoo-array.sbatch].
+    #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
+    /// Submit it with sbatch and print the job id.
+    #[arg(long)]
+    pub submit: bool,
 }
 
 /// A zoo command line split into the Slurm part and the trainer's part.
 #[derive(Debug, Clone)]
 pub struct ArrayRequest {
-    /// The Slurm options.
+    /// The Slurm options, their paths absolute.
     pub slurm: SlurmOptions,
     /// The merged zoo file (`--out`), absolute.
     pub out: PathBuf,
@@ -117,63 +124,84 @@ fn is_gpu(gres: Option<&str>) -> bool {
     gres.is_some_and(|g| g.split(',').any(|part| part.starts_with("gpu")))
 }
 
-/// Splits a zoo command line (the arguments after `zoo`) into Slurm options and trainer
-/// arguments; `cwd` makes `--out` absolute.
-pub fn parse(args: &[String], cwd: &Path) -> anyhow::Result<ArrayRequest> {
-    let mut slurm = SlurmOptions::default();
-    let mut out = None;
-    let mut trainer_args = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_string())),
-            _ => (arg.as_str(), None),
+/// Splits a zoo command line into the words of [`SlurmOptions`] (by the names clap knows:
+/// `--name VALUE`, `--name=VALUE`, flags, help) and the trainer's words, each in order;
+/// [`SLURM_FLAG`] itself goes to neither.
+fn partition(args: &[String]) -> (Vec<String>, Vec<String>) {
+    let options = SlurmOptions::command();
+    // `Some(takes a value)` for a Slurm option's name, `None` for any other word.
+    let slurm_option = |name: &str| -> Option<bool> {
+        if name == "--help" || name == "-h" {
+            return Some(false);
+        }
+        let long = name.strip_prefix("--")?;
+        options
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long))
+            .map(|arg| arg.get_action().takes_values())
+    };
+    let (mut slurm, mut trainer) = (Vec::new(), Vec::new());
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if word == SLURM_FLAG {
+            continue;
+        }
+        let (name, inline) = match word.split_once('=') {
+            Some((name, _)) if name.starts_with("--") => (name, true),
+            _ => (word.as_str(), false),
         };
-        let value = |i: &mut usize| -> anyhow::Result<String> {
-            if let Some(v) = &inline {
-                return Ok(v.clone());
+        match slurm_option(name) {
+            Some(takes_value) => {
+                slurm.push(word.clone());
+                if takes_value && !inline {
+                    slurm.extend(words.next().cloned());
+                }
             }
-            let v = args
-                .get(*i)
-                .with_context(|| format!("{name} needs a value"))?;
-            *i += 1;
-            Ok(v.clone())
-        };
-        match name {
-            SLURM_FLAG => {}
-            "--submit" => slurm.submit = true,
-            "--array-size" => {
-                let v = value(&mut i)?;
-                slurm.array_size = Some(
-                    v.parse()
-                        .with_context(|| format!("--array-size {v}: not a number"))?,
-                );
-            }
-            "--partition" => slurm.partition = Some(value(&mut i)?),
-            "--gres" => slurm.gres = Some(value(&mut i)?),
-            "--time" => slurm.time = Some(value(&mut i)?),
-            "--cpus-per-task" => {
-                let v = value(&mut i)?;
-                slurm.cpus_per_task = Some(
-                    v.parse()
-                        .with_context(|| format!("--cpus-per-task {v}: not a number"))?,
-                );
-            }
-            "--sbatch" => slurm.sbatch.push(value(&mut i)?),
-            "--trainer" => slurm.trainer = Some(cwd.join(value(&mut i)?)),
-            "--data-dir" => slurm.data_dir = Some(cwd.join(value(&mut i)?)),
-            "--libtorch" => slurm.libtorch = Some(cwd.join(value(&mut i)?)),
-            "--script" => slurm.script = Some(cwd.join(value(&mut i)?)),
-            "--out" => out = Some(cwd.join(value(&mut i)?)),
-            "--shard" => bail!(
-                "--shard and --slurm: the job array shards the range itself (task i runs --shard i/N)"
-            ),
-            _ => trainer_args.push(arg.clone()),
+            None => trainer.push(word.clone()),
         }
     }
-    let out = out.context("--slurm needs --out: the zoo file the shards are merged into")?;
+    (slurm, trainer)
+}
+
+/// Splits a zoo command line (the arguments after `zoo`) into Slurm options and trainer
+/// arguments; `cwd` makes the Slurm options' paths absolute.
+pub fn parse(args: &[String], cwd: &Path) -> anyhow::Result<ArrayRequest> {
+    let (slurm_words, mut trainer_args) = partition(args);
+    if trainer_args
+        .iter()
+        .any(|a| a == "--shard" || a.starts_with("--shard="))
+    {
+        bail!(
+            "--shard and --slurm: the job array shards the range itself (task i runs --shard i/N)"
+        );
+    }
+    let mut slurm =
+        SlurmOptions::try_parse_from(std::iter::once("cargo xtask zoo".into()).chain(slurm_words))
+            .map_err(|error| {
+                // clap's first line, without its "error: " and its usage tip, which would
+                // point at the trainer's help rather than this one.
+                let rendered = error.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                anyhow::anyhow!(
+                    "{} (`cargo xtask zoo --slurm --help` lists the Slurm options)",
+                    first.trim_start_matches("error: ")
+                )
+            })?;
+    for path in [
+        &mut slurm.out,
+        &mut slurm.trainer,
+        &mut slurm.data_dir,
+        &mut slurm.libtorch,
+        &mut slurm.script,
+    ] {
+        if let Some(relative) = path.take() {
+            *path = Some(cwd.join(relative));
+        }
+    }
+    let out = slurm
+        .out
+        .clone()
+        .context("--slurm needs --out: the zoo file the shards are merged into")?;
     let count: u64 = value_of(&trainer_args, "--count")
         .context("--slurm needs --count")?
         .parse()
@@ -181,21 +209,7 @@ pub fn parse(args: &[String], cwd: &Path) -> anyhow::Result<ArrayRequest> {
     if count == 0 {
         bail!("--count 0: nothing to train");
     }
-    let protocol_name = match value_of(&trainer_args, "--protocol") {
-        Some(name) => name.to_string(),
-        None => {
-            // The trainer's default, made explicit so the script pins it.
-            trainer_args.extend(["--protocol".into(), FMNIST_BUDGET_V1.name.into()]);
-            FMNIST_BUDGET_V1.name.into()
-        }
-    };
-    let protocol = Protocol::by_name(&protocol_name).with_context(|| {
-        let known: Vec<_> = PROTOCOLS.iter().map(|p| p.name).collect();
-        format!(
-            "--protocol {protocol_name}: unknown protocol (known: {})",
-            known.join(", ")
-        )
-    })?;
+    let protocol = pinned_protocol(&mut trainer_args)?;
     let gpu = is_gpu(slurm.gres.as_deref());
     match value_of(&trainer_args, "--device") {
         None => trainer_args.extend(["--device".into(), if gpu { "auto" } else { "cpu" }.into()]),
@@ -220,17 +234,37 @@ pub fn parse(args: &[String], cwd: &Path) -> anyhow::Result<ArrayRequest> {
     })
 }
 
-/// Quotes a word for bash (only when it needs it).
-pub fn shell_quote(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+/// The trainer's `--protocol`, made explicit (the trainer's default) when absent, so the
+/// script pins it.
+fn pinned_protocol(trainer_args: &mut Vec<String>) -> anyhow::Result<Protocol> {
+    let name = match value_of(trainer_args, "--protocol") {
+        Some(name) => name.to_string(),
+        None => {
+            trainer_args.extend(["--protocol".into(), FMNIST_BUDGET_V1.name.into()]);
+            FMNIST_BUDGET_V1.name.into()
+        }
+    };
+    Protocol::by_name(&name).with_context(|| {
+        let known: Vec<_> = PROTOCOLS.iter().map(|p| p.name).collect();
+        format!(
+            "--protocol {name}: unknown protocol (known: {})",
+            known.join(", ")
+        )
+    })
 }
 
-fn quote_path(path: &Path) -> String {
+/// Quotes a word for bash (only when it needs it), by `shlex`'s rules.
+///
+/// # Errors
+///
+/// A word with a NUL byte, which no shell word can hold.
+pub fn shell_quote(word: &str) -> anyhow::Result<String> {
+    shlex::try_quote(word)
+        .map(|quoted| quoted.into_owned())
+        .with_context(|| format!("cannot quote {word:?} for the sbatch script"))
+}
+
+fn quote_path(path: &Path) -> anyhow::Result<String> {
     shell_quote(&path.to_string_lossy())
 }
 
@@ -259,7 +293,11 @@ pub struct ScriptEnv {
 }
 
 /// The sbatch script of a request.
-pub fn script_text(request: &ArrayRequest, env: &ScriptEnv) -> String {
+///
+/// # Errors
+///
+/// A path or argument that no shell word can hold (a NUL byte).
+pub fn script_text(request: &ArrayRequest, env: &ScriptEnv) -> anyhow::Result<String> {
     let shards = shards_dir(&request.out);
     let mut s = String::new();
     s.push_str("#!/bin/bash\n");
@@ -299,24 +337,24 @@ pub fn script_text(request: &ArrayRequest, env: &ScriptEnv) -> String {
         tasks = request.tasks,
         count = request.count,
         protocol = request.protocol.name,
-        out = quote_path(&request.out),
+        out = quote_path(&request.out)?,
         command = env.command_line,
     ));
     s.push_str("set -euo pipefail\n\n");
     s.push_str("# The trainer and protocol this script was written with, pinned.\n");
-    s.push_str(&format!("TRAINER={}\n", quote_path(&env.trainer.path)));
+    s.push_str(&format!("TRAINER={}\n", quote_path(&env.trainer.path)?));
     s.push_str(&format!("TRAINER_SHA256={}\n", env.trainer.sha256));
     s.push_str(&format!("PROTOCOL={}\n", request.protocol.name));
     s.push_str(&format!("TASKS={}\n", request.tasks));
-    s.push_str(&format!("MERGED={}\n", quote_path(&request.out)));
-    s.push_str(&format!("SHARDS={}\n", quote_path(&shards)));
+    s.push_str(&format!("MERGED={}\n", quote_path(&request.out)?));
+    s.push_str(&format!("SHARDS={}\n", quote_path(&shards)?));
     s.push_str(&format!(
         "export LD_LIBRARY_PATH={}\"${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\"\n",
-        quote_path(&env.libtorch)
+        quote_path(&env.libtorch)?
     ));
     s.push_str(&format!(
         "export PEEPHOLE_DATA_DIR={}\n\n",
-        quote_path(&env.data_dir)
+        quote_path(&env.data_dir)?
     ));
     s.push_str("I=${SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is a job array}\n");
     s.push_str("printf -v SHARD '%s/shard-%03d-of-%03d.jsonl' \"$SHARDS\" \"$I\" \"$TASKS\"\n");
@@ -337,17 +375,17 @@ pub fn script_text(request: &ArrayRequest, env: &ScriptEnv) -> String {
     if is_gpu(request.slurm.gres.as_deref()) {
         s.push_str("echo \"CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-unset}\"\n");
     }
-    let args: Vec<String> = request
+    let args = request
         .trainer_args
         .iter()
         .map(|a| shell_quote(a))
-        .collect();
+        .collect::<anyhow::Result<Vec<String>>>()?;
     s.push_str(&format!("exec \"$TRAINER\" zoo {}", args.join(" ")));
     if !request.has_threads {
         s.push_str(" --threads \"${SLURM_CPUS_PER_TASK:-1}\"");
     }
     s.push_str(" --shard \"$I/$TASKS\" --out \"$SHARD\" ${DONE_IN[@]+\"${DONE_IN[@]}\"}\n");
-    s
+    Ok(s)
 }
 
 /// Builds the release trainer and returns its path.
@@ -387,15 +425,9 @@ pub fn trainer_of_test_build(
 /// Runs a cargo build `command` with JSON messages and returns the path of the
 /// `peephole-train` binary it reports (the binary itself, not its unit-test harness).
 fn trainer_built_by(mut command: Command) -> anyhow::Result<PathBuf> {
-    let output = command
-        .args(["--message-format", "json-render-diagnostics"])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot start cargo")?;
-    if !output.status.success() {
-        bail!("building peephole-train failed with {}", output.status);
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout =
+        process::read_stdout(command.args(["--message-format", "json-render-diagnostics"]))
+            .context("building peephole-train failed")?;
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
@@ -412,18 +444,7 @@ fn trainer_built_by(mut command: Command) -> anyhow::Result<PathBuf> {
 }
 
 fn sha256(path: &Path) -> anyhow::Result<String> {
-    let output = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .context("cannot start sha256sum")?;
-    if !output.status.success() {
-        bail!(
-            "sha256sum {} failed: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = process::read(Command::new("sha256sum").arg(path))?.stdout;
     text.split_whitespace()
         .next()
         .map(str::to_string)
@@ -474,19 +495,7 @@ impl SlurmClient {
 
     /// Runs a command and returns its stdout, failing with its stderr.
     pub fn output(&self, program: &str, args: &[&str]) -> anyhow::Result<String> {
-        let output = self
-            .command(program)
-            .args(args)
-            .output()
-            .with_context(|| format!("cannot start {program} (is Slurm installed?)"))?;
-        if !output.status.success() {
-            bail!(
-                "{program} {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(process::read(self.command(program).args(args))?.stdout)
     }
 }
 
@@ -542,10 +551,11 @@ pub fn write_and_submit(args: &[String], client: &SlurmClient) -> anyhow::Result
             .clone()
             .unwrap_or_else(default_data_dir),
         chdir: cwd,
-        command_line: std::iter::once("cargo xtask zoo".to_string())
-            .chain(args.iter().map(|a| shell_quote(a)))
-            .collect::<Vec<_>>()
-            .join(" "),
+        command_line: format!(
+            "cargo xtask zoo {}",
+            shlex::try_join(args.iter().map(String::as_str))
+                .context("cannot quote the command line for the sbatch script")?
+        ),
     };
     let shards = shards_dir(&request.out);
     std::fs::create_dir_all(shards.join("logs"))
@@ -555,7 +565,7 @@ pub fn write_and_submit(args: &[String], client: &SlurmClient) -> anyhow::Result
         .script
         .clone()
         .unwrap_or_else(|| shards.join("zoo-array.sbatch"));
-    std::fs::write(&script, script_text(&request, &env))
+    std::fs::write(&script, script_text(&request, &env)?)
         .with_context(|| format!("writing {}", script.display()))?;
     let submission = if request.slurm.submit {
         let stdout = client.output("sbatch", &["--parsable", &script.to_string_lossy()])?;
@@ -583,12 +593,12 @@ pub fn write_and_submit(args: &[String], client: &SlurmClient) -> anyhow::Result
 /// Entry point of `cargo xtask zoo ... --slurm` (`args`: everything after `zoo`).
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{HELP}");
+        SlurmOptions::command().print_help()?;
         return Ok(());
     }
     let written = write_and_submit(args, &SlurmClient::default())?;
     let request = &written.request;
-    let out = quote_path(&request.out);
+    let out = quote_path(&request.out)?;
     println!(
         "wrote {}: {} tasks, {} networks of {}, shards {}",
         written.script.display(),
@@ -612,7 +622,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 "  a task failed or was cancelled? rerun this same command: it trains only the missing ids"
             );
         }
-        None => println!("submit with: sbatch {}", quote_path(&written.script)),
+        None => println!("submit with: sbatch {}", quote_path(&written.script)?),
     }
     Ok(())
 }
@@ -653,6 +663,28 @@ mod tests {
             words(
                 "--protocol fmnist-smoke-v1 --count 10 --generator mix:0.5 --done-in a.jsonl b.jsonl --device auto"
             )
+        );
+    }
+
+    #[test]
+    fn a_slurm_option_may_take_a_hyphenated_value_and_every_unknown_word_is_the_trainers() {
+        let request = parse(
+            &words("--count 2 --slurm --sbatch --account=lab --out z.jsonl --new-flag 3 --time=01:00:00"),
+            Path::new("/c"),
+        )
+        .expect("parses");
+        assert_eq!(request.slurm.sbatch, ["--account=lab"]);
+        assert_eq!(request.slurm.time.as_deref(), Some("01:00:00"));
+        assert_eq!(
+            request.trainer_args,
+            words("--count 2 --new-flag 3 --protocol fmnist-budget-v1 --device cpu")
+        );
+        assert!(
+            parse(
+                &words("--count 2 --out z.jsonl --slurm --array-size two"),
+                Path::new("/c")
+            )
+            .is_err()
         );
     }
 
@@ -698,7 +730,7 @@ mod tests {
             Path::new("/c"),
         )
         .expect("parses");
-        let text = script_text(&request, &env());
+        let text = script_text(&request, &env()).expect("plain words quote");
         for line in [
             "#SBATCH --array=0-3",
             "#SBATCH --partition=gpu",
@@ -740,7 +772,7 @@ mod tests {
             chdir: "/shared/peephole".into(),
             command_line: format!("cargo xtask zoo {}", args.join(" ")),
         };
-        let actual = script_text(&request, &env);
+        let actual = script_text(&request, &env).expect("plain words quote");
         let path = crate::cargo::root().join("examples/slurm/zoo-gpu.sbatch");
         if std::env::var_os("PEEPHOLE_BLESS").is_some() {
             std::fs::create_dir_all(path.parent().expect("a folder")).expect("writable examples/");
@@ -756,10 +788,18 @@ mod tests {
     }
 
     #[test]
-    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
-        assert_eq!(shell_quote("--count"), "--count");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest_so_bash_reads_them_back() {
+        assert_eq!(shell_quote("--count").unwrap(), "--count");
+        assert_eq!(shell_quote("a b").unwrap(), "'a b'");
+        assert_eq!(shell_quote("").unwrap(), "''");
+        for word in ["it's", "a b", "$HOME", "--sbatch=--x 'y'", "\\\"", ""] {
+            let quoted = shell_quote(word).unwrap();
+            assert_eq!(
+                shlex::split(&quoted),
+                Some(vec![word.to_string()]),
+                "{quoted}"
+            );
+        }
+        assert!(shell_quote("nul\0byte").is_err());
     }
 }

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use peephole_eval::split::Split;
-use peephole_zoo::{ZooRecord, read_zoo};
+use peephole_eval::split::{DEFAULT_SPLIT, Split};
+use peephole_zoo::ZooRecord;
 
 use crate::cargo;
-use crate::eval::DEFAULT_SPLIT;
+use crate::eval::read_files;
 
 /// Options of `split`.
 #[derive(clap::Args)]
@@ -34,15 +34,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .file
         .clone()
         .unwrap_or_else(|| cargo::root().join(DEFAULT_SPLIT));
-    let mut records: Vec<ZooRecord> = Vec::new();
-    for file in &args.zoo {
-        let contents = read_zoo(file)?;
-        for bad in &contents.bad_lines {
-            eprintln!("{}: {bad} (skipped)", file.display());
-        }
-        records.extend(contents.records);
-    }
-    let refs: Vec<&ZooRecord> = records.iter().collect();
+    let files = read_files(&args.zoo)?;
+    let refs: Vec<&ZooRecord> = files.iter().flat_map(|file| &file.records).collect();
     let mut split = match std::fs::read_to_string(&path) {
         Ok(text) => {
             Split::from_json(&text).with_context(|| format!("split file {}", path.display()))?

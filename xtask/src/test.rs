@@ -2,7 +2,8 @@
 //! README and the book, sets up a fresh machine, fails on unused dependencies (cargo-machete),
 //! runs clippy, then runs every test.
 
-use crate::cargo::{cargo, run as run_command};
+use crate::cargo::cargo;
+use crate::process;
 use crate::setup;
 use crate::slurm;
 
@@ -37,7 +38,7 @@ pub struct Args {
 /// Entry point of `cargo xtask test`.
 pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     if !args.no_fmt {
-        run_command(cargo().args(["fmt", "--all", "--check"]))?;
+        process::run(cargo().args(["fmt", "--all", "--check"]))?;
     }
     if !args.no_book {
         crate::book::check()?;
@@ -53,7 +54,7 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
     if !args.no_machete {
         // The binary itself: under `cargo run` (how xtask runs) `cargo machete` reads the
         // subcommand's own name as a path.
-        run_command(
+        process::run(
             std::process::Command::new("cargo-machete")
                 .arg("--skip-target-dir")
                 .arg(crate::cargo::root()),
@@ -76,7 +77,7 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
         // After the set-up: build scripts run under clippy too, and tch's needs libtorch.
         // The same packages, features and environment as the tests, so that the build
         // scripts and proc macros built here are the ones `cargo test` reuses.
-        run_command(
+        process::run(
             cargo()
                 .arg("clippy")
                 .args(packages)
@@ -85,7 +86,7 @@ pub fn run_tests(args: &Args) -> anyhow::Result<()> {
                 .args(["--", "-D", "warnings"]),
         )?;
     }
-    run_command(
+    process::run(
         cargo()
             .arg("test")
             .args(packages)

@@ -8,13 +8,13 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use peephole_zoo::{ZooRecord, read_zoo};
 
-use crate::cargo::run as run_command;
+use crate::process;
 use crate::setup;
 use crate::slurm::{self, SlurmClient};
 use crate::zoo_merge::{self, default_shards, shard_file};
@@ -88,8 +88,8 @@ fn ensure_installed() -> anyhow::Result<()> {
             PACKAGES.join(" ")
         );
     }
-    run_command(Command::new("apt-get").args(["update", "-qq"]))?;
-    run_command(
+    process::run(Command::new("apt-get").args(["update", "-qq"]))?;
+    process::run(
         Command::new("apt-get")
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(PACKAGES)
@@ -112,11 +112,8 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn short_hostname() -> anyhow::Result<String> {
-    let output = Command::new("hostname")
-        .arg("-s")
-        .output()
-        .context("cannot run hostname")?;
-    let name = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let output = process::read(Command::new("hostname").arg("-s"))?;
+    let name = output.stdout.trim().to_string();
     if name.is_empty() {
         bail!("hostname -s printed nothing");
     }
@@ -263,14 +260,7 @@ impl Cluster {
 
     fn spawn(&mut self, name: &'static str, mut command: Command) -> anyhow::Result<()> {
         let log = self.dir.join(format!("{name}.out"));
-        let file = File::create(&log)?;
-        command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file);
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {name}"))?;
+        let child = process::spawn_logged(&mut command, &log)?;
         self.daemons.push(Daemon { name, child, log });
         Ok(())
     }
@@ -339,9 +329,7 @@ impl Cluster {
         }
         while let Some(mut daemon) = self.daemons.pop() {
             let pid = daemon.child.id();
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
+            process::succeeds(Command::new("kill").args(["-TERM", &pid.to_string()]));
             let start = Instant::now();
             let mut how = "SIGTERM";
             loop {
@@ -362,9 +350,7 @@ impl Cluster {
         }
         // Job steps the daemons left behind are ours too.
         for pid in slurmstepd_pids().difference(&self.steps_before) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            process::succeeds(Command::new("kill").args(["-KILL", &pid.to_string()]));
             done.push(format!("killed a leftover slurmstepd (pid {pid})"));
         }
         done
@@ -434,9 +420,49 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
     let client = &cluster.client;
     let out = cluster.dir.join("zoo").join(format!("{PROTOCOL}.jsonl"));
     let (tasks, count) = (args.tasks, args.count);
-    let expected: BTreeSet<String> = (0..count).map(|i| format!("s{SEED}-{i:06}")).collect();
+    let command = zoo_command(&out, tasks, count, trainer);
+    println!("  command: cargo xtask zoo {}", command.join(" "));
+
+    let first = slurm::write_and_submit(&command, client)?;
+    let job = first
+        .submission
+        .as_ref()
+        .context("--submit submitted nothing")?
+        .job_id
+        .clone();
+    println!(
+        "  job {job}: {tasks} tasks, {count} networks of {PROTOCOL}, script {}",
+        first.script.display()
+    );
     let victim_ids = (0..count).filter(|i| i % tasks == VICTIM).count();
-    let command: Vec<String> = [
+    let written_before_cancel = cancel_victim_mid_run(client, &job, &out, tasks, victim_ids)?;
+    println!("  scancel {job}_{VICTIM} after {written_before_cancel} of its {victim_ids} networks");
+    wait_for_job(client, &job, Duration::from_secs(600))?;
+    check_only_the_victim_was_cancelled(client, &job, &out)?;
+
+    let expected: BTreeSet<String> = (0..count).map(|i| format!("s{SEED}-{i:06}")).collect();
+    let before = shard_records(&out)?;
+    let missing = expected.len()
+        - before
+            .iter()
+            .map(|(_, r)| &r.id)
+            .collect::<BTreeSet<_>>()
+            .len();
+    if missing == 0 {
+        bail!("nothing was missing after the cancel: the test proved nothing about resubmission");
+    }
+    let report = zoo_merge::merge(&out, &default_shards(&out)?)?;
+    println!("  zoo-merge after the cancel: {report}");
+
+    let after = resubmit_trains_only_the_missing(client, &command, &first, &out, &before, missing)?;
+    merge_twice_changes_nothing(&out)?;
+    let merged = check_merged(&out, &after, &expected, count)?;
+    equals_one_process_run(cluster, &first.trainer.path, merged, count)
+}
+
+/// The zoo command line of the test: `--slurm` with the test's array, time limit and trainer.
+fn zoo_command(out: &Path, tasks: u64, count: u64, trainer: &Path) -> Vec<String> {
+    [
         "--protocol",
         PROTOCOL,
         "--count",
@@ -460,23 +486,21 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
     ]
     .into_iter()
     .map(str::to_string)
-    .collect();
-    println!("  command: cargo xtask zoo {}", command.join(" "));
+    .collect()
+}
 
-    let first = slurm::write_and_submit(&command, client)?;
-    let job = first
-        .submission
-        .context("--submit submitted nothing")?
-        .job_id;
-    println!(
-        "  job {job}: {tasks} tasks, {count} networks of {PROTOCOL}, script {}",
-        first.script.display()
-    );
-
-    // Cancel one task once it has written a record, before it writes its last.
-    let victim = shard_file(&out, VICTIM, tasks);
+/// Cancels task [`VICTIM`] of `job` once it has written a record, before it writes its last
+/// (it has `victim_ids` networks); returns how many it had written.
+fn cancel_victim_mid_run(
+    client: &SlurmClient,
+    job: &str,
+    out: &Path,
+    tasks: u64,
+    victim_ids: usize,
+) -> anyhow::Result<usize> {
+    let victim = shard_file(out, VICTIM, tasks);
     let start = Instant::now();
-    let written_before_cancel = loop {
+    loop {
         let written = records(&victim)?.len();
         if written >= 1 {
             if written >= victim_ids {
@@ -485,19 +509,25 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
                 );
             }
             client.output("scancel", &[&format!("{job}_{VICTIM}")])?;
-            break written;
+            return Ok(written);
         }
         if start.elapsed() > Duration::from_secs(300) {
             bail!(
                 "task {VICTIM} wrote no record in 5 minutes; see {}/logs",
-                zoo_merge::shards_dir(&out).display()
+                zoo_merge::shards_dir(out).display()
             );
         }
         std::thread::sleep(Duration::from_millis(100));
-    };
-    println!("  scancel {job}_{VICTIM} after {written_before_cancel} of its {victim_ids} networks");
-    wait_for_job(client, &job, Duration::from_secs(600))?;
-    let states = task_states(client, &job);
+    }
+}
+
+/// Fails unless the victim task ended cancelled and every other task completed.
+fn check_only_the_victim_was_cancelled(
+    client: &SlurmClient,
+    job: &str,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let states = task_states(client, job);
     println!(
         "  job {job} left the queue: {}",
         states
@@ -518,23 +548,24 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
     {
         bail!(
             "task {task} ended {state}; see its log in {}/logs",
-            zoo_merge::shards_dir(&out).display()
+            zoo_merge::shards_dir(out).display()
         );
     }
-    let before = shard_records(&out)?;
-    let missing = expected.len()
-        - before
-            .iter()
-            .map(|(_, r)| &r.id)
-            .collect::<BTreeSet<_>>()
-            .len();
-    if missing == 0 {
-        bail!("nothing was missing after the cancel: the test proved nothing about resubmission");
-    }
-    let report = zoo_merge::merge(&out, &default_shards(&out)?)?;
-    println!("  zoo-merge after the cancel: {report}");
+    Ok(())
+}
 
-    let second = slurm::write_and_submit(&command, client)?;
+/// Submits the same command again and checks that it wrote the same script, kept every shard
+/// record of `before`, and trained exactly the `missing` networks; returns the shard records
+/// after it.
+fn resubmit_trains_only_the_missing(
+    client: &SlurmClient,
+    command: &[String],
+    first: &slurm::Written,
+    out: &Path,
+    before: &[(PathBuf, ZooRecord)],
+    missing: usize,
+) -> anyhow::Result<Vec<(PathBuf, ZooRecord)>> {
+    let second = slurm::write_and_submit(command, client)?;
     let job2 = second
         .submission
         .context("--submit submitted nothing")?
@@ -546,7 +577,7 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
         bail!("resubmitting the same command wrote a different script");
     }
     wait_for_job(client, &job2, Duration::from_secs(600))?;
-    let after = shard_records(&out)?;
+    let after = shard_records(out)?;
     if let Some((file, lost)) = before.iter().find(|b| !after.contains(b)) {
         bail!(
             "record {} of {} was lost or changed by the resubmission",
@@ -561,24 +592,37 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
     if retrained != missing {
         bail!("the resubmission trained {retrained} networks, but {missing} were missing");
     }
+    Ok(after)
+}
 
-    let report = zoo_merge::merge(&out, &default_shards(&out)?)?;
+/// Merges the shards into `out`, then merges again and checks that nothing changed.
+fn merge_twice_changes_nothing(out: &Path) -> anyhow::Result<()> {
+    let report = zoo_merge::merge(out, &default_shards(out)?)?;
     println!("  zoo-merge: {report}");
     if !report.trained_twice.is_empty() {
         bail!("records trained twice: {report}");
     }
-    let bytes = std::fs::read(&out)?;
-    let again = zoo_merge::merge(&out, &default_shards(&out)?)?;
-    if !again.appended.is_empty() || std::fs::read(&out)? != bytes {
+    let bytes = std::fs::read(out)?;
+    let again = zoo_merge::merge(out, &default_shards(out)?)?;
+    if !again.appended.is_empty() || std::fs::read(out)? != bytes {
         bail!("merging again changed {}: {again}", out.display());
     }
     println!(
         "  zoo-merge again: nothing appended, {} unchanged",
         out.display()
     );
+    Ok(())
+}
 
-    // The merged file: every id exactly once, no torn line, every shard record unchanged.
-    let merged = read_zoo(&out)?;
+/// The merged file: every id exactly once, no torn line, every shard record unchanged.
+/// Returns its records.
+fn check_merged(
+    out: &Path,
+    shards: &[(PathBuf, ZooRecord)],
+    expected: &BTreeSet<String>,
+    count: u64,
+) -> anyhow::Result<Vec<ZooRecord>> {
+    let merged = read_zoo(out)?;
     if !merged.bad_lines.is_empty() {
         bail!("{} has bad lines: {:?}", out.display(), merged.bad_lines);
     }
@@ -587,11 +631,11 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
         *seen.entry(&r.id).or_default() += 1;
     }
     let ids: BTreeSet<String> = seen.keys().map(|s| s.to_string()).collect();
-    if ids != expected || seen.values().any(|&n| n != 1) {
+    if ids != *expected || seen.values().any(|&n| n != 1) {
         bail!("merged ids are not 0..{count} exactly once: {seen:?}");
     }
     let mut in_shards = BTreeMap::<&str, usize>::new();
-    for (file, record) in &after {
+    for (file, record) in shards {
         *in_shards.entry(&record.id).or_default() += 1;
         if !merged.records.contains(record) {
             bail!(
@@ -609,11 +653,20 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
         merged.records.len(),
         count - 1
     );
+    Ok(merged.records)
+}
 
-    // A one-process run of the same ids, with the same pinned trainer.
+/// Trains the same ids in one process with the same pinned `trainer` and compares with the
+/// `merged` records (wall times aside).
+fn equals_one_process_run(
+    cluster: &Cluster,
+    trainer: &Path,
+    merged: Vec<ZooRecord>,
+    count: u64,
+) -> anyhow::Result<()> {
     let reference = cluster.dir.join("reference.jsonl");
-    run_command(
-        Command::new(&first.trainer.path)
+    process::run(
+        Command::new(trainer)
             .args([
                 "zoo",
                 "--protocol",
@@ -628,7 +681,6 @@ fn exercise(cluster: &Cluster, args: &Args, trainer: &Path) -> anyhow::Result<()
     )?;
     let reference = read_zoo(&reference)?;
     let a: BTreeMap<String, ZooRecord> = merged
-        .records
         .into_iter()
         .map(|r| (r.id.clone(), without_wall_time(r)))
         .collect();
@@ -672,10 +724,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Some(trainer) => trainer.clone(),
         None => slurm::build_peephole_train(&["--workspace", "--features", "peephole/tch"])?,
     };
-    let dir = std::env::temp_dir().join(format!("peephole-slurm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let setup_took = start.elapsed();
-    let mut cluster = Cluster::start(&dir)?;
+    // Removed when dropped, unless kept: with --keep, or below on failure.
+    let mut work = tempfile::Builder::new()
+        .prefix("peephole-slurm-")
+        .tempdir()
+        .context("cannot create the test's work folder")?;
+    work.disable_cleanup(args.keep);
+    match on_cluster(work.path(), args, &trainer) {
+        Ok(()) => {
+            println!(
+                "test-slurm passed in {:.0} s",
+                start.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(error) => {
+            let dir = work.keep();
+            Err(error.context(format!("test-slurm failed; logs kept in {}", dir.display())))
+        }
+    }
+}
+
+/// Starts the one-node cluster in `dir`, runs the test on it, and stops it.
+fn on_cluster(dir: &Path, args: &Args, trainer: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut cluster = Cluster::start(dir)?;
     let version = cluster.client.output("sinfo", &["-V"]).unwrap_or_default();
     println!(
         "test-slurm: {} one-node cluster on {} ({} CPUs), started in {:.1} s, folder {}",
@@ -684,7 +757,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        (start.elapsed() - setup_took).as_secs_f64(),
+        started.elapsed().as_secs_f64(),
         dir.display()
     );
     println!(
@@ -696,23 +769,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let result = exercise(&cluster, args, &trainer);
+    let result = exercise(&cluster, args, trainer);
     for line in cluster.stop() {
         println!("  {line}");
     }
-    match result {
-        Ok(()) => {
-            println!(
-                "test-slurm passed in {:.0} s",
-                start.elapsed().as_secs_f64()
-            );
-            if !args.keep {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            Ok(())
-        }
-        Err(error) => {
-            Err(error.context(format!("test-slurm failed; logs kept in {}", dir.display())))
-        }
-    }
+    result
 }

@@ -5,7 +5,8 @@
 
 use std::ffi::OsString;
 
-use crate::cargo::{cargo, run as run_command};
+use crate::cargo::cargo;
+use crate::process;
 use crate::setup;
 
 /// Everything after `train-predictor`, passed on unchanged.
@@ -33,5 +34,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "train-predictor",
         ])
         .args(&args.rest);
-    run_command(&mut command)
+    process::run(&mut command)?;
+    Ok(())
 }

@@ -4,7 +4,8 @@
 
 use std::ffi::OsString;
 
-use crate::cargo::{cargo, run as run_command};
+use crate::cargo::cargo;
+use crate::process;
 use crate::setup;
 
 /// Arguments of `zoo`: all of them belong to `peephole-train zoo`.
@@ -33,5 +34,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "zoo",
         ])
         .args(&args.args);
-    run_command(&mut command)
+    process::run(&mut command)?;
+    Ok(())
 }

@@ -250,17 +250,10 @@ mod tests {
         std::fs::write(path, text).expect("writable temp file");
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("peephole-zoo-merge-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
-    }
-
     #[test]
     fn merge_keeps_one_record_per_id_reports_torn_lines_and_a_rerun_changes_nothing() {
-        let dir = temp_dir("rerun");
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
         let out = dir.join("zoo.jsonl");
         let a = dir.join("shard-000-of-002.jsonl");
         let b = dir.join("shard-001-of-002.jsonl");
@@ -294,7 +287,8 @@ mod tests {
 
     #[test]
     fn merge_reports_a_record_trained_twice_and_keeps_the_first() {
-        let dir = temp_dir("twice");
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
         let out = dir.join("zoo.jsonl");
         let a = dir.join("a.jsonl");
         let b = dir.join("b.jsonl");
@@ -320,7 +314,8 @@ mod tests {
 
     #[test]
     fn merge_refuses_shards_of_two_protocols_and_writes_nothing() {
-        let dir = temp_dir("protocols");
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
         let out = dir.join("zoo.jsonl");
         let a = dir.join("a.jsonl");
         let mut other = record("s1-000001", 1.0);

@@ -280,66 +280,20 @@ pub(crate) fn solve_dual(
     nu: f64,
     options: SolverOptions,
 ) -> Result<DualSolution, BaselineError> {
-    // Feasible start, as libsvm: each half gets C nu n / 2, filled greedily up to C.
-    let mut beta = vec![0.0; 2 * n];
-    let mut remaining = c * nu * n as f64 / 2.0;
-    for i in 0..n {
-        let v = remaining.min(c);
-        beta[i] = v;
-        beta[n + i] = v;
-        remaining -= v;
-    }
+    let kernel = Kernel {
+        k,
+        n,
+        diagonal: (0..n).map(|i| k[i * n + i]).collect(),
+    };
+    let mut beta = feasible_start(n, c, nu);
     // The gradient of the dual is g_i = (K theta)_i - y_i for alpha_i and -g_i for alpha*_i;
     // theta = 0 at the start. Only g is stored, and kernel rows are read contiguously (K is
     // symmetric), because this loop is where evaluation spends its time.
     let mut g: Vec<f64> = y.iter().map(|v| -v).collect();
-    let diagonal: Vec<f64> = (0..n).map(|i| k[i * n + i]).collect();
-    let row = |i: usize| &k[i * n..(i + 1) * n];
     let mut iterations = 0;
     loop {
-        let mut max_violation = 0.0f64;
-        // (half, i, j, gain)
-        let mut best: Option<(usize, usize, usize, f64)> = None;
-        for half in 0..2 {
-            let sign = if half == 0 { 1.0 } else { -1.0 };
-            let betas = &beta[half * n..(half + 1) * n];
-            let mut g_min = f64::INFINITY;
-            let mut up = None;
-            let mut g_max = f64::NEG_INFINITY;
-            for (s, (&b, &gs)) in betas.iter().zip(&g).enumerate() {
-                let gs = sign * gs;
-                if b < c && gs < g_min {
-                    g_min = gs;
-                    up = Some(s);
-                }
-                if b > 0.0 && gs > g_max {
-                    g_max = gs;
-                }
-            }
-            let Some(i) = up else { continue };
-            let violation = g_max - g_min;
-            max_violation = max_violation.max(violation);
-            if violation < options.tolerance {
-                continue;
-            }
-            let k_i = row(i);
-            for (s, ((&b, &gs), (&k_is, &k_ss))) in betas
-                .iter()
-                .zip(&g)
-                .zip(k_i.iter().zip(&diagonal))
-                .enumerate()
-            {
-                let gs = sign * gs;
-                if b > 0.0 && gs > g_min {
-                    let a = (diagonal[i] + k_ss - 2.0 * k_is).max(TAU);
-                    let gain = (gs - g_min).powi(2) / a;
-                    if best.is_none_or(|b| gain > b.3) {
-                        best = Some((half, i, s, gain));
-                    }
-                }
-            }
-        }
-        let Some((half, i, j, _)) = best.filter(|_| max_violation >= options.tolerance) else {
+        let (best, max_violation) = working_pair(&kernel, &beta, &g, c, options.tolerance);
+        let Some(pair) = best.filter(|_| max_violation >= options.tolerance) else {
             break;
         };
         if iterations >= options.max_iterations {
@@ -350,64 +304,22 @@ pub(crate) fn solve_dual(
             });
         }
         iterations += 1;
-        let sign = if half == 0 { 1.0 } else { -1.0 };
-        let (ti, tj) = (half * n + i, half * n + j);
-        let a = (diagonal[i] + diagonal[j] - 2.0 * k[i * n + j]).max(TAU);
-        let unconstrained = (sign * g[j] - sign * g[i]) / a;
-        let room_up = c - beta[ti];
-        let room_down = beta[tj];
-        let delta = unconstrained.min(room_up).min(room_down);
-        // Land exactly on a bound when one is hit, so "at bound" tests stay exact.
-        beta[ti] = if delta == room_up {
-            c
-        } else {
-            beta[ti] + delta
-        };
-        beta[tj] = if delta == room_down {
-            0.0
-        } else {
-            beta[tj] - delta
-        };
-        // alpha moves theta the same way, alpha* the opposite way.
-        let step = sign * delta;
-        for (gs, (&k_is, &k_js)) in g.iter_mut().zip(row(i).iter().zip(row(j))) {
-            *gs += step * (k_is - k_js);
-        }
+        take_step(&kernel, &mut beta, &mut g, c, pair);
     }
     let theta: Vec<f64> = (0..n).map(|i| beta[i] - beta[n + i]).collect();
     // Recompute the gradient exactly for the multipliers: the incremental updates drift.
     for (i, gi) in g.iter_mut().enumerate() {
-        *gi = row(i).iter().zip(&theta).map(|(a, b)| a * b).sum::<f64>() - y[i];
+        *gi = kernel
+            .row(i)
+            .iter()
+            .zip(&theta)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            - y[i];
     }
-    let gradient = |t: usize| if t < n { g[t] } else { -g[t - n] };
-    let multiplier = |half: usize| {
-        let offset = half * n;
-        let (mut free_sum, mut free_count) = (0.0, 0usize);
-        let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
-        for s in 0..n {
-            let (b, gt) = (beta[offset + s], gradient(offset + s));
-            if b >= c {
-                low = low.max(gt);
-            } else if b <= 0.0 {
-                high = high.min(gt);
-            } else {
-                free_sum += gt;
-                free_count += 1;
-            }
-        }
-        if free_count > 0 {
-            free_sum / free_count as f64
-        } else if low.is_finite() && high.is_finite() {
-            (low + high) / 2.0
-        } else if low.is_finite() {
-            low
-        } else {
-            high
-        }
-    };
     // At a free alpha_i the point lies on the tube's upper edge: f_i + b + eps = y_i, so the
     // multiplier is r1 = -b - eps; at a free alpha*_i, r2 = b - eps.
-    let (r1, r2) = (multiplier(0), multiplier(1));
+    let (r1, r2) = (multiplier(&beta, &g, c, 0), multiplier(&beta, &g, c, 1));
     Ok(DualSolution {
         beta,
         theta,
@@ -415,6 +327,153 @@ pub(crate) fn solve_dual(
         tube: -(r1 + r2) / 2.0,
         iterations,
     })
+}
+
+/// The kernel matrix the dual is solved for, with its diagonal.
+struct Kernel<'a> {
+    /// `n` x `n`, row-major, symmetric.
+    k: &'a [f64],
+    n: usize,
+    diagonal: Vec<f64>,
+}
+
+impl Kernel<'_> {
+    /// Row `i` (also column `i`: the matrix is symmetric).
+    fn row(&self, i: usize) -> &[f64] {
+        &self.k[i * self.n..(i + 1) * self.n]
+    }
+}
+
+/// Feasible start, as libsvm: each half of `beta` gets C nu n / 2, filled greedily up to C.
+fn feasible_start(n: usize, c: f64, nu: f64) -> Vec<f64> {
+    let mut beta = vec![0.0; 2 * n];
+    let mut remaining = c * nu * n as f64 / 2.0;
+    for i in 0..n {
+        let v = remaining.min(c);
+        beta[i] = v;
+        beta[n + i] = v;
+        remaining -= v;
+    }
+    beta
+}
+
+/// A working pair: the half of `beta` (0: alpha, 1: alpha*), the multiplier that goes up and
+/// the one that goes down.
+type Pair = (usize, usize, usize);
+
+/// The pair of largest gain among the halves whose violation reaches `tolerance` (second-order
+/// selection, as libsvm), and the largest violation of either half.
+fn working_pair(
+    kernel: &Kernel<'_>,
+    beta: &[f64],
+    g: &[f64],
+    c: f64,
+    tolerance: f64,
+) -> (Option<Pair>, f64) {
+    let n = kernel.n;
+    let mut max_violation = 0.0f64;
+    // (half, i, j, gain)
+    let mut best: Option<(usize, usize, usize, f64)> = None;
+    for half in 0..2 {
+        let sign = if half == 0 { 1.0 } else { -1.0 };
+        let betas = &beta[half * n..(half + 1) * n];
+        let mut g_min = f64::INFINITY;
+        let mut up = None;
+        let mut g_max = f64::NEG_INFINITY;
+        for (s, (&b, &gs)) in betas.iter().zip(g).enumerate() {
+            let gs = sign * gs;
+            if b < c && gs < g_min {
+                g_min = gs;
+                up = Some(s);
+            }
+            if b > 0.0 && gs > g_max {
+                g_max = gs;
+            }
+        }
+        let Some(i) = up else { continue };
+        let violation = g_max - g_min;
+        max_violation = max_violation.max(violation);
+        if violation < tolerance {
+            continue;
+        }
+        let k_i = kernel.row(i);
+        for (s, ((&b, &gs), (&k_is, &k_ss))) in betas
+            .iter()
+            .zip(g)
+            .zip(k_i.iter().zip(&kernel.diagonal))
+            .enumerate()
+        {
+            let gs = sign * gs;
+            if b > 0.0 && gs > g_min {
+                let a = (kernel.diagonal[i] + k_ss - 2.0 * k_is).max(TAU);
+                let gain = (gs - g_min).powi(2) / a;
+                if best.is_none_or(|b| gain > b.3) {
+                    best = Some((half, i, s, gain));
+                }
+            }
+        }
+    }
+    (best.map(|(half, i, j, _)| (half, i, j)), max_violation)
+}
+
+/// Moves the pair as far as the bounds allow and updates the gradient.
+fn take_step(kernel: &Kernel<'_>, beta: &mut [f64], g: &mut [f64], c: f64, pair: Pair) {
+    let (half, i, j) = pair;
+    let n = kernel.n;
+    let sign = if half == 0 { 1.0 } else { -1.0 };
+    let (ti, tj) = (half * n + i, half * n + j);
+    let a = (kernel.diagonal[i] + kernel.diagonal[j] - 2.0 * kernel.k[i * n + j]).max(TAU);
+    let unconstrained = (sign * g[j] - sign * g[i]) / a;
+    let room_up = c - beta[ti];
+    let room_down = beta[tj];
+    let delta = unconstrained.min(room_up).min(room_down);
+    // Land exactly on a bound when one is hit, so "at bound" tests stay exact.
+    beta[ti] = if delta == room_up {
+        c
+    } else {
+        beta[ti] + delta
+    };
+    beta[tj] = if delta == room_down {
+        0.0
+    } else {
+        beta[tj] - delta
+    };
+    // alpha moves theta the same way, alpha* the opposite way.
+    let step = sign * delta;
+    for (gs, (&k_is, &k_js)) in g.iter_mut().zip(kernel.row(i).iter().zip(kernel.row(j))) {
+        *gs += step * (k_is - k_js);
+    }
+}
+
+/// The Lagrange multiplier of one half's equality constraint (0: alpha, 1: alpha*) from the
+/// exact gradient `g`: the mean gradient over its free multipliers, else the middle of the
+/// bounds those at C and at 0 give.
+fn multiplier(beta: &[f64], g: &[f64], c: f64, half: usize) -> f64 {
+    let n = g.len();
+    let gradient = |t: usize| if t < n { g[t] } else { -g[t - n] };
+    let offset = half * n;
+    let (mut free_sum, mut free_count) = (0.0, 0usize);
+    let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
+    for s in 0..n {
+        let (b, gt) = (beta[offset + s], gradient(offset + s));
+        if b >= c {
+            low = low.max(gt);
+        } else if b <= 0.0 {
+            high = high.min(gt);
+        } else {
+            free_sum += gt;
+            free_count += 1;
+        }
+    }
+    if free_count > 0 {
+        free_sum / free_count as f64
+    } else if low.is_finite() && high.is_finite() {
+        (low + high) / 2.0
+    } else if low.is_finite() {
+        low
+    } else {
+        high
+    }
 }
 
 /// The grid searched by [`fit_nu_svr_cv`]. `gamma_scale` is multiplied by `1 / features`, the

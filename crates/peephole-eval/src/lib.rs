@@ -6,10 +6,19 @@
 //! - [`slices`]: which networks each reported slice holds.
 //! - [`chance`]: "will it train at all?": the runs that stay at chance against the baselines
 //!   and a predictor's ranking, as AUC, Brier score and reliability.
+//! - [`inputs`]: the zoo files checked against a model's card, second training runs, the split
+//!   file, and what a card says its model saw.
+//! - [`report`]: [`report::evaluate`] and the report it writes (`eval.json`).
+//! - [`markdown`]: a report as the tables `cargo xtask eval` prints and the book shows.
+//! - [`testing`]: fixtures for tests of evaluations.
 //!
 //! The metrics and bootstrap intervals are `peephole-metrics`'s, the baselines
 //! `peephole-baselines`'s.
 
 pub mod chance;
+pub mod inputs;
+pub mod markdown;
+pub mod report;
 pub mod slices;
 pub mod split;
+pub mod testing;

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+/// The committed split file, relative to the workspace root.
+pub const DEFAULT_SPLIT: &str = "data/splits/eval-v2.json";
+
 /// Format name of split files this build reads and writes.
 pub const SPLIT_FORMAT: &str = "peephole-split-v1";
 

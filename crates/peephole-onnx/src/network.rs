@@ -230,13 +230,10 @@ pub fn network_graph(
     // weight_specs also validates the network (shape inference), so nothing below can fail
     // on geometry.
     let specs = weight_specs(network)?;
-    let mut specs = specs.iter();
-    let mut next_weight = |graph: &mut OnnxGraph| match specs.next() {
-        Some(spec) => add_weight(graph, weights, spec),
-        // weight_specs lists exactly the tensors this function reads, in this order.
-        None => unreachable!("weight_specs and network_graph disagree on the tensors"),
+    let mut weights = Weights {
+        specs: specs.iter(),
+        source: weights,
     };
-
     let mut graph = OnnxGraph::new("peephole-network");
     graph.set_doc(format!(
         "Peephole network {network}: NCHW f32 images in `{INPUT_NAME}`, logits out in `{OUTPUT_NAME}`."
@@ -254,58 +251,100 @@ pub fn network_graph(
             Dim::from(input.width),
         ],
     )?;
-
     let mut current = INPUT_NAME.to_owned();
     for (index, layer) in network.layers.iter().enumerate() {
         let output = format!("{LAYERS_PATH}.{index}");
         let node = Node::new(layer.kind().names().onnx_op)
             .named(&output)
             .input(&current);
-        let node = match *layer {
-            Layer::Conv {
-                kernel,
-                stride,
-                padding,
-                ..
-            } => {
-                let weight = next_weight(&mut graph)?;
-                let bias = next_weight(&mut graph)?;
-                window(node.input(weight).input(bias), kernel, stride, padding)
-                    .attr("dilations", [1_i64, 1])
-                    .attr("group", 1_i64)
-            }
-            Layer::MaxPool {
-                kernel,
-                stride,
-                padding,
-            } => window(node, kernel, stride, padding).attr("ceil_mode", 0_i64),
-            Layer::AvgPool {
-                kernel,
-                stride,
-                padding,
-            } => window(node, kernel, stride, padding)
-                .attr("ceil_mode", 0_i64)
-                .attr("count_include_pad", 1_i64),
-            Layer::BatchNorm => {
-                let mut node = node;
-                // scale, B, input_mean, input_var: torch's weight, bias, running stats.
-                for _ in 0..4 {
-                    node = node.input(next_weight(&mut graph)?);
-                }
-                node.attr("epsilon", BATCH_NORM_EPSILON)
-            }
-            Layer::Relu | Layer::Sigmoid | Layer::Tanh => node,
-        };
+        let node = layer_node(node, layer, &mut graph, &mut weights)?;
         graph.add_node(node.output(&output))?;
         current = output;
     }
+    add_head(&mut graph, &current, &mut weights)?;
+    graph.add_output(
+        OUTPUT_NAME,
+        ElemType::F32,
+        [Dim::from(BATCH_DIM), Dim::from(network.classes)],
+    )?;
+    Ok(graph)
+}
 
+/// The trained tensors of a network in the order [`weight_specs`] lists them, each added to
+/// the graph as an initializer when its node asks for it.
+struct Weights<'a> {
+    specs: std::slice::Iter<'a, WeightSpec>,
+    source: &'a dyn WeightSource,
+}
+
+impl Weights<'_> {
+    /// Adds the next tensor and returns its name.
+    fn next(&mut self, graph: &mut OnnxGraph) -> Result<String, OnnxError> {
+        match self.specs.next() {
+            Some(spec) => add_weight(graph, self.source, spec),
+            // weight_specs lists exactly the tensors network_graph reads, in this order.
+            None => unreachable!("weight_specs and network_graph disagree on the tensors"),
+        }
+    }
+}
+
+/// One layer's node: its operator's attributes, and its trained tensors as inputs.
+fn layer_node(
+    node: Node,
+    layer: &Layer,
+    graph: &mut OnnxGraph,
+    weights: &mut Weights<'_>,
+) -> Result<Node, OnnxError> {
+    Ok(match *layer {
+        Layer::Conv {
+            kernel,
+            stride,
+            padding,
+            ..
+        } => {
+            let weight = weights.next(graph)?;
+            let bias = weights.next(graph)?;
+            window(node.input(weight).input(bias), kernel, stride, padding)
+                .attr("dilations", [1_i64, 1])
+                .attr("group", 1_i64)
+        }
+        Layer::MaxPool {
+            kernel,
+            stride,
+            padding,
+        } => window(node, kernel, stride, padding).attr("ceil_mode", 0_i64),
+        Layer::AvgPool {
+            kernel,
+            stride,
+            padding,
+        } => window(node, kernel, stride, padding)
+            .attr("ceil_mode", 0_i64)
+            .attr("count_include_pad", 1_i64),
+        Layer::BatchNorm => {
+            let mut node = node;
+            // scale, B, input_mean, input_var: torch's weight, bias, running stats.
+            for _ in 0..4 {
+                node = node.input(weights.next(graph)?);
+            }
+            node.attr("epsilon", BATCH_NORM_EPSILON)
+        }
+        Layer::Relu | Layer::Sigmoid | Layer::Tanh => node,
+    })
+}
+
+/// The head on the last layer's output `current`: global average pooling, flattening, and the
+/// linear classifier into [`OUTPUT_NAME`].
+fn add_head(
+    graph: &mut OnnxGraph,
+    current: &str,
+    weights: &mut Weights<'_>,
+) -> Result<(), OnnxError> {
     let pooled = format!("{HEAD_PATH}.pooled");
     let features = format!("{HEAD_PATH}.features");
     graph.add_node(
         Node::new("GlobalAveragePool")
             .named(&pooled)
-            .input(&current)
+            .input(current)
             .output(&pooled),
     )?;
     graph.add_node(
@@ -315,8 +354,8 @@ pub fn network_graph(
             .output(&features)
             .attr("axis", 1_i64),
     )?;
-    let weight = next_weight(&mut graph)?;
-    let bias = next_weight(&mut graph)?;
+    let weight = weights.next(graph)?;
+    let bias = weights.next(graph)?;
     graph.add_node(
         Node::new("Gemm")
             .named(HEAD_PATH)
@@ -325,13 +364,7 @@ pub fn network_graph(
             .input(bias)
             .output(OUTPUT_NAME)
             .attr("transB", 1_i64),
-    )?;
-    graph.add_output(
-        OUTPUT_NAME,
-        ElemType::F32,
-        [Dim::from(BATCH_DIM), Dim::from(network.classes)],
-    )?;
-    Ok(graph)
+    )
 }
 
 /// Exports `network` with its trained `weights` as an ONNX model: input [`INPUT_NAME`]

@@ -67,7 +67,19 @@ fn add_member(
     scale: (f32, f32),
 ) -> Result<String, OnnxError> {
     let p = format!("m{index}");
-    let hidden = LSTM_HIDDEN;
+    add_layer_inputs(graph, &p, member)?;
+    add_lstm(graph, &p, member)?;
+    add_head(graph, &p, member, scale)
+}
+
+/// A member's per-layer inputs, time-major: its embedding tables, the four code fields
+/// embedded and concatenated (and a v2 member's layer-feature rows after them), as
+/// `{p}.time_major`, `[length, batch, width]`.
+fn add_layer_inputs(
+    graph: &mut OnnxGraph,
+    p: &str,
+    member: &MemberWeights,
+) -> Result<(), OnnxError> {
     for (table, matrix) in [
         ("type_embedding", &member.type_embedding),
         ("kernel_embedding", &member.kernel_embedding),
@@ -114,7 +126,13 @@ fn add_member(
             .input(format!("{p}.features"))
             .output(format!("{p}.time_major"))
             .attr("perm", [1i64, 0, 2]),
-    )?;
+    )
+}
+
+/// A member's LSTM over `{p}.time_major`, started from zero states, and its last hidden state
+/// as `{p}.structure`, `[batch, H]`; also `{p}.epoch`, the epoch embedding.
+fn add_lstm(graph: &mut OnnxGraph, p: &str, member: &MemberWeights) -> Result<(), OnnxError> {
+    let hidden = LSTM_HIDDEN;
     // LSTM weights in ONNX layout: W [1, 4H, in], R [1, 4H, H], B [1, 8H], gates i, o, f, c.
     let (input_width, w_ih) = match &member.lstm_w_features {
         Some(features) => {
@@ -189,7 +207,17 @@ fn add_member(
             .input(format!("{p}.h"))
             .input("axes0")
             .output(format!("{p}.structure")),
-    )?;
+    )
+}
+
+/// A member's MLP on its structure and epoch embedding, scaled back to an accuracy as
+/// `{p}.accuracy`; returns that name.
+fn add_head(
+    graph: &mut OnnxGraph,
+    p: &str,
+    member: &MemberWeights,
+    scale: (f32, f32),
+) -> Result<String, OnnxError> {
     graph.add_node(
         Node::new("Concat")
             .named(format!("{p}.mlp_in"))
@@ -256,6 +284,41 @@ pub fn predictor_graph(
     weights: &PredictorWeights,
     card: &ModelCard,
 ) -> Result<OnnxGraph, OnnxError> {
+    let (format, feature_set) = checked_format(weights, card)?;
+    let mut graph = OnnxGraph::new(card.name.clone());
+    graph.set_doc(format!(
+        "Peephole predictor for protocol {} ({} members)",
+        card.protocol,
+        weights.members.len()
+    ));
+    add_inputs(&mut graph, weights.reads_layer_features())?;
+    let mut members = Node::new("Concat")
+        .named("members")
+        .output("members")
+        .attr("axis", 1i64);
+    for (index, member) in weights.members.iter().enumerate() {
+        let out = add_member(
+            &mut graph,
+            index,
+            member,
+            (weights.target_mean, weights.target_std),
+        )?;
+        members = members.input(out);
+    }
+    graph.add_node(members)?;
+    add_mean_and_std(&mut graph)?;
+    graph.add_output("mean", ElemType::F32, [Dim::from("batch")])?;
+    graph.add_output("std", ElemType::F32, [Dim::from("batch")])?;
+    add_metadata(&mut graph, card, format, feature_set)?;
+    Ok(graph)
+}
+
+/// The model format (and layer-feature set) of `weights`, refusing an empty ensemble, members
+/// that disagree, and a card that says otherwise.
+fn checked_format(
+    weights: &PredictorWeights,
+    card: &ModelCard,
+) -> Result<(&'static str, Option<&'static str>), OnnxError> {
     if weights.members.is_empty() {
         return Err(OnnxError::Invalid {
             reason: "a predictor needs at least one ensemble member".into(),
@@ -280,12 +343,12 @@ pub fn predictor_graph(
             ),
         });
     }
-    let mut graph = OnnxGraph::new(card.name.clone());
-    graph.set_doc(format!(
-        "Peephole predictor for protocol {} ({} members)",
-        card.protocol,
-        weights.members.len()
-    ));
+    Ok((format, feature_set))
+}
+
+/// The graph's inputs (`codes`, the layer features when read, `epoch`) and the four code
+/// fields split off `codes` as `field0`..`field3`, shared by every member.
+fn add_inputs(graph: &mut OnnxGraph, reads_features: bool) -> Result<(), OnnxError> {
     graph.add_input(
         "codes",
         ElemType::I64,
@@ -315,20 +378,11 @@ pub fn predictor_graph(
                 .attr("axis", 2i64),
         )?;
     }
-    let mut members = Node::new("Concat")
-        .named("members")
-        .output("members")
-        .attr("axis", 1i64);
-    for (index, member) in weights.members.iter().enumerate() {
-        let out = add_member(
-            &mut graph,
-            index,
-            member,
-            (weights.target_mean, weights.target_std),
-        )?;
-        members = members.input(out);
-    }
-    graph.add_node(members)?;
+    Ok(())
+}
+
+/// The ensemble's `mean` and (population) `std` over the `members` column.
+fn add_mean_and_std(graph: &mut OnnxGraph) -> Result<(), OnnxError> {
     graph.add_node(
         Node::new("ReduceMean")
             .named("mean")
@@ -372,9 +426,17 @@ pub fn predictor_graph(
             .named("std")
             .input("variance")
             .output("std"),
-    )?;
-    graph.add_output("mean", ElemType::F32, [Dim::from("batch")])?;
-    graph.add_output("std", ElemType::F32, [Dim::from("batch")])?;
+    )
+}
+
+/// The metadata that lets the file alone say what it predicts: format, protocol, ULC version,
+/// epochs and the whole card.
+fn add_metadata(
+    graph: &mut OnnxGraph,
+    card: &ModelCard,
+    format: &str,
+    feature_set: Option<&str>,
+) -> Result<(), OnnxError> {
     let card_json = serde_json::to_string(card).map_err(|e| OnnxError::Invalid {
         reason: format!("model card: {e}"),
     })?;
@@ -386,7 +448,7 @@ pub fn predictor_graph(
     graph.add_metadata(META_ULC_VERSION, card.ulc_version.clone())?;
     graph.add_metadata(META_EPOCHS, card.epochs.to_string())?;
     graph.add_metadata(META_CARD, card_json)?;
-    Ok(graph)
+    Ok(())
 }
 
 /// Exports a predictor to ONNX bytes.

@@ -2,7 +2,7 @@
 //! network list (the reference set), trains each under a protocol, and appends records;
 //! resumable, shardable, interruptible without a half record.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -314,9 +314,9 @@ pub fn train_record(
     })
 }
 
-/// Runs a zoo job to completion (or Ctrl-C), printing a progress bar with ETA.
-pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
-    anyhow::ensure!(job.jobs >= 1, "--jobs must be at least 1");
+/// The indices of the job's shard whose ids are in neither its output nor a `--done-in` file,
+/// after saying what the run will do.
+fn todo_ids(job: &ZooJob) -> anyhow::Result<Vec<u64>> {
     let mut done = finished_ids(&job.out)?;
     for other in &job.done_in {
         anyhow::ensure!(
@@ -346,32 +346,40 @@ pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
         device_name(job.device),
         job.jobs
     );
+    Ok(todo)
+}
+
+/// Makes Ctrl-C wait for a write in progress (the lock), then exit: never a half record in
+/// `out`.
+fn wait_for_a_write_on_interrupt(writer: &Arc<Mutex<ZooWriter>>, out: &Path) {
+    let writer = Arc::clone(writer);
+    let installed = ctrlc::set_handler(move || {
+        let _held = writer.lock();
+        eprintln!("\ninterrupted: finished records are saved; rerun the same command to resume");
+        std::process::exit(130);
+    });
+    // A process has one handler: a second zoo run in the same process (a test, a
+    // library caller) keeps the first one's, whose writer is another file. Say so
+    // rather than pretend the guarantee holds.
+    if let Err(error) = installed {
+        eprintln!(
+            "warning: Ctrl-C will not wait for a record being written to {} ({error}); \
+             a record cut by an interrupt is skipped, with its line number, on reading",
+            out.display()
+        );
+    }
+}
+
+/// Runs a zoo job to completion (or Ctrl-C), printing a progress bar with ETA.
+pub fn run_zoo(job: &ZooJob) -> anyhow::Result<()> {
+    anyhow::ensure!(job.jobs >= 1, "--jobs must be at least 1");
+    let todo = todo_ids(job)?;
     if todo.is_empty() {
         return Ok(());
     }
     let (train, validation) = load_protocol_data(&job.protocol, job.device)?;
     let writer = Arc::new(Mutex::new(ZooWriter::append(&job.out)?));
-    {
-        // Ctrl-C waits for a write in progress (the lock), then exits: never a half record.
-        let writer = Arc::clone(&writer);
-        let installed = ctrlc::set_handler(move || {
-            let _held = writer.lock();
-            eprintln!(
-                "\ninterrupted: finished records are saved; rerun the same command to resume"
-            );
-            std::process::exit(130);
-        });
-        // A process has one handler: a second zoo run in the same process (a test, a
-        // library caller) keeps the first one's, whose writer is another file. Say so
-        // rather than pretend the guarantee holds.
-        if let Err(error) = installed {
-            eprintln!(
-                "warning: Ctrl-C will not wait for a record being written to {} ({error}); \
-                 a record cut by an interrupt is skipped, with its line number, on reading",
-                job.out.display()
-            );
-        }
-    }
+    wait_for_a_write_on_interrupt(&writer, &job.out);
     let bar = ProgressBar::new(todo.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(

@@ -12,7 +12,8 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use serde::Deserialize;
 
-use super::{PlotSummary, Scale, Series};
+use peephole_baselines::Scale;
+use peephole_eval::report::{PlotSummary, Series};
 
 /// DejaVu Sans (Bitstream Vera license, `xtask/assets/DejaVuSans.LICENSE`).
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -356,4 +357,77 @@ where
         .map_err(plot_error)?;
     root.present().map_err(plot_error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use peephole_eval::inputs::Seen;
+    use peephole_eval::testing::{run_on, zoo};
+
+    use super::*;
+
+    #[test]
+    fn scatter_is_a_png_and_an_svg_with_one_panel_per_method() {
+        let records = zoo();
+        let (_, evaluation) = run_on(&records, &Seen::default(), &HashMap::new());
+        let bytes = scatter_png(&evaluation.plot, &evaluation.series).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        // 7 methods: 3 columns by 3 rows of 400 px.
+        assert_eq!((info.width, info.height), (1200, 1200));
+        // Accuracy panels (Peephole first) draw the red diagonal; rankers (log MACs: the sixth
+        // panel, third column of the second row) have none.
+        let red = DIAGONAL;
+        let count_red = |x0: usize, y0: usize| {
+            (y0..y0 + 400)
+                .flat_map(|y| (x0..x0 + 400).map(move |x| (x, y)))
+                .filter(|&(x, y)| {
+                    let at = (y * 1200 + x) * 3;
+                    buffer[at..at + 3] == [red.0, red.1, red.2]
+                })
+                .count()
+        };
+        assert!(count_red(0, 0) > 50, "{}", count_red(0, 0));
+        assert_eq!(count_red(800, 400), 0);
+        // Every panel is titled, in words, in the SVG.
+        let svg = scatter_svg(&evaluation.plot, &evaluation.series).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
+        for series in &evaluation.series {
+            let title = title(&series.id, evaluation.plot.prefix_epochs);
+            assert!(svg.contains(&title), "no title {title:?} in the SVG");
+        }
+        assert!(svg.contains("real accuracy at epoch"));
+    }
+
+    #[test]
+    fn the_zoo_size_table_draws_and_bad_tables_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zoo-size.json");
+        std::fs::write(
+            &path,
+            r#"{"title": "t", "slices": ["all (n = 3)", "v1"], "points": [
+                {"training_networks": 10, "tau": [0.5, 0.4]},
+                {"training_networks": 20, "tau": [0.6, 0.55]}]}"#,
+        )
+        .unwrap();
+        let curve = ZooSizeCurve::read(&path).unwrap();
+        let svg = zoo_size_svg(&curve).unwrap();
+        assert!(svg.contains("all (n = 3)") && svg.contains("training networks"));
+        let png = zoo_size_png(&curve).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        std::fs::write(
+            &path,
+            r#"{"title": "t", "slices": ["all", "v1"], "points": [{"training_networks": 10, "tau": [0.5]}]}"#,
+        )
+        .unwrap();
+        let error = ZooSizeCurve::read(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("1 finite tau values for 2 slices"),
+            "{error}"
+        );
+    }
 }

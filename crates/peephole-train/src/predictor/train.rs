@@ -474,31 +474,70 @@ pub fn fit_ensemble(
         !split.validation.is_empty(),
         "no validation networks (zoo too small for the split)"
     );
-    let device = options.device;
-    let mut train = supervised(
-        &split.train,
-        options.supervision,
-        options.epochs,
-        options.layer_features,
-    )?;
-    if options.batching == Batching::Points {
-        train = train
-            .into_iter()
-            .flat_map(|n| {
-                n.points.into_iter().map(move |point| Supervised {
-                    codes: n.codes.clone(),
-                    features: n.features.clone(),
-                    points: vec![point],
-                })
-            })
-            .collect();
-    }
+    let train = training_set(split, options)?;
     let validation = supervised(
         &split.validation,
         Supervision::Final,
         options.epochs,
         options.layer_features,
     )?;
+    let (mean, std) = target_scale(&train);
+    let validation_refs: Vec<&Supervised> = validation.iter().collect();
+    let validation_batch = CurveBatch::new(&validation_refs, options.device);
+    let validation_targets: Vec<f64> =
+        Vec::<f32>::try_from(validation_batch.targets.to_device(Device::Cpu))?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+    let validation = Validation {
+        batch: &validation_batch,
+        targets: &validation_targets,
+    };
+    let mut members: Vec<MemberWeights> = Vec::with_capacity(options.ensemble);
+    for member in 0..options.ensemble {
+        members.push(fit_member(
+            member,
+            &train,
+            &validation,
+            (mean, std),
+            options,
+            progress,
+        )?);
+    }
+    Ok(PredictorWeights {
+        members,
+        target_mean: mean,
+        target_std: std,
+    })
+}
+
+/// The training side as supervised entries: one per network, or one per point when
+/// [`Batching::Points`].
+fn training_set(split: &ZooSplit, options: &FitOptions) -> anyhow::Result<Vec<Supervised>> {
+    let train = supervised(
+        &split.train,
+        options.supervision,
+        options.epochs,
+        options.layer_features,
+    )?;
+    if options.batching != Batching::Points {
+        return Ok(train);
+    }
+    Ok(train
+        .into_iter()
+        .flat_map(|n| {
+            n.points.into_iter().map(move |point| Supervised {
+                codes: n.codes.clone(),
+                features: n.features.clone(),
+                points: vec![point],
+            })
+        })
+        .collect())
+}
+
+/// Mean and standard deviation (at least 1e-3) of the training targets: the member predicts
+/// accuracies scaled by them.
+fn target_scale(train: &[Supervised]) -> (f32, f32) {
     let targets: Vec<f64> = train
         .iter()
         .flat_map(|n| n.points.iter().map(|p| p.1))
@@ -507,83 +546,85 @@ pub fn fit_ensemble(
     let std = (targets.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / targets.len() as f64)
         .sqrt()
         .max(1e-3);
-    let (mean, std) = (mean as f32, std as f32);
-    let validation_refs: Vec<&Supervised> = validation.iter().collect();
-    let validation_batch = CurveBatch::new(&validation_refs, device);
-    let validation_targets: Vec<f64> =
-        Vec::<f32>::try_from(validation_batch.targets.to_device(Device::Cpu))?
-            .into_iter()
-            .map(f64::from)
-            .collect();
+    (mean as f32, std as f32)
+}
+
+/// The validation side, batched once, and its real accuracies.
+struct Validation<'a> {
+    batch: &'a CurveBatch,
+    targets: &'a [f64],
+}
+
+/// Trains ensemble member `member` with early stopping on the validation MSE; returns its
+/// weights at the best epoch.
+fn fit_member(
+    member: usize,
+    train: &[Supervised],
+    validation: &Validation<'_>,
+    (mean, std): (f32, f32),
+    options: &FitOptions,
+    progress: &dyn FitProgress,
+) -> anyhow::Result<MemberWeights> {
+    let device = options.device;
     // `batch_size` counts supervised points; a batch takes whole entries of `train`.
     let points_per_network = train.iter().map(|n| n.points.len()).max().unwrap_or(1);
     let networks_per_batch = (options.batch_size / points_per_network).max(1);
-
-    let mut members: Vec<MemberWeights> = Vec::with_capacity(options.ensemble);
-    for member in 0..options.ensemble {
-        let member_seed = options.seed.wrapping_mul(1_000).wrapping_add(member as u64);
-        tch::manual_seed(member_seed as i64);
-        let vs = nn::VarStore::new(device);
-        let net = PeepholeNet::new(&vs.root(), options.epochs, options.layer_features);
-        let mut optimizer = nn::Adam {
-            wd: 1e-4,
-            ..Default::default()
-        }
-        .build(&vs, options.learning_rate)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(member_seed);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut best = f64::INFINITY;
-        let mut best_weights = net.to_weights();
-        let mut since_best = 0;
-        for epoch in 0..options.max_epochs {
-            order.shuffle(&mut rng);
-            for chunk in order.chunks(networks_per_batch) {
-                let picked: Vec<&Supervised> = chunk.iter().map(|&i| &train[i]).collect();
-                let batch = CurveBatch::new(&picked, device);
-                // BatchNorm needs more than one sample per batch in training mode.
-                if batch.points() < 2 {
-                    continue;
-                }
-                let scaled = (&batch.targets - f64::from(mean)) / f64::from(std);
-                let predicted = batch.forward(&net, true);
-                let loss = predicted.smooth_l1_loss(&scaled, tch::Reduction::Mean, 1.0);
-                // A new tensor, not `+=` (tch's `AddAssign` adds in place, into a tensor the
-                // graph recorded).
-                let loss = if options.ranking_weight > 0.0 {
-                    let margin = RANKING_MARGIN / f64::from(std);
-                    loss + pairwise_ranking_loss(&predicted, &scaled, margin)
-                        * options.ranking_weight
-                } else {
-                    loss
-                };
-                optimizer.backward_step(&loss);
-            }
-            let predicted = predict_member(&net, &validation_batch, mean, std);
-            let mse = predicted
-                .iter()
-                .zip(&validation_targets)
-                .map(|(p, a)| (p - a).powi(2))
-                .sum::<f64>()
-                / predicted.len() as f64;
-            if mse < best {
-                best = mse;
-                best_weights = net.to_weights();
-                since_best = 0;
-            } else {
-                since_best += 1;
-            }
-            progress.epoch(member, epoch, mse, best);
-            if since_best >= options.patience {
-                break;
-            }
-        }
-        members.push(best_weights);
+    let member_seed = options.seed.wrapping_mul(1_000).wrapping_add(member as u64);
+    tch::manual_seed(member_seed as i64);
+    let vs = nn::VarStore::new(device);
+    let net = PeepholeNet::new(&vs.root(), options.epochs, options.layer_features);
+    let mut optimizer = nn::Adam {
+        wd: 1e-4,
+        ..Default::default()
     }
-    Ok(PredictorWeights {
-        members,
-        target_mean: mean,
-        target_std: std,
-    })
+    .build(&vs, options.learning_rate)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(member_seed);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut best = f64::INFINITY;
+    let mut best_weights = net.to_weights();
+    let mut since_best = 0;
+    for epoch in 0..options.max_epochs {
+        order.shuffle(&mut rng);
+        for chunk in order.chunks(networks_per_batch) {
+            let picked: Vec<&Supervised> = chunk.iter().map(|&i| &train[i]).collect();
+            let batch = CurveBatch::new(&picked, device);
+            // BatchNorm needs more than one sample per batch in training mode.
+            if batch.points() < 2 {
+                continue;
+            }
+            let scaled = (&batch.targets - f64::from(mean)) / f64::from(std);
+            let predicted = batch.forward(&net, true);
+            let loss = predicted.smooth_l1_loss(&scaled, tch::Reduction::Mean, 1.0);
+            // A new tensor, not `+=` (tch's `AddAssign` adds in place, into a tensor the
+            // graph recorded).
+            let loss = if options.ranking_weight > 0.0 {
+                let margin = RANKING_MARGIN / f64::from(std);
+                loss + pairwise_ranking_loss(&predicted, &scaled, margin) * options.ranking_weight
+            } else {
+                loss
+            };
+            optimizer.backward_step(&loss);
+        }
+        let predicted = predict_member(&net, validation.batch, mean, std);
+        let mse = predicted
+            .iter()
+            .zip(validation.targets)
+            .map(|(p, a)| (p - a).powi(2))
+            .sum::<f64>()
+            / predicted.len() as f64;
+        if mse < best {
+            best = mse;
+            best_weights = net.to_weights();
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        progress.epoch(member, epoch, mse, best);
+        if since_best >= options.patience {
+            break;
+        }
+    }
+    Ok(best_weights)
 }
 
 /// Values seen per ULC field, for the model card's ranges.

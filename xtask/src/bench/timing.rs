@@ -1,5 +1,5 @@
-//! `cargo xtask bench`: performance measurements, one subcommand per subject, each in its own
-//! module (`bench_predict.rs`, ...), so that adding one does not touch the others.
+//! What every benchmark shares: the median its tables report, and the optimized build its
+//! timings need.
 //!
 //! Timings of our own code only mean something in an optimized build, and the debug xtask
 //! is compiled without optimizations for the workspace crates. So a benchmark of our code
@@ -9,42 +9,8 @@
 
 use std::ffi::OsString;
 
-use crate::cargo::{cargo, run as run_command};
-use crate::{bench_compile, bench_lint, bench_predict, bench_train};
-
-/// Options of `bench`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: BenchCommand,
-}
-
-/// What to measure.
-#[derive(clap::Subcommand)]
-enum BenchCommand {
-    /// Predictor inference: batch-1 latency and batch throughput of the native fast scorer,
-    /// tract, onnxruntime and PyTorch on the same weights and sequences.
-    Predict(bench_predict::Args),
-    /// Training throughput: the same network, batches and optimizer with tch and with
-    /// PyTorch, images/s and their ratio.
-    Train(bench_train::Args),
-    /// Build time: a crate of networks checked by `peephole_check!` against the same crate
-    /// with rule lints only, per profile, medians of clean builds of that crate.
-    Compile(bench_compile::Args),
-    /// The predictor's share of `peephole_check!` per network, in process: model load, one
-    /// prediction, and the edit search of poor networks, on `bench compile`'s networks.
-    Lint(bench_lint::Args),
-}
-
-/// Entry point of `cargo xtask bench`.
-pub fn run(args: &Args) -> anyhow::Result<()> {
-    match &args.command {
-        BenchCommand::Predict(args) => bench_predict::run(args),
-        BenchCommand::Train(args) => bench_train::run(args),
-        BenchCommand::Compile(args) => bench_compile::run(args),
-        BenchCommand::Lint(args) => bench_lint::run(args),
-    }
-}
+use crate::cargo::cargo;
+use crate::process;
 
 /// The median of repeated timings (the mean of the middle two for an even count; NaN for
 /// none), what every benchmark table reports.
@@ -85,5 +51,6 @@ pub fn rerun_optimized() -> anyhow::Result<()> {
             "--",
         ])
         .args(arguments);
-    run_command(&mut command)
+    process::run(&mut command)?;
+    Ok(())
 }

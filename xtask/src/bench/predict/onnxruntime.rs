@@ -13,8 +13,6 @@ use peephole_ort::{OrtRuntime, OrtRuntimeError, ort};
 use peephole_predictor::{MAX_SEQUENCE, Score, length_batches};
 use thiserror::Error;
 
-use super::Item;
-
 /// Why onnxruntime could not load the predictor or could not answer.
 #[derive(Debug, Error)]
 pub enum OrtPredictorError {
@@ -129,7 +127,10 @@ impl OrtPredictor {
     /// (a format-v1 model) or one per layer for every item (v2, fed as `layer_features`). The
     /// model takes unpadded sequences, so the items are grouped by length, one run per
     /// length; results are in input order.
-    pub fn predict_batch(&self, items: &[Item<'_>]) -> Result<Vec<Score>, OrtPredictorError> {
+    pub fn predict_batch(
+        &self,
+        items: &[(&[UlcCode], &[FeatureRow], u32)],
+    ) -> Result<Vec<Score>, OrtPredictorError> {
         let with_rows = items.first().is_some_and(|(_, rows, _)| !rows.is_empty());
         for (item, (codes, rows, _)) in items.iter().enumerate() {
             let expected = if with_rows { codes.len() } else { 0 };
@@ -255,7 +256,7 @@ mod tests {
                     (codes, rows)
                 })
                 .collect();
-            let items: Vec<Item> = inputs
+            let items: Vec<(&[UlcCode], &[FeatureRow], u32)> = inputs
                 .iter()
                 .map(|(codes, rows)| (codes.as_slice(), rows.as_slice(), epoch))
                 .collect();

@@ -10,8 +10,8 @@ use peephole_predictor::Predictor;
 use peephole_predictor::edits::rank_edits;
 use peephole_predictor::verdict::{Threshold, verdict};
 
-use crate::bench::{self, median};
-use crate::bench_compile::networks;
+use super::compile::networks;
+use super::timing::{self, median};
 
 /// Options of `bench lint`.
 #[derive(clap::Args)]
@@ -34,8 +34,8 @@ fn ms(start: Instant) -> f64 {
 
 /// Entry point of `cargo xtask bench lint`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if !bench::optimized() {
-        return bench::rerun_optimized();
+    if !timing::optimized() {
+        return timing::rerun_optimized();
     }
     ensure!(
         args.repeats > 0 && args.networks > 0,

@@ -9,8 +9,9 @@ use std::process::Command;
 use anyhow::{Context, ensure};
 use serde::Deserialize;
 
-use crate::bench::median;
-use crate::cargo::{cargo, root, run as run_command};
+use super::timing::median;
+use crate::cargo::{cargo, root, target_dir};
+use crate::process;
 
 /// Options of `bench train`.
 #[derive(clap::Args)]
@@ -40,14 +41,11 @@ struct Measured {
     images_per_second: Vec<f64>,
 }
 
-fn last_json_line(output: &std::process::Output, what: &str) -> anyhow::Result<Measured> {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    ensure!(
-        output.status.success(),
-        "{what} failed ({}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
+/// Runs one backend's side and reads the result line it prints last.
+fn last_json_line(command: &mut Command, what: &str) -> anyhow::Result<Measured> {
+    let stdout = process::read(command)
+        .with_context(|| format!("{what} failed"))?
+        .stdout;
     let line = stdout
         .lines()
         .last()
@@ -68,7 +66,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "{} is missing: run `cargo xtask setup`",
         python.display()
     );
-    run_command(cargo().args([
+    process::run(cargo().args([
         "build",
         "--release",
         "--quiet",
@@ -77,7 +75,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "--bin",
         "peephole-train",
     ]))?;
-    let trainer = crate::cargo::target_dir().join("release/peephole-train");
+    let trainer = target_dir().join("release/peephole-train");
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
@@ -106,19 +104,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "timing tch ({} steps x {} repeats, batch {}, {threads} threads)...",
         args.steps, args.repeats, args.batch
     );
-    let tch = last_json_line(
-        &tch.output()
-            .with_context(|| format!("cannot start {}", trainer.display()))?,
-        "peephole-train bench-train",
-    )?;
+    let tch = last_json_line(&mut tch, "peephole-train bench-train")?;
     eprintln!("timing PyTorch on the same job...");
     let script = root().join("xtask/scripts/bench_train_torch.py");
-    let torch = Command::new(&python)
-        .arg(&script)
-        .arg(&dir)
-        .output()
-        .with_context(|| format!("cannot start {}", python.display()))?;
-    let torch = last_json_line(&torch, "the PyTorch side")?;
+    let torch = last_json_line(
+        Command::new(&python).arg(&script).arg(&dir),
+        "the PyTorch side",
+    )?;
     let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("spec.json"))?)?;
     println!(
         "training throughput, same network, batches, optimizer and threads; medians over {} repeats of {} steps",

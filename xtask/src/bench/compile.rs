@@ -21,8 +21,9 @@ use anyhow::{Context, ensure};
 use peephole_ir::Network;
 use peephole_zoo::generator::{Skeleton, network_at};
 
-use crate::bench::median;
+use super::timing::median;
 use crate::cargo::root;
+use crate::process;
 
 /// Options of `bench compile`.
 #[derive(clap::Args)]
@@ -197,17 +198,8 @@ fn cargo_in(dir: &Path, profile: &Profile, subcommand: &str) -> Command {
 
 /// Runs cargo and returns its stderr (the warnings), failing with it when cargo fails.
 fn checked_output(command: &mut Command, what: &str) -> anyhow::Result<String> {
-    let output = command
-        .output()
-        .with_context(|| format!("cannot run cargo to {what}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    ensure!(
-        output.status.success(),
-        "cargo failed to {what} ({}):\n{}",
-        output.status,
-        stderr.trim()
-    );
-    Ok(stderr)
+    let finished = process::read(command).with_context(|| format!("cargo failed to {what}"))?;
+    Ok(finished.stderr)
 }
 
 /// What the first warning says when the macro runs unoptimized (peephole-macros' speed.rs).

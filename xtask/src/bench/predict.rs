@@ -16,15 +16,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use peephole_ir::layer_features::{FeatureRow, layer_features};
 use peephole_ir::ulc::{UlcCode, encode};
 use peephole_predictor::{EMBEDDED_MODEL, FastScorer, Predictor, PredictorWeights, ScoreStats};
 use peephole_zoo::generator::{Skeleton, network_at};
 use serde::Deserialize;
 
-use crate::bench::{self, median};
+use super::timing::{self, median};
 use crate::cargo::root;
+use crate::process;
 
 /// Options of `bench predict`.
 #[derive(clap::Args)]
@@ -66,7 +67,7 @@ struct Row {
 
 /// One input of the benchmark: a network's ULC codes, its layer-feature rows (one per layer
 /// for a model that reads them, none otherwise) and the epoch asked for.
-pub(crate) type Item<'a> = (&'a [UlcCode], &'a [FeatureRow], u32);
+type Item<'a> = (&'a [UlcCode], &'a [FeatureRow], u32);
 
 type Backend<'a> = Box<dyn Fn(&[Item]) -> anyhow::Result<Vec<(f64, f64)>> + 'a>;
 
@@ -112,7 +113,7 @@ fn onnxruntime_backend<'a>(
     )))
 }
 
-/// Without xtask's `ort` feature there is no onnxruntime row (`bench::rerun_optimized`
+/// Without xtask's `ort` feature there is no onnxruntime row (`timing::rerun_optimized`
 /// builds with it).
 #[cfg(not(feature = "ort"))]
 fn onnxruntime_backend<'a>(
@@ -126,8 +127,8 @@ fn onnxruntime_backend<'a>(
 
 /// Entry point of `cargo xtask bench predict`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if !bench::optimized() {
-        return bench::rerun_optimized();
+    if !timing::optimized() {
+        return timing::rerun_optimized();
     }
     ensure!(
         args.batch > 0 && args.repeats > 0 && args.latency_calls > 0,
@@ -147,62 +148,147 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .map(usize::from)
         .unwrap_or(1);
     let threads = args.threads.unwrap_or(cores);
-    let fast = FastScorer::new(&weights)?.with_threads(threads);
-    let unshared = FastScorer::new(&weights)?
-        .with_threads(threads)
-        .with_prefix_sharing(false);
-    // One member alone: the paper's predictor (one LSTM and its MLP), the size that latency
-    // targets for a single predictor are about; the default model averages five of them.
-    let one_member = PredictorWeights {
-        members: weights.members[..1].to_vec(),
-        ..weights.clone()
-    };
-    let single = FastScorer::new(&one_member)?.with_threads(threads);
-
-    let features = predictor.reads_layer_features();
-    let mut sequences: Vec<Vec<UlcCode>> = Vec::with_capacity(args.batch);
-    let mut feature_rows: Vec<Vec<FeatureRow>> = Vec::with_capacity(args.batch);
-    for i in 0..args.batch as u64 {
-        let network = network_at(Skeleton::FmnistV1, args.seed, i).network;
-        sequences.push(encode(&network)?.codes);
-        feature_rows.push(if features {
-            layer_features(&network)?
-        } else {
-            Vec::new()
-        });
-    }
-    let items: Vec<Item> = sequences
-        .iter()
-        .zip(&feature_rows)
-        .map(|(s, r)| (s.as_slice(), r.as_slice(), epoch))
-        .collect();
-    let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
-    let (shortest, longest) = (
-        lengths.iter().min().copied().unwrap_or(0),
-        lengths.iter().max().copied().unwrap_or(0),
+    let scorers = Scorers::new(&weights, threads)?;
+    let inputs = Sequences::generate(args, predictor.reads_layer_features())?;
+    let items = inputs.items(epoch);
+    let mut backends = rust_backends(&predictor, &scorers, threads);
+    backends.extend(onnxruntime_backend(&bytes, &source, cores)?);
+    eprintln!(
+        "warming up ({} backends; tract compiles a plan per batch shape)...",
+        backends.len()
     );
-    let mean_length = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+    let calls = Calls::new(args.latency_calls, &inputs.lengths());
+    let mut one_member_latency = OneMember {
+        ensemble: weights.members.len(),
+        ..OneMember::default()
+    };
+    let mut rows = time_backends(
+        args,
+        &backends,
+        &items,
+        &calls,
+        &scorers.single,
+        &mut one_member_latency,
+    )?;
+    let (_, stats) = if predictor.reads_layer_features() {
+        scorers.fast.score_with_features_and_stats(&items)?
+    } else {
+        scorers.fast.score_with_stats(&codes_only(&items))?
+    };
+    if !args.no_torch {
+        rows.push(torch_row(args, &weights, &items)?);
+    }
+    print_report(
+        args,
+        &source,
+        epoch,
+        inputs.length_summary(),
+        &stats,
+        &rows,
+        &one_member_latency,
+    );
+    Ok(())
+}
 
-    let ort = onnxruntime_backend(&bytes, &source, cores)?;
-    let to_pairs = |scores: Vec<peephole_predictor::Score>| {
+/// The native scorers the table compares.
+struct Scorers {
+    /// The fast scorer as the lint runs it.
+    fast: FastScorer,
+    /// The same without prefix sharing.
+    unshared: FastScorer,
+    /// One member alone: the paper's predictor (one LSTM and its MLP), the size that latency
+    /// targets for a single predictor are about; the default model averages five of them.
+    single: FastScorer,
+}
+
+impl Scorers {
+    fn new(weights: &PredictorWeights, threads: usize) -> anyhow::Result<Scorers> {
+        let one_member = PredictorWeights {
+            members: weights.members[..1].to_vec(),
+            ..weights.clone()
+        };
+        Ok(Scorers {
+            fast: FastScorer::new(weights)?.with_threads(threads),
+            unshared: FastScorer::new(weights)?
+                .with_threads(threads)
+                .with_prefix_sharing(false),
+            single: FastScorer::new(&one_member)?.with_threads(threads),
+        })
+    }
+}
+
+/// The benchmark's inputs: networks 0..batch of generator v1, encoded, with their feature rows
+/// when the model reads them.
+struct Sequences {
+    codes: Vec<Vec<UlcCode>>,
+    rows: Vec<Vec<FeatureRow>>,
+}
+
+impl Sequences {
+    fn generate(args: &Args, features: bool) -> anyhow::Result<Sequences> {
+        let mut codes: Vec<Vec<UlcCode>> = Vec::with_capacity(args.batch);
+        let mut rows: Vec<Vec<FeatureRow>> = Vec::with_capacity(args.batch);
+        for i in 0..args.batch as u64 {
+            let network = network_at(Skeleton::FmnistV1, args.seed, i).network;
+            codes.push(encode(&network)?.codes);
+            rows.push(if features {
+                layer_features(&network)?
+            } else {
+                Vec::new()
+            });
+        }
+        Ok(Sequences { codes, rows })
+    }
+
+    /// Every sequence asked for at `epoch`.
+    fn items(&self, epoch: u32) -> Vec<Item<'_>> {
+        self.codes
+            .iter()
+            .zip(&self.rows)
+            .map(|(s, r)| (s.as_slice(), r.as_slice(), epoch))
+            .collect()
+    }
+
+    fn lengths(&self) -> Vec<usize> {
+        self.codes.iter().map(Vec::len).collect()
+    }
+
+    /// Shortest, mean and longest length.
+    fn length_summary(&self) -> (usize, f64, usize) {
+        let lengths = self.lengths();
+        (
+            lengths.iter().min().copied().unwrap_or(0),
+            lengths.iter().sum::<usize>() as f64 / lengths.len() as f64,
+            lengths.iter().max().copied().unwrap_or(0),
+        )
+    }
+}
+
+/// The in-process Rust backends: the fast scorer with and without prefix sharing, and tract.
+fn rust_backends<'a>(
+    predictor: &'a Predictor,
+    scorers: &'a Scorers,
+    threads: usize,
+) -> Vec<(String, String, Backend<'a>)> {
+    let to_pairs = |scores: Vec<peephole_predictor::Score>| -> Vec<(f64, f64)> {
         scores.into_iter().map(|s| (s.mean, s.spread)).collect()
     };
-    let mut backends: Vec<(String, String, Backend)> = vec![
+    vec![
         (
-            format!("native fast ({})", fast.simd()),
+            format!("native fast ({})", scorers.fast.simd()),
             threads.to_string(),
-            Box::new(|items| Ok(to_pairs(score_native(&fast, items)?))),
+            Box::new(move |items| Ok(to_pairs(score_native(&scorers.fast, items)?))),
         ),
         (
             "native, no prefix sharing".into(),
             threads.to_string(),
-            Box::new(|items| Ok(to_pairs(score_native(&unshared, items)?))),
+            Box::new(move |items| Ok(to_pairs(score_native(&scorers.unshared, items)?))),
         ),
         (
             "tract".into(),
             "1".into(),
-            Box::new(|items| {
-                let predictions = if features {
+            Box::new(move |items| {
+                let predictions = if predictor.reads_layer_features() {
                     predictor.predict_batch_with_features(items)?
                 } else {
                     predictor.predict_batch(&codes_only(items))?
@@ -213,28 +299,44 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     .collect())
             }),
         ),
-    ];
-    backends.extend(ort);
+    ]
+}
 
-    eprintln!(
-        "warming up ({} backends; tract compiles a plan per batch shape)...",
-        backends.len()
-    );
-    let singles: Vec<usize> = (0..args.latency_calls).map(|k| k % items.len()).collect();
-    let longest_items: Vec<usize> = (0..items.len())
-        .filter(|&i| lengths[i] == longest)
-        .collect();
-    let long_singles: Vec<usize> = (0..args.latency_calls)
-        .map(|k| longest_items[k % longest_items.len()])
-        .collect();
-    let mut one_member_latency = OneMember {
-        ensemble: weights.members.len(),
-        ..OneMember::default()
-    };
+/// Which items the batch-1 calls score: round-robin over all, and over the longest only.
+struct Calls {
+    singles: Vec<usize>,
+    long_singles: Vec<usize>,
+}
+
+impl Calls {
+    fn new(latency_calls: usize, lengths: &[usize]) -> Calls {
+        let longest = lengths.iter().max().copied().unwrap_or(0);
+        let longest_items: Vec<usize> = (0..lengths.len())
+            .filter(|&i| lengths[i] == longest)
+            .collect();
+        Calls {
+            singles: (0..latency_calls).map(|k| k % lengths.len()).collect(),
+            long_singles: (0..latency_calls)
+                .map(|k| longest_items[k % longest_items.len()])
+                .collect(),
+        }
+    }
+}
+
+/// Warms every backend up (keeping its batch scores), then times them round-robin, repeat by
+/// repeat, with the one-member scorer's batch-1 calls in the same rounds.
+fn time_backends(
+    args: &Args,
+    backends: &[(String, String, Backend<'_>)],
+    items: &[Item<'_>],
+    calls: &Calls,
+    single: &FastScorer,
+    one_member: &mut OneMember,
+) -> anyhow::Result<Vec<Row>> {
     let mut rows: Vec<Row> = Vec::new();
-    for (name, threads, backend) in &backends {
-        let scores = backend(&items)?;
-        for &i in &singles {
+    for (name, threads, backend) in backends {
+        let scores = backend(items)?;
+        for &i in &calls.singles {
             backend(&items[i..i + 1])?;
         }
         rows.push(Row {
@@ -245,50 +347,33 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             scores,
         });
     }
-    for &i in singles.iter().chain(&long_singles) {
-        score_native(&single, &items[i..i + 1])?;
+    for &i in calls.singles.iter().chain(&calls.long_singles) {
+        score_native(single, &items[i..i + 1])?;
     }
     for repeat in 0..args.repeats {
-        for (calls, times) in [
-            (&singles, &mut one_member_latency.all),
-            (&long_singles, &mut one_member_latency.longest),
+        for (indices, times) in [
+            (&calls.singles, &mut one_member.all),
+            (&calls.long_singles, &mut one_member.longest),
         ] {
-            for &i in calls {
+            for &i in indices {
                 let start = Instant::now();
-                score_native(&single, &items[i..i + 1])?;
+                score_native(single, &items[i..i + 1])?;
                 times.push(start.elapsed().as_secs_f64());
             }
         }
         eprintln!("repeat {}/{}", repeat + 1, args.repeats);
         for ((_, _, backend), row) in backends.iter().zip(&mut rows) {
             let start = Instant::now();
-            backend(&items)?;
+            backend(items)?;
             row.batch.push(start.elapsed().as_secs_f64());
-            for &i in &singles {
+            for &i in &calls.singles {
                 let start = Instant::now();
                 backend(&items[i..i + 1])?;
                 row.latency.push(start.elapsed().as_secs_f64());
             }
         }
     }
-    let (_, stats) = if features {
-        fast.score_with_features_and_stats(&items)?
-    } else {
-        fast.score_with_stats(&codes_only(&items))?
-    };
-    if !args.no_torch {
-        rows.push(torch_row(args, &weights, &items)?);
-    }
-    print_report(
-        args,
-        &source,
-        epoch,
-        (shortest, mean_length, longest),
-        &stats,
-        &rows,
-        &one_member_latency,
-    );
-    Ok(())
+    Ok(rows)
 }
 
 /// Batch-1 latencies of the native scorer on one ensemble member alone, in seconds.
@@ -320,13 +405,12 @@ fn torch_row(args: &Args, weights: &PredictorWeights, items: &[Item]) -> anyhow:
         "{} is missing: run `cargo xtask setup`, or pass --no-torch",
         python.display()
     );
-    let dir = std::env::temp_dir().join(format!("peephole-bench-predict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = run_torch(args, &python, &dir, weights, items);
-    // The directory holds only what this run wrote; a failure to remove it is not worth
-    // failing a finished benchmark over.
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    // Removed when dropped; the folder holds only what this run wrote.
+    let dir = tempfile::Builder::new()
+        .prefix("peephole-bench-predict-")
+        .tempdir()
+        .context("cannot create a temporary folder for the PyTorch run")?;
+    run_torch(args, &python, dir.path(), weights, items)
 }
 
 fn run_torch(
@@ -355,7 +439,6 @@ fn run_torch(
     )?;
     let out = dir.join("torch.json");
     let script = root().join("xtask/scripts/bench_predict_torch.py");
-    eprintln!("running PyTorch ({})...", script.display());
     let mut command = Command::new(python);
     command
         .arg(&script)
@@ -371,15 +454,8 @@ fn run_torch(
             "--out",
         ])
         .arg(&out);
-    let status = command
-        .status()
-        .with_context(|| format!("cannot start {}", python.display()))?;
-    if !status.success() {
-        bail!(
-            "the PyTorch benchmark ({}) failed with {status}",
-            script.display()
-        );
-    }
+    process::run(&mut command)
+        .with_context(|| format!("the PyTorch benchmark ({}) failed", script.display()))?;
     let text =
         std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
     let output: TorchOutput =
