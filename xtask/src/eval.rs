@@ -20,10 +20,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use peephole_baselines::BaselineOptions;
+use peephole_eval::chance::{ChanceOptions, Run, chance_markdown, evaluate_chance};
 use peephole_eval::inputs::{self, ZooFile, check_records, read_split, second_runs, seen_by_card};
 use peephole_eval::markdown::markdown;
-use peephole_eval::report::{FinalPredictor, Inputs, evaluate};
+use peephole_eval::report::{FinalPredictor, Inputs, PEEPHOLE_ID, evaluate};
 use peephole_eval::split::DEFAULT_SPLIT;
+use peephole_ir::protocol::Protocol;
 use peephole_metrics::bootstrap::Bootstrap;
 use peephole_predictor::{ModelCard, Predictor};
 
@@ -110,6 +112,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .display()
         .to_string();
     print!("{}", markdown(&report));
+    let chance = chance_report(args, &card, &records, &second, &split, &seen, &report)?;
+    if let Some(chance) = &chance {
+        print!("\n{}", chance_markdown(chance));
+    }
     let out_dir = args
         .out_dir
         .clone()
@@ -121,6 +127,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let png_path = out_dir.join("scatter.png");
     let png = plot::scatter_png(&evaluation.plot, &evaluation.series)?;
     std::fs::write(&png_path, png).with_context(|| format!("writing {}", png_path.display()))?;
+    if let Some(chance) = &chance {
+        let chance_path = out_dir.join("chance.json");
+        std::fs::write(&chance_path, serde_json::to_string_pretty(chance)? + "\n")
+            .with_context(|| format!("writing {}", chance_path.display()))?;
+    }
     let svg_path = out_dir.join("scatter.svg");
     let svg = plot::scatter_svg(&evaluation.plot, &evaluation.series)?;
     std::fs::write(&svg_path, svg).with_context(|| format!("writing {}", svg_path.display()))?;
@@ -169,4 +180,54 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
         bail!("give --model FILE (or --card FILE for the baselines alone)");
     };
     Ok((None, ModelCard::read(path)?, None))
+}
+
+/// "Will it train at all?" for the same networks: every run of the zoo files (first and second
+/// seeds, each its own label) on its side of the split, the model's architectures excluded
+/// from the scored sides, with the model's predicted accuracy as a ranking when a model is
+/// evaluated. `None` for a protocol this build does not know (no chance level to read).
+fn chance_report(
+    args: &Args,
+    card: &ModelCard,
+    records: &[&peephole_zoo::ZooRecord],
+    second: &[ZooFile],
+    split: &peephole_eval::split::Split,
+    seen: &inputs::Seen,
+    report: &peephole_eval::report::Report,
+) -> anyhow::Result<Option<peephole_eval::chance::ChanceReport>> {
+    let Some(protocol) = Protocol::by_name(&card.protocol) else {
+        return Ok(None);
+    };
+    let runs: Vec<Run> = records
+        .iter()
+        .copied()
+        .chain(second.iter().flat_map(|file| &file.records))
+        .filter_map(|record| {
+            let side = split.side_of(record)?;
+            let scored = matches!(
+                side,
+                peephole_eval::split::Side::Test | peephole_eval::split::Side::Evaluation
+            );
+            let seen_by_model = seen
+                .architectures
+                .contains(&peephole_eval::split::architecture_text(record));
+            (!(scored && seen_by_model)).then_some(Run { record, side })
+        })
+        .collect();
+    let predicted: std::collections::HashMap<String, f64> = report
+        .networks
+        .iter()
+        .filter_map(|n| Some((n.id.clone(), *n.predictions.get(PEEPHOLE_ID)?)))
+        .collect();
+    let ranker = (!predicted.is_empty()).then_some((card.name.as_str(), &predicted));
+    let options = ChanceOptions {
+        epochs: card.epochs as usize,
+        folds: args.folds,
+        seed: args.seed,
+        bootstrap: Bootstrap {
+            resamples: args.resamples,
+            seed: args.bootstrap_seed,
+        },
+    };
+    Ok(Some(evaluate_chance(&runs, &protocol, ranker, options)?))
 }

@@ -408,7 +408,8 @@ pub struct Evaluation {
 }
 
 /// Method id of the Peephole row.
-pub(crate) const PEEPHOLE_ID: &str = "peephole";
+/// The method id of the model under evaluation in [`NetworkResult::predictions`].
+pub const PEEPHOLE_ID: &str = "peephole";
 
 /// Label of the Peephole row.
 pub(crate) const PEEPHOLE_LABEL: &str = "Peephole (architecture only)";
